@@ -1,0 +1,1 @@
+"""Organization simulators used by the demo, the tests and the benchmarks."""

@@ -1,0 +1,81 @@
+"""Output and exit codes shared by every command.
+
+Exit codes: 0 done; 1 done, with failures (some organization or row failed); 2 bad input or
+usage; 3 configuration error. Every reporting command takes ``--json`` and then prints exactly
+one JSON document on stdout (errors go to stderr, masked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gateway.errors import XgateError
+from gateway.masking import mask_text
+
+EXIT_OK = 0
+EXIT_FAILURES = 1
+EXIT_INPUT = 2
+EXIT_CONFIG = 3
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value) if value != value.to_integral_value() else int(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=_default)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(dumps(data) + "\n")
+    sys.stdout.flush()
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    tbl = Table(title=title, show_lines=False)
+    for col in columns:
+        tbl.add_column(col)
+    for row in rows:
+        tbl.add_row(*("" if v is None else str(v) for v in row))
+    console.print(tbl)
+
+
+def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {mask_text(message)}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine and turn the core's typed errors into messages and exit codes."""
+    try:
+        return asyncio.run(factory())
+    except XgateError as exc:
+        fail(str(exc), getattr(exc, "exit_code", EXIT_FAILURES))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)

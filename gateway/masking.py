@@ -1,0 +1,104 @@
+"""Masking of personal data and secrets, shared by log filters, error messages and reports.
+
+Everything that may reach a log line, an exception text or a staff-facing report goes through
+here, so there is exactly one definition of "masked".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+
+_ID18 = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+_SECRET_KV = re.compile(
+    r"(?i)((?:client_secret|secret|password|app_secret|access_token|token|sign|signature)"
+    r"[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,}]+)"
+)
+
+
+def mask_id(number: str) -> str:
+    """``110105********002X``: region and last four kept, so staff can still tell rows apart."""
+    if len(number) <= 10:
+        return "*" * len(number)
+    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+def mask_mobile(number: str) -> str:
+    if len(number) < 7:
+        return "*" * len(number)
+    return number[:3] + "****" + number[-4:]
+
+
+def mask_secret(value: str | None) -> str:
+    return "" if not value else "********"
+
+
+def hash_id(number: str, salt: str) -> str:
+    """Salted SHA-256 of an ID number, used wherever it leaves the system except to the org."""
+    return hashlib.sha256(f"{salt}:{number}".encode()).hexdigest()
+
+
+def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Mask ID numbers, mobiles, bearer tokens, secret-looking key/values and known secrets."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "********")
+    text = _ID18.sub(lambda m: m.group(1) + "********" + m.group(3)[-4:], text)
+    text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
+    text = _BEARER.sub(r"\1********", text)
+    return _SECRET_KV.sub(r"\1********", text)
+
+
+class MaskingFilter(logging.Filter):
+    """Rewrites every record's message so nothing unmasked reaches any handler."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets: set[str] = set(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not leak its args
+            message = str(record.msg)
+        record.msg = mask_text(message, self.secrets)
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.exc_text = mask_text(
+                logging.Formatter().formatException(record.exc_info), self.secrets
+            )
+            record.exc_info = None
+            del exc
+        return True
+
+
+_FILTER = MaskingFilter()
+
+
+def install_masking(secrets: Iterable[str] = ()) -> MaskingFilter:
+    """Attach the masking filter to every handler of the root logger (idempotent).
+
+    A filter on the root *handlers* (not the logger) sees records from every logger, including
+    third-party ones like httpx, because propagation passes through those handlers.
+    """
+    _FILTER.secrets.update(s for s in secrets if s)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.WARNING)
+    for handler in root.handlers:
+        if _FILTER not in handler.filters:
+            handler.addFilter(_FILTER)
+    return _FILTER
+
+
+def add_secrets(secrets: Iterable[str]) -> None:
+    _FILTER.secrets.update(s for s in secrets if s)
+
+
+def masking_filter() -> MaskingFilter:
+    return _FILTER

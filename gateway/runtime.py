@@ -1,0 +1,151 @@
+"""The assembled gateway: settings, plugins, database and one adapter per organization.
+
+Commands open a ``Gateway`` with ``open_gateway``; tests build one from explicit parts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway.contract import AdapterContext, Capability, OrganizationSpec, missing_methods
+from gateway.errors import ConfigurationError, PluginError
+from gateway.http import OrgClient, build_client
+from gateway.masking import add_secrets, hash_id
+from gateway.plugins import PluginHost, load_plugins
+from gateway.settings import (
+    OrganizationSettings,
+    Settings,
+    load_settings,
+    plugin_settings,
+    secret_values,
+)
+from gateway.store import Database, open_database
+
+log = logging.getLogger("xgate")
+
+
+@dataclass
+class Organization:
+    """One configured organization, its plugin spec, adapter and HTTP client."""
+
+    name: str
+    spec: OrganizationSpec
+    settings: OrganizationSettings
+    adapter: Any
+    client: OrgClient
+
+    def can(self, capability: Capability) -> bool:
+        return capability in self.spec.capabilities
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    host: PluginHost
+    db: Database
+    salt: str
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    transport: httpx.AsyncBaseTransport | None = None
+    _orgs: dict[str, Organization] = field(default_factory=dict)
+
+    def hash_id(self, id_number: str) -> str:
+        return hash_id(id_number, self.salt)
+
+    def organization_names(self, only: list[str] | None = None) -> list[str]:
+        names = [n for n, o in self.settings.organizations.items() if o.enabled]
+        if only:
+            unknown = sorted(set(only) - set(self.settings.organizations))
+            if unknown:
+                raise ConfigurationError(
+                    "unknown organization(s): " + ", ".join(unknown)
+                    + f" (configured: {', '.join(sorted(self.settings.organizations)) or 'none'})"
+                )
+            names = [n for n in names if n in only]
+        return names
+
+    def organization(self, name: str) -> Organization:
+        if name in self._orgs:
+            return self._orgs[name]
+        try:
+            org_settings = self.settings.organizations[name]
+        except KeyError:
+            raise ConfigurationError(f"organization {name!r} is not configured") from None
+        loaded = self.host.spec(org_settings.plugin)
+        spec = loaded.spec
+        plugin_conf = plugin_settings(name, org_settings, spec.settings_model)
+        base_url = str(getattr(plugin_conf, "base_url", "") or "")
+        client = build_client(
+            name,
+            org_settings.http,
+            base_url=base_url,
+            repeatable=spec.repeatable,
+            sleep=self.sleep,
+            transport=self.transport,
+        )
+        context = AdapterContext(
+            organization=name,
+            http=client,
+            logger=logging.getLogger(f"xgate.org.{name}"),
+            sleep=self.sleep,
+            salt=self.salt,
+        )
+        try:
+            adapter = spec.factory(plugin_conf, context)
+        except Exception as exc:
+            raise PluginError(
+                loaded.plugin, f"adapter factory failed for {name!r}: {exc}", loaded.distribution
+            ) from None
+        missing = missing_methods(adapter, spec.capabilities)
+        if missing:
+            raise PluginError(
+                loaded.plugin,
+                f"adapter {spec.name!r} lacks " + ", ".join(missing),
+                loaded.distribution,
+            )
+        org = Organization(name, spec, org_settings, adapter, client)
+        self._orgs[name] = org
+        return org
+
+    async def aclose(self) -> None:
+        for org in self._orgs.values():
+            close = getattr(org.adapter, "aclose", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception as exc:  # closing must not mask the real outcome
+                    log.warning("closing adapter %s failed: %s", org.name, exc)
+            await org.client.aclose()
+        self._orgs.clear()
+        await self.db.dispose()
+
+
+@asynccontextmanager
+async def open_gateway(
+    config: Path | None = None,
+    *,
+    settings: Settings | None = None,
+    host: PluginHost | None = None,
+    schema: str | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> AsyncIterator[Gateway]:
+    settings = settings or load_settings(config)
+    add_secrets(secret_values(settings))
+    host = host or load_plugins()
+    for err in host.errors:
+        log.error("%s", err)
+    db = await open_database(settings.database_url, schema=schema or settings.database_schema)
+    salt = await db.salt(settings.id_salt.get_secret_value() if settings.id_salt else None)
+    gw = Gateway(settings=settings, host=host, db=db, salt=salt, sleep=sleep, transport=transport)
+    try:
+        yield gw
+    finally:
+        await gw.aclose()

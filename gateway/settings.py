@@ -1,0 +1,179 @@
+"""Settings: ``xgate.toml`` (or ``--config``) plus ``XGATE_`` environment variables.
+
+The core owns the shape of everything except each organization's plugin-specific keys, which
+the plugin's own ``settings_model`` validates. Environment variables override the file, with
+``__`` between levels: ``XGATE_ORGANIZATIONS__BEIFANG__CLIENT_SECRET``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from gateway.errors import ConfigurationError
+
+DEFAULT_CONFIG = "xgate.toml"
+SECRET_HINTS = ("secret", "password", "token", "key", "salt")
+
+
+class HttpPolicy(BaseModel):
+    """Per-organization resilience knobs for the core's HTTP layer."""
+
+    model_config = ConfigDict(extra="forbid")
+    timeout: float = Field(10.0, gt=0, description="read/write timeout per request, seconds")
+    connect_timeout: float = Field(5.0, gt=0)
+    attempts: int = Field(5, ge=1, le=20)
+    total_budget: float = Field(120.0, gt=0, description="give up retrying after this long")
+    wait_base: float = Field(0.5, ge=0)
+    wait_max: float = Field(30.0, ge=0)
+    retry_500: bool = False
+    max_concurrency: int = Field(4, ge=1, le=256)
+    rate_per_second: float | None = Field(None, gt=0)
+    breaker_threshold: int = Field(5, ge=1)
+    breaker_cooldown: float = Field(60.0, ge=0)
+
+
+class OrganizationSettings(BaseModel):
+    """One ``[organizations.NAME]`` section. Keys beyond these belong to the plugin."""
+
+    model_config = ConfigDict(extra="allow")
+    plugin: str
+    enabled: bool = True
+    http: HttpPolicy = HttpPolicy()
+
+    def plugin_values(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="XGATE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=DEFAULT_CONFIG,
+    )
+
+    database_url: str = Field(
+        "sqlite+aiosqlite:///xgate.db", description="SQLAlchemy async URL"
+    )
+    database_schema: str | None = Field(
+        None, description="PostgreSQL schema to use (default: the server's search_path)"
+    )
+    id_salt: SecretStr | None = Field(
+        None, description="salt for hashed ID numbers; default: a random salt kept in the db"
+    )
+    organizations: dict[str, OrganizationSettings] = Field(default_factory=dict)
+    sync_concurrency: int = Field(4, ge=1, le=64)
+    rules_file: Path | None = None
+    catalogue_file: Path | None = None
+    fees_file: Path | None = None
+    eligibility_file: Path | None = None
+    log_level: str = "WARNING"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = os.environ.get("XGATE_CONFIG") or DEFAULT_CONFIG
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)),
+        )
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Read settings; every problem becomes a ``ConfigurationError`` naming the key."""
+    old = os.environ.get("XGATE_CONFIG")
+    if config is not None:
+        if not config.exists():
+            raise ConfigurationError(f"configuration file {config} does not exist")
+        os.environ["XGATE_CONFIG"] = str(config)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc, "settings")) from None
+    except (OSError, ValueError) as exc:  # TOML syntax errors are ValueErrors
+        raise ConfigurationError(f"cannot read configuration: {exc}") from None
+    finally:
+        if config is not None:
+            if old is None:
+                os.environ.pop("XGATE_CONFIG", None)
+            else:
+                os.environ["XGATE_CONFIG"] = old
+
+
+def _describe(exc: ValidationError, prefix: str) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        lines.append(f"{prefix}.{where}: {err['msg']}" if where else f"{prefix}: {err['msg']}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def plugin_settings(name: str, org: OrganizationSettings, model: type[BaseModel]) -> BaseModel:
+    try:
+        return model.model_validate(org.plugin_values())
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc, f"organizations.{name}")) from None
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, SecretStr):
+        return "********" if value.get_secret_value() else ""
+    if isinstance(value, dict):
+        return {k: _mask(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask(v, key) for v in value]
+    if isinstance(value, str) and any(h in key.lower() for h in SECRET_HINTS) and value:
+        return "********"
+    if "://" in str(value) and "@" in str(value):  # credentials inside a URL
+        scheme, rest = str(value).split("://", 1)
+        return f"{scheme}://********@{rest.split('@', 1)[1]}"
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def masked_settings(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, with every secret replaced."""
+    data = settings.model_dump(mode="python")
+    data["id_salt"] = settings.id_salt
+    for name, org in settings.organizations.items():
+        data["organizations"][name] = {**org.model_dump(mode="python"), **org.plugin_values()}
+    masked: dict[str, Any] = _mask(data)
+    return masked
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret string in the settings, for the log masking filter."""
+    found: list[str] = []
+    if settings.id_salt:
+        found.append(settings.id_salt.get_secret_value())
+
+    def walk(value: Any, key: str = "") -> None:
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, k)
+        elif isinstance(value, str) and any(h in key.lower() for h in SECRET_HINTS):
+            found.append(value)
+
+    for org in settings.organizations.values():
+        walk(org.plugin_values())
+    return [s for s in found if s]

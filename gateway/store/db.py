@@ -1,0 +1,168 @@
+"""The database handle: one async engine, migrations on first use, the per-database salt.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout, so a
+nightly sync and a staff submission can overlap. PostgreSQL is reached through asyncpg; an
+optional ``schema`` confines everything (tables and Alembic's version table) to one schema,
+which is how the tests give each test a database of its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from gateway.errors import ConfigurationError
+from gateway.store import tables as t
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` and ``sqlite:///`` URLs; use the async drivers."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url.split(":///", 1)[1]
+    return url
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    url: str
+    schema: str | None = None
+    _salt: str | None = field(default=None, repr=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def path(self) -> str | None:
+        """The SQLite file, for reports; None for a server database."""
+        if not self.is_sqlite:
+            return None
+        db = make_url(self.url).database
+        return str(Path(db).resolve()) if db and db != ":memory:" else db
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def salt(self, configured: str | None = None) -> str:
+        """The salt for hashed ID numbers: configured, or random and kept in the database."""
+        if configured:
+            return configured
+        if self._salt:
+            return self._salt
+        async with self.begin() as conn:
+            row = (
+                await conn.execute(select(t.meta.c.value).where(t.meta.c.key == "id_salt"))
+            ).scalar_one_or_none()
+            if row is None:
+                row = secrets.token_hex(16)
+                await conn.execute(t.meta.insert().values(key="id_salt", value=row))
+        self._salt = row
+        return row
+
+    async def upgrade(self) -> str | None:
+        """Apply every pending migration; returns the new head revision."""
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(_upgrade, self.schema)
+
+    async def revision(self) -> str | None:
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(_current)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _alembic_config(connection: Connection, schema: str | None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    cfg.attributes["schema"] = schema
+    return cfg
+
+
+def _upgrade(connection: Connection, schema: str | None) -> str | None:
+    from alembic import command
+
+    command.upgrade(_alembic_config(connection, schema), "head")
+    return _current(connection)
+
+
+def _current(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+async def open_database(
+    url: str, *, schema: str | None = None, migrate: bool = True, echo: bool = False
+) -> Database:
+    """Open (and on first use, create) the database at ``url``.
+
+    An empty database is migrated to the head automatically; one at an older revision is
+    migrated too when ``migrate`` is true (the default), so a fresh ``pip install -U`` followed
+    by ``xgate sync`` just works. ``xgate db upgrade`` does the same explicitly.
+    """
+    url = normalise_url(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if url.startswith("postgresql+asyncpg") and schema:
+        kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30}
+    try:
+        engine = create_async_engine(url, **kwargs)
+    except Exception as exc:  # bad URL or missing driver
+        raise ConfigurationError(f"cannot use database URL: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    db = Database(engine=engine, url=url, schema=schema)
+    if migrate:
+        try:
+            current = await db.revision()
+            if current != head_revision():
+                await db.upgrade()
+        except ConfigurationError:
+            raise
+        except OSError as exc:
+            await engine.dispose()
+            raise ConfigurationError(f"cannot open database: {exc}") from None
+    return db

@@ -1,0 +1,318 @@
+"""Table definitions (SQLAlchemy Core). The migration chain in ``migrations/`` creates them.
+
+Personal data lives in one table (``candidates``); everything else refers to a person by
+``id_hash`` (salted SHA-256 of the normalised ID number), so exports, logs and the ledger never
+need the number itself.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+TS = DateTime(timezone=True)
+SCORE = Numeric(5, 2)
+
+meta = Table(
+    "xgate_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+candidates = Table(
+    "candidates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("id_hash", String(64), nullable=False, unique=True),
+    Column("id_type", String(32), nullable=False),
+    Column("id_number", String(32), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("sex", String(1)),
+    Column("birth_date", Date),
+    Column("mobile", String(20)),
+    Column("student_number", String(64)),
+    Column("department", String(128)),
+    Column("major", String(128)),
+    Column("class_name", String(128)),
+    Column("ethnicity", String(32)),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+exam_plans = Table(
+    "exam_plans",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization", String(40), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("certificate_code", String(64), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("exam_date", Date),
+    Column("registration_deadline", Date),
+    Column("test_centre", String(256)),
+    UniqueConstraint("organization", "code", name="uq_exam_plans_org_code"),
+)
+
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("operator", String(128), nullable=False),
+    Column("file_name", String(512), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("organization", String(40), nullable=False),
+    Column("plan_code", String(64), nullable=False),
+    Column("rows_total", Integer, nullable=False, default=0),
+    Column("rows_valid", Integer, nullable=False, default=0),
+    Column("rows_accepted", Integer, nullable=False, default=0),
+    Column("rows_rejected", Integer, nullable=False, default=0),
+    Column("fee_charged", Numeric(12, 2), nullable=False, default=0),
+    Column("fee_waived", Numeric(12, 2), nullable=False, default=0),
+    Column("created_at", TS, nullable=False),
+    Column("finished_at", TS),
+)
+
+# The registration outbox: one row per (organization, plan, candidate). The intent is committed
+# as ``pending`` before any request leaves; the state then moves along
+# gateway.models.REGISTRATION_TRANSITIONS, each move recorded in registration_events.
+registrations = Table(
+    "registrations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("idempotency_key", String(80), nullable=False, unique=True),
+    Column("organization", String(40), nullable=False),
+    Column("plan_code", String(64), nullable=False),
+    Column("candidate_id", ForeignKey("candidates.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("org_registration_id", String(128)),
+    Column("reason_code", String(64)),
+    Column("reason", Text),
+    Column("fee", Numeric(10, 2)),
+    Column("fee_waived", Boolean, nullable=False, default=False),
+    Column("resit", Boolean, nullable=False, default=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("submission_id", ForeignKey("submissions.id")),
+    Column("lease_owner", String(64)),
+    Column("lease_until", TS),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("organization", "plan_code", "candidate_id", name="uq_registrations_once"),
+    Index("ix_registrations_status", "organization", "status"),
+)
+
+registration_events = Table(
+    "registration_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("registration_id", ForeignKey("registrations.id"), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("detail", Text),
+    Column("at", TS, nullable=False),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS),
+    Column("status", String(16), nullable=False),  # running, ok, failed, partial
+    Column("options", JSON),
+)
+
+sync_run_streams = Table(
+    "sync_run_streams",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("sync_runs.id"), nullable=False, index=True),
+    Column("organization", String(40), nullable=False),
+    Column("stream", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # running, ok, failed, deferred
+    Column("pages", Integer, nullable=False, default=0),
+    Column("records", Integer, nullable=False, default=0),
+    Column("new", Integer, nullable=False, default=0),
+    Column("changed", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("quarantined", Integer, nullable=False, default=0),
+    Column("retries", Integer, nullable=False, default=0),
+    Column("requests", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("duration", Numeric(12, 3)),
+)
+
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    Column("organization", String(40), primary_key=True),
+    Column("stream", String(32), primary_key=True),
+    Column("cursor", Text),
+    Column("run_id", Integer),
+    Column("updated_at", TS, nullable=False),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization", String(40), nullable=False),
+    Column("stream", String(32), nullable=False),
+    Column("run_id", Integer),
+    Column("error", Text, nullable=False),
+    Column("payload", Text, nullable=False),  # masked JSON of what the organization sent
+    Column("created_at", TS, nullable=False),
+)
+
+scores = Table(
+    "scores",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization", String(40), nullable=False),
+    Column("plan_code", String(64), nullable=False),
+    Column("id_hash", String(64), nullable=False),
+    Column("certificate_code", String(64)),
+    Column("level", Integer),
+    Column("theory", SCORE),
+    Column("practical", SCORE),
+    Column("total", SCORE),
+    Column("org_passed", Boolean),
+    Column("rule_passed", Boolean),
+    Column("pass_disagreement", Boolean, nullable=False, default=False),
+    Column("absent", Boolean, nullable=False, default=False),
+    Column("revision", Integer, nullable=False),
+    Column("revised_at", TS, nullable=False),
+    Column("org_record_id", String(128)),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("organization", "plan_code", "id_hash", name="uq_scores_natural"),
+)
+
+score_revisions = Table(
+    "score_revisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("score_id", ForeignKey("scores.id"), nullable=False, index=True),
+    Column("revision", Integer, nullable=False),
+    Column("theory", SCORE),
+    Column("practical", SCORE),
+    Column("total", SCORE),
+    Column("org_passed", Boolean),
+    Column("absent", Boolean, nullable=False, default=False),
+    Column("revised_at", TS, nullable=False),
+    Column("run_id", Integer),
+    Column("recorded_at", TS, nullable=False),
+    UniqueConstraint("score_id", "revision", name="uq_score_revisions_rev"),
+)
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization", String(40), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("certificate_code", String(64), nullable=False),
+    Column("certificate_name", String(256)),
+    Column("level", Integer, nullable=False),
+    Column("id_hash", String(64), nullable=False, index=True),
+    Column("plan_code", String(64)),
+    Column("issued_on", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("revoked_reason", Text),
+    Column("org_updated_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("organization", "number", name="uq_certificates_natural"),
+)
+
+certificate_events = Table(
+    "certificate_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("certificate_id", ForeignKey("certificates.id"), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("detail", Text),
+    Column("run_id", Integer),
+    Column("at", TS, nullable=False),
+)
+
+issue_requests = Table(
+    "issue_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("idempotency_key", String(80), nullable=False, unique=True),
+    Column("registration_id", ForeignKey("registrations.id"), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # pending, sent, issued, refused, unknown
+    Column("certificate_number", String(64)),
+    Column("reason", Text),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+learning_accounts = Table(
+    "learning_accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("id_hash", String(64), nullable=False, unique=True),
+    Column("id_masked", String(32), nullable=False),
+    Column("name", String(64)),
+    Column("kind", String(16), nullable=False, default="student"),  # student, staff, public
+    Column("created_at", TS, nullable=False),
+)
+
+learning_outcomes = Table(
+    "learning_outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("learning_accounts.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # certificate, course, training
+    Column("source_org", String(64)),
+    Column("source_ref", String(128), nullable=False),
+    Column("title", String(256), nullable=False),
+    Column("level", Integer),
+    Column("credits", Numeric(6, 2)),
+    Column("achieved_on", Date),
+    Column("status", String(16), nullable=False, default="valid"),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("account_id", "kind", "source_org", "source_ref", name="uq_outcomes_once"),
+)
+
+credit_ledger = Table(
+    "credit_ledger",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", ForeignKey("learning_accounts.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("course_code", String(64)),
+    Column("course_name", String(256)),
+    Column("credits", Numeric(6, 2), nullable=False),
+    Column("source_org", String(64)),
+    Column("source_ref", String(128)),
+    Column("run_id", Integer),
+    Column("rule_version", String(64)),
+    Column("reverses_seq", Integer),
+    Column("valid_until", Date),
+    Column("recorded_at", TS, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("account_id", "seq", name="uq_credit_ledger_seq"),
+)

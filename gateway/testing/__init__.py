@@ -1,0 +1,1 @@
+"""The conformance kit for organization plugins (pytest plugin)."""

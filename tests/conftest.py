@@ -1,0 +1,104 @@
+"""Shared fixtures: a database per test on every backend, and gateway assembly helpers.
+
+``db_url`` is parametrised over SQLite and PostgreSQL, so any test that uses it (directly or
+through ``db`` / ``gateway``) runs on both; the test ids show ``[sqlite]`` and ``[postgresql]``.
+PostgreSQL tests each get a schema of their own. When PostgreSQL is unreachable they are
+skipped, except under ``CI=true`` where that fails the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PG_HOST = os.environ.get("XGATE_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("XGATE_TEST_PG_PORT", "5432"))
+PG_USER = os.environ.get("XGATE_TEST_PG_USER", "postgres")
+PG_DB = os.environ.get("XGATE_TEST_PG_DB", "postgres")
+PG_URL = f"postgresql+asyncpg://{PG_USER}@{PG_HOST}:{PG_PORT}/{PG_DB}"
+
+
+def _pg_reachable() -> bool:
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+PG_UP = _pg_reachable()
+
+
+class DbTarget:
+    """Where one test's database lives: a URL plus, for PostgreSQL, a private schema."""
+
+    def __init__(self, backend: str, url: str, schema: str | None) -> None:
+        self.backend = backend
+        self.url = url
+        self.schema = schema
+
+    def env(self) -> dict[str, str]:
+        """Environment for a subprocess ``xgate`` that must use this database."""
+        env = {"XGATE_DATABASE_URL": self.url}
+        if self.schema:
+            env["XGATE_DATABASE_SCHEMA"] = self.schema
+        return env
+
+
+async def _pg_exec(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_DB)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DbTarget]:
+    if request.param == "sqlite":
+        yield DbTarget("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'xgate.db'}", None)
+        return
+    if not PG_UP:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL at {PG_HOST}:{PG_PORT} is unreachable (CI=true)")
+        pytest.skip(f"PostgreSQL at {PG_HOST}:{PG_PORT} is unreachable")
+    schema = f"xt_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_exec(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield DbTarget("postgresql", PG_URL, schema)
+    finally:
+        asyncio.run(_pg_exec(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@pytest.fixture
+async def db(db_target: DbTarget) -> AsyncIterator[Any]:
+    from gateway.store import open_database
+
+    database = await open_database(db_target.url, schema=db_target.schema)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def no_sleep() -> Any:
+    """An injectable sleep that records the waits instead of waiting."""
+
+    class Sleeper:
+        def __init__(self) -> None:
+            self.waits: list[float] = []
+
+        async def __call__(self, seconds: float) -> None:
+            self.waits.append(seconds)
+
+    return Sleeper()

@@ -1,0 +1,1 @@
+"""Small test plugins: one good, three deliberately broken (see test_plugins.py)."""
