@@ -385,6 +385,8 @@ class CreditEntry(Record):
     source_ref: str | None = None
     sync_run_id: int | None = None
     rule_version: str | None = None
+    grade: str | None = None
+    score_revision: int | None = None
     reverses_seq: int | None = None
     valid_until: date | None = None
     recorded_at: UtcDatetime

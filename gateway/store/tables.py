@@ -309,6 +309,8 @@ credit_ledger = Table(
     Column("source_ref", String(128)),
     Column("run_id", Integer),
     Column("rule_version", String(64)),
+    Column("grade", String(16)),
+    Column("score_revision", Integer),
     Column("reverses_seq", Integer),
     Column("valid_until", Date),
     Column("recorded_at", TS, nullable=False),

@@ -173,6 +173,8 @@ def upgrade() -> None:
     sa.Column('source_ref', sa.String(length=128), nullable=True),
     sa.Column('run_id', sa.Integer(), nullable=True),
     sa.Column('rule_version', sa.String(length=64), nullable=True),
+    sa.Column('grade', sa.String(length=16), nullable=True),
+    sa.Column('score_revision', sa.Integer(), nullable=True),
     sa.Column('reverses_seq', sa.Integer(), nullable=True),
     sa.Column('valid_until', sa.Date(), nullable=True),
     sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
