@@ -1,6 +1,7 @@
 """Where each command module is listed, so adding a command touches one line here.
 
-Modules are imported lazily by name; each exposes ``app`` (a Typer group) or ``command``.
+Entries are ``(command name, "module:attribute")``; the attribute is a Typer group (added as a
+sub-command group) or a plain function (added as a command). Imported lazily at start-up.
 """
 
 from __future__ import annotations
@@ -11,19 +12,23 @@ from typing import Any
 
 import typer
 
-#: (command name, module) pairs; a module exposing ``app`` becomes a group, ``command`` a command.
-MODULES: list[tuple[str, str]] = []
+COMMANDS: list[tuple[str, str]] = []
+
+
+def _resolve(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def typers() -> Iterator[tuple[str, typer.Typer]]:
-    for name, module in MODULES:
-        mod = importlib.import_module(module)
-        if hasattr(mod, "app"):
-            yield name, mod.app
+    for name, target in COMMANDS:
+        obj = _resolve(target)
+        if isinstance(obj, typer.Typer):
+            yield name, obj
 
 
 def commands() -> Iterator[tuple[str, Callable[..., Any]]]:
-    for name, module in MODULES:
-        mod = importlib.import_module(module)
-        if not hasattr(mod, "app") and hasattr(mod, "command"):
-            yield name, mod.command
+    for name, target in COMMANDS:
+        obj = _resolve(target)
+        if not isinstance(obj, typer.Typer):
+            yield name, obj
