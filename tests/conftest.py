@@ -102,3 +102,35 @@ def no_sleep() -> Any:
             self.waits.append(seconds)
 
     return Sleeper()
+
+
+@pytest.fixture
+def make_gateway(db_target: DbTarget, tmp_path: Path) -> Any:
+    """Build a ``Gateway`` on this test's database with the fake organization plugin.
+
+    Usage: ``async with make_gateway(orgs={"a": {"plugin": "fake", "name": "a"}}) as gw``.
+    """
+    from contextlib import asynccontextmanager
+
+    from gateway.plugins import load_plugins
+    from gateway.runtime import open_gateway
+    from gateway.settings import Settings
+    from tests.plugins_fixtures import fakeorg
+
+    @asynccontextmanager
+    async def factory(
+        orgs: dict[str, dict[str, Any]] | None = None, extra: list[tuple[str, object]] | None = None,
+        **settings: Any,
+    ) -> AsyncIterator[Any]:
+        host = load_plugins(lambda: [], extra=[("fake", fakeorg), *(extra or [])])
+        conf = Settings(
+            database_url=db_target.url,
+            database_schema=db_target.schema,
+            organizations=orgs or {},
+            **settings,
+        )
+        async with open_gateway(settings=conf, host=host) as gw:
+            yield gw
+
+    fakeorg.ORGS.clear()
+    return factory

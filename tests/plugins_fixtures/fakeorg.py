@@ -1,0 +1,137 @@
+"""An in-memory organization adapter for core tests (no HTTP), with scriptable failures.
+
+``FakeOrg`` is the organization's side (its ground truth); the adapter talks to it directly.
+Failure modes mirror the real ones: commit-then-lose-the-answer (``drop_after_commit``),
+refusal before anything is processed (``fail_before``), business refusals (``refuse``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from gateway import (
+    Capability,
+    OrganizationSpec,
+    OutcomeUnknown,
+    Page,
+    RegistrationOutcome,
+    RegistrationRequest,
+    RegistrationStatus,
+    TransientError,
+    hookimpl,
+)
+from gateway.models import CertificateRecord, ExamPlan, ScoreRecord
+
+
+@dataclass
+class FakeOrg:
+    registrations: dict[tuple[str, str], str] = field(default_factory=dict)  # (plan, id) -> reg id
+    register_calls: int = 0
+    lookup_calls: int = 0
+    drop_after_commit: float = 0.0
+    fail_before: int = 0  # the next N calls fail before processing
+    refuse: dict[str, str] = field(default_factory=dict)  # id_number -> reason code
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+    scores: list[ScoreRecord] = field(default_factory=list)
+    certificates: list[CertificateRecord] = field(default_factory=list)
+
+
+ORGS: dict[str, FakeOrg] = {}
+
+
+def org(name: str) -> FakeOrg:
+    return ORGS.setdefault(name, FakeOrg())
+
+
+class FakeSettings(BaseModel):
+    name: str = "fake"
+    page_size: int = 10
+
+
+class FakeAdapter:
+    def __init__(self, settings: FakeSettings, context: object) -> None:
+        self.org = org(settings.name)
+        self.page_size = settings.page_size
+
+    async def register(
+        self, plan: ExamPlan, requests: Sequence[RegistrationRequest]
+    ) -> list[RegistrationOutcome]:
+        o = self.org
+        o.register_calls += 1
+        if o.fail_before > 0:
+            o.fail_before -= 1
+            raise TransientError("connection refused", sent=False)
+        outcomes = []
+        for r in requests:
+            key = (plan.code, r.candidate.id_number)
+            if r.candidate.id_number in o.refuse:
+                outcomes.append(
+                    RegistrationOutcome(
+                        idempotency_key=r.idempotency_key,
+                        status=RegistrationStatus.REJECTED,
+                        reason_code=o.refuse[r.candidate.id_number],
+                        reason="refused by the organization",
+                    )
+                )
+                continue
+            o.registrations.setdefault(key, f"R{len(o.registrations) + 1:06d}")
+            outcomes.append(
+                RegistrationOutcome(
+                    idempotency_key=r.idempotency_key,
+                    status=RegistrationStatus.ACCEPTED,
+                    org_registration_id=o.registrations[key],
+                )
+            )
+        if o.drop_after_commit and o.rng.random() < o.drop_after_commit:
+            raise OutcomeUnknown("connection reset after the request was sent")
+        return outcomes
+
+    async def lookup_registration(
+        self, plan: ExamPlan, request: RegistrationRequest
+    ) -> RegistrationOutcome | None:
+        self.org.lookup_calls += 1
+        reg_id = self.org.registrations.get((plan.code, request.candidate.id_number))
+        if reg_id is None:
+            return None
+        return RegistrationOutcome(
+            idempotency_key=request.idempotency_key,
+            status=RegistrationStatus.ACCEPTED,
+            org_registration_id=reg_id,
+        )
+
+    async def scores(self, cursor: str | None) -> AsyncIterator[Page[ScoreRecord]]:
+        start = int(cursor or 0)
+        items = self.org.scores
+        while start < len(items):
+            chunk = items[start : start + self.page_size]
+            start += len(chunk)
+            yield Page(records=chunk, next_cursor=str(start))
+
+    async def certificates(self, cursor: str | None) -> AsyncIterator[Page[CertificateRecord]]:
+        start = int(cursor or 0)
+        items = self.org.certificates
+        while start < len(items):
+            chunk = items[start : start + self.page_size]
+            start += len(chunk)
+            yield Page(records=chunk, next_cursor=str(start))
+
+
+@hookimpl
+def xgate_register_organizations(register: object) -> None:
+    register(  # type: ignore[operator]
+        OrganizationSpec(
+            name="fake",
+            title="Fake Org",
+            version="0.0.1",
+            capabilities=frozenset(
+                {Capability.REGISTER, Capability.SCORES, Capability.CERTIFICATES}
+            ),
+            settings_model=FakeSettings,
+            factory=FakeAdapter,
+            batch_size=25,
+        )
+    )
