@@ -119,7 +119,8 @@ def make_gateway(db_target: DbTarget, tmp_path: Path) -> Any:
 
     @asynccontextmanager
     async def factory(
-        orgs: dict[str, dict[str, Any]] | None = None, extra: list[tuple[str, object]] | None = None,
+        orgs: dict[str, dict[str, Any]] | None = None,
+        extra: list[tuple[str, object]] | None = None,
         **settings: Any,
     ) -> AsyncIterator[Any]:
         host = load_plugins(lambda: [], extra=[("fake", fakeorg), *(extra or [])])

@@ -13,7 +13,8 @@ def make_ids(n: int, seed: int = 1, region: str = "210802") -> list[str]:
     seen: set[str] = set()
     while len(out) < n:
         year = rng.randint(2000, 2007)
-        body = f"{region}{year}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}{rng.randint(0, 999):03d}"
+        month, day, seq = rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 999)
+        body = f"{region}{year}{month:02d}{day:02d}{seq:03d}"
         number = body + check_char(body)
         if number not in seen:
             seen.add(number)

@@ -63,7 +63,9 @@ async def test_deliver_accepts_and_rejects_with_reason(make_gateway) -> None:
                 )
             ).mappings().one()
             assert row["reason_code"] == "LEVEL_NOT_ALLOWED" and row["status"] == "rejected"
-            events = (await conn.execute(select(func.count()).select_from(t.registration_events))).scalar()
+            events = (
+                await conn.execute(select(func.count()).select_from(t.registration_events))
+            ).scalar()
         assert events == 30 * 3  # pending -> sent -> accepted/rejected
         again = await deliver(gw, "fake")
         assert again.sent == 0 and fakeorg.org("fake").register_calls == 2
