@@ -12,7 +12,9 @@ from typing import Any
 
 import typer
 
-COMMANDS: list[tuple[str, str]] = []
+COMMANDS: list[tuple[str, str]] = [
+    ("outbox", "gateway.cli.outbox:app"),
+]
 
 
 def _resolve(target: str) -> Any:
