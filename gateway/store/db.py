@@ -26,12 +26,26 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, emit BEGIN (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """Write transactions take SQLite's write lock up front (``BEGIN IMMEDIATE``).
+
+    A deferred transaction that reads and then writes cannot wait for a concurrent writer:
+    SQLite fails it at once with "database is locked" instead of honouring busy_timeout.
+    Taking the lock at BEGIN makes concurrent writers (sync streams, a staff submission)
+    queue politely behind each other.
+    """
+    immediate = conn.get_execution_options().get("xgate_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def normalise_url(url: str) -> str:
@@ -64,8 +78,12 @@ class Database:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
-            yield conn
+        """A write transaction: committed on success, rolled back on any exception."""
+        async with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn = await conn.execution_options(xgate_write=True)
+            async with conn.begin():
+                yield conn
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
@@ -90,7 +108,7 @@ class Database:
 
     async def upgrade(self) -> str | None:
         """Apply every pending migration; returns the new head revision."""
-        async with self.engine.begin() as conn:
+        async with self.begin() as conn:
             return await conn.run_sync(_upgrade, self.schema)
 
     async def revision(self) -> str | None:
@@ -154,6 +172,7 @@ async def open_database(
         raise ConfigurationError(f"cannot use database URL: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     db = Database(engine=engine, url=url, schema=schema)
     if migrate:
         try:
