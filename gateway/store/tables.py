@@ -205,6 +205,7 @@ scores = Table(
     Column("org_record_id", String(128)),
     Column("updated_at", TS, nullable=False),
     UniqueConstraint("organization", "plan_code", "id_hash", name="uq_scores_natural"),
+    Index("ix_scores_id_hash", "id_hash"),
 )
 
 score_revisions = Table(

@@ -231,6 +231,9 @@ def upgrade() -> None:
     with op.batch_alter_table('registrations', schema=None) as batch_op:
         batch_op.create_index('ix_registrations_status', ['organization', 'status'], unique=False)
 
+    with op.batch_alter_table('scores', schema=None) as batch_op:
+        batch_op.create_index('ix_scores_id_hash', ['id_hash'], unique=False)
+
     op.create_table('score_revisions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('score_id', sa.Integer(), nullable=False),
