@@ -389,6 +389,7 @@ class CreditEntry(Record):
     score_revision: int | None = None
     reverses_seq: int | None = None
     valid_until: date | None = None
+    reason: str | None = None  # why a reversal was made: revoked, score corrected, expired...
     recorded_at: UtcDatetime
     prev_hash: str
     hash: str

@@ -277,6 +277,10 @@ learning_accounts = Table(
     Column("name", String(64)),
     Column("kind", String(16), nullable=False, default="student"),  # student, staff, public
     Column("created_at", TS, nullable=False),
+    # The ledger head (last seq and its hash), moved with every append under a row lock: it
+    # serialises appends per account and lets verify notice entries deleted from the tail.
+    Column("head_seq", Integer, nullable=False, default=0),
+    Column("head_hash", String(64)),
 )
 
 learning_outcomes = Table(
@@ -314,6 +318,7 @@ credit_ledger = Table(
     Column("score_revision", Integer),
     Column("reverses_seq", Integer),
     Column("valid_until", Date),
+    Column("reason", String(256)),  # why a reversal was made (revoked, corrected, expired...)
     Column("recorded_at", TS, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),

@@ -76,6 +76,8 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=64), nullable=True),
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('head_seq', sa.Integer(), nullable=False),
+    sa.Column('head_hash', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_learning_accounts')),
     sa.UniqueConstraint('id_hash', name=op.f('uq_learning_accounts_id_hash'))
     )
@@ -177,6 +179,7 @@ def upgrade() -> None:
     sa.Column('score_revision', sa.Integer(), nullable=True),
     sa.Column('reverses_seq', sa.Integer(), nullable=True),
     sa.Column('valid_until', sa.Date(), nullable=True),
+    sa.Column('reason', sa.String(length=256), nullable=True),
     sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('prev_hash', sa.String(length=64), nullable=False),
     sa.Column('hash', sa.String(length=64), nullable=False),
