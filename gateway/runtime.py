@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from gateway.catalogue import Catalogue, load_catalogue
 from gateway.contract import AdapterContext, Capability, OrganizationSpec, missing_methods
 from gateway.errors import ConfigurationError, PluginError
 from gateway.http import OrgClient, build_client
@@ -55,6 +56,14 @@ class Gateway:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     transport: httpx.AsyncBaseTransport | None = None
     _orgs: dict[str, Organization] = field(default_factory=dict)
+    _catalogue: Catalogue | None = None
+
+    @property
+    def catalogue(self) -> Catalogue:
+        """The certificate catalogue and exam plans (``catalogue_file``), read once."""
+        if self._catalogue is None:
+            self._catalogue = load_catalogue(self.settings.catalogue_file)
+        return self._catalogue
 
     def hash_id(self, id_number: str) -> str:
         return hash_id(id_number, self.salt)

@@ -1,0 +1,309 @@
+"""Exam records: applying one validated page of scores or certificates, with history.
+
+Everything here runs inside the caller's transaction (one per page), so a page's records, their
+history rows and the stream's cursor commit together or not at all. Applying the same page twice
+changes nothing: rows are matched by natural key and only a strictly newer revision from the
+organization counts as a change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.catalogue import Catalogue
+from gateway.contract import Invalid
+from gateway.masking import mask_id, mask_text
+from gateway.models import CertificateRecord, CertificateStatus, ScoreRecord
+from gateway.store import tables as t
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class Person:
+    id_hash: str
+    id_masked: str
+    name: str | None
+
+
+@dataclass
+class PageResult:
+    records: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    people: dict[str, Person] = field(default_factory=dict)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _json(payload: Any) -> str:
+    try:
+        return json.dumps(payload, ensure_ascii=False, default=str, sort_keys=True)
+    except (TypeError, ValueError):
+        return repr(payload)
+
+
+def validate_items(
+    model: type[M], organization: str, items: Sequence[Any]
+) -> tuple[list[M], list[tuple[str, str]]]:
+    """Canonical records and (raw payload JSON, reason) for what did not validate.
+
+    The organization name is the configured one, whatever the adapter wrote: one plugin can
+    serve several configured organizations.
+    """
+    good: list[M] = []
+    bad: list[tuple[str, str]] = []
+    for item in items:
+        if isinstance(item, Invalid):
+            bad.append((_json(item.payload), mask_text(item.reason)))
+        elif isinstance(item, model):
+            if getattr(item, "organization", organization) != organization:
+                item = item.model_copy(update={"organization": organization})
+            good.append(item)
+        elif isinstance(item, Mapping):
+            try:
+                good.append(model.model_validate({**item, "organization": organization}))
+            except ValidationError as exc:
+                reason = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+                )
+                bad.append((_json(dict(item)), mask_text(reason)))
+        else:
+            bad.append((_json(repr(item)), f"not a {model.__name__}: {type(item).__name__}"))
+    return good, bad
+
+
+async def quarantine(
+    conn: AsyncConnection,
+    organization: str,
+    stream: str,
+    run_id: int | None,
+    bad: Iterable[tuple[str, str]],
+    now: datetime,
+) -> int:
+    rows = [
+        {"organization": organization, "stream": stream, "run_id": run_id, "error": reason,
+         "payload": payload, "created_at": now}
+        for payload, reason in bad
+    ]  # fmt: skip
+    if rows:
+        await conn.execute(t.quarantine.insert(), rows)
+    return len(rows)
+
+
+def _latest(
+    records: Iterable[M], key: Callable[[M], Any], stamp: Callable[[M], datetime]
+) -> list[M]:
+    """De-duplicate a page by natural key, keeping the newest revision."""
+    best: dict[Any, M] = {}
+    for r in records:
+        k = key(r)
+        if k not in best or stamp(r) >= stamp(best[k]):
+            best[k] = r
+    return list(best.values())
+
+
+async def plan_certificates(conn: AsyncConnection, organization: str) -> dict[str, str]:
+    rows = await conn.execute(
+        select(t.exam_plans.c.code, t.exam_plans.c.certificate_code).where(
+            t.exam_plans.c.organization == organization
+        )
+    )
+    return {r.code: r.certificate_code for r in rows}
+
+
+def _score_values(s: ScoreRecord) -> tuple[Any, ...]:
+    return (
+        Decimal(s.theory) if s.theory is not None else None,
+        Decimal(s.practical) if s.practical is not None else None,
+        Decimal(s.total) if s.total is not None else None,
+        s.passed,
+        s.absent,
+    )
+
+
+def _row_values(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    def dec(v: Any) -> Decimal | None:
+        return None if v is None else Decimal(str(v)).quantize(Decimal("0.01"))
+
+    return (dec(row["theory"]), dec(row["practical"]), dec(row["total"]), row["org_passed"],
+            bool(row["absent"]))  # fmt: skip
+
+
+async def apply_scores(
+    conn: AsyncConnection,
+    organization: str,
+    scores: Sequence[ScoreRecord],
+    *,
+    hash_id: Callable[[str], str],
+    catalogue: Catalogue,
+    run_id: int | None,
+    now: datetime,
+    result: PageResult,
+) -> None:
+    plans = await plan_certificates(conn, organization)
+    items = _latest(scores, lambda s: (s.plan_code, s.id_number), lambda s: s.revised_at)
+    hashes = {s.id_number: hash_id(s.id_number) for s in items}
+    existing: dict[tuple[str, str], dict[str, Any]] = {}
+    rows = await conn.execute(
+        select(t.scores).where(
+            t.scores.c.id_hash.in_(set(hashes.values())), t.scores.c.organization == organization
+        )
+    )
+    for row in rows.mappings():
+        existing[(row["plan_code"], row["id_hash"])] = dict(row)
+    inserts: list[dict[str, Any]] = []
+    new_scores: list[ScoreRecord] = []
+    revisions: list[dict[str, Any]] = []
+    for s in items:
+        h = hashes[s.id_number]
+        result.people.setdefault(h, Person(h, mask_id(s.id_number), s.name))
+        cert_code = s.certificate_code or plans.get(s.plan_code)
+        rule = catalogue.passes(cert_code, s.theory, s.practical)
+        if s.absent:
+            rule = False
+        values = {
+            "certificate_code": cert_code,
+            "level": int(s.level) if s.level else None,
+            "theory": s.theory, "practical": s.practical, "total": s.total,
+            "org_passed": s.passed, "rule_passed": rule,
+            "pass_disagreement": s.passed is not None and rule is not None and s.passed != rule,
+            "absent": s.absent, "revised_at": s.revised_at, "org_record_id": s.org_record_id,
+            "updated_at": now,
+        }  # fmt: skip
+        old = existing.get((s.plan_code, h))
+        if old is None:
+            inserts.append({"organization": organization, "plan_code": s.plan_code,
+                            "id_hash": h, "revision": 1, **values})  # fmt: skip
+            new_scores.append(s)
+            result.new += 1
+            continue
+        newer = s.revised_at > _aware(old["revised_at"])
+        if not newer or _score_values(s) == _row_values(old):
+            result.unchanged += 1
+            continue
+        revision = old["revision"] + 1
+        await conn.execute(
+            t.scores.update().where(t.scores.c.id == old["id"]).values(revision=revision, **values)
+        )
+        revisions.append(_revision(old["id"], revision, s, run_id, now))
+        result.changed += 1
+        result.events.append(
+            ("xgate_score_recorded",
+             {"organization": organization, "score": s, "revision": revision, "corrected": True})
+        )  # fmt: skip
+    if inserts:
+        returned = await conn.execute(
+            t.scores.insert().returning(t.scores.c.id, sort_by_parameter_order=True), inserts
+        )
+        for score_id, s in zip(returned.scalars().all(), new_scores, strict=True):
+            revisions.append(_revision(score_id, 1, s, run_id, now))
+            result.events.append(
+                ("xgate_score_recorded",
+                 {"organization": organization, "score": s, "revision": 1, "corrected": False})
+            )  # fmt: skip
+    if revisions:
+        await conn.execute(t.score_revisions.insert(), revisions)
+    result.records += len(scores)
+    result.unchanged += len(scores) - len(items)  # duplicates within the page
+
+
+def _revision(
+    score_id: int, revision: int, s: ScoreRecord, run_id: int | None, now: datetime
+) -> dict[str, Any]:
+    return {
+        "score_id": score_id, "revision": revision, "theory": s.theory, "practical": s.practical,
+        "total": s.total, "org_passed": s.passed, "absent": s.absent, "revised_at": s.revised_at,
+        "run_id": run_id, "recorded_at": now,
+    }  # fmt: skip
+
+
+async def apply_certificates(
+    conn: AsyncConnection,
+    organization: str,
+    certificates: Sequence[CertificateRecord],
+    *,
+    hash_id: Callable[[str], str],
+    run_id: int | None,
+    now: datetime,
+    result: PageResult,
+) -> None:
+    items = _latest(certificates, lambda c: c.number, lambda c: c.updated_at)
+    existing = {
+        row["number"]: dict(row)
+        for row in (
+            await conn.execute(
+                select(t.certificates).where(
+                    t.certificates.c.organization == organization,
+                    t.certificates.c.number.in_([c.number for c in items]),
+                )
+            )
+        ).mappings()
+    }
+    inserts: list[dict[str, Any]] = []
+    new_certs: list[CertificateRecord] = []
+    events: list[dict[str, Any]] = []
+    for c in items:
+        h = hash_id(c.id_number)
+        result.people.setdefault(h, Person(h, mask_id(c.id_number), c.holder_name))
+        values = {
+            "certificate_code": c.certificate_code, "certificate_name": c.certificate_name,
+            "level": int(c.level), "id_hash": h, "plan_code": c.plan_code,
+            "issued_on": c.issued_on, "status": CertificateStatus(c.status).value,
+            "revoked_reason": c.revoked_reason, "org_updated_at": c.updated_at, "updated_at": now,
+        }  # fmt: skip
+        old = existing.get(c.number)
+        if old is None:
+            inserts.append({"organization": organization, "number": c.number, **values})
+            new_certs.append(c)
+            result.new += 1
+            continue
+        if c.updated_at <= _aware(old["org_updated_at"]):
+            result.unchanged += 1
+            continue
+        compare = ("status", "level", "issued_on", "revoked_reason", "id_hash", "plan_code")
+        if all(old[k] == values[k] for k in compare):
+            result.unchanged += 1
+            continue
+        await conn.execute(
+            t.certificates.update().where(t.certificates.c.id == old["id"]).values(**values)
+        )
+        result.changed += 1
+        if old["status"] != values["status"]:
+            events.append({"certificate_id": old["id"], "status": values["status"],
+                           "detail": c.revoked_reason, "run_id": run_id, "at": now})  # fmt: skip
+            hook = (
+                "xgate_certificate_revoked"
+                if values["status"] == CertificateStatus.REVOKED.value
+                else "xgate_certificate_recorded"
+            )
+            result.events.append((hook, {"organization": organization, "certificate": c}))
+    if inserts:
+        returned = await conn.execute(
+            t.certificates.insert().returning(t.certificates.c.id, sort_by_parameter_order=True),
+            inserts,
+        )
+        for cert_id, c in zip(returned.scalars().all(), new_certs, strict=True):
+            events.append({"certificate_id": cert_id, "status": CertificateStatus(c.status).value,
+                           "detail": "recorded", "run_id": run_id, "at": now})  # fmt: skip
+            result.events.append(
+                ("xgate_certificate_recorded", {"organization": organization, "certificate": c})
+            )
+    if events:
+        await conn.execute(t.certificate_events.insert(), events)
+    result.records += len(certificates)
+    result.unchanged += len(certificates) - len(items)
