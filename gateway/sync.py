@@ -93,7 +93,7 @@ class CreditHook:
         self.gw = gw
         self.rules: Any = None
         try:
-            from gateway.credit import conversion, rules  # type: ignore[attr-defined,unused-ignore]
+            from gateway.credit import conversion, rules  # type: ignore[attr-defined,import-untyped,import-not-found,unused-ignore]
 
             self._conversion: Any = conversion
             path = gw.settings.rules_file

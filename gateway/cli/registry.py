@@ -14,6 +14,10 @@ import typer
 
 COMMANDS: list[tuple[str, str]] = [
     ("outbox", "gateway.cli.outbox:app"),
+    ("sync", "gateway.cli.sync:sync"),
+    ("issue", "gateway.cli.sync:issue"),
+    ("runs", "gateway.cli.sync:runs"),
+    ("quarantine", "gateway.cli.sync:quarantine_app"),
 ]
 
 

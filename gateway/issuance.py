@@ -1,0 +1,200 @@
+"""Asking organizations to issue certificates for passed candidates, exactly once each.
+
+A request is committed (``issue_requests``, unique per registration) before it is sent, under a
+deterministic idempotency key. The ``issue`` capability requires the organization to treat a
+repeated key (or registration) as the same request, so an ``unknown`` outcome is settled by
+sending the same request again: it returns the certificate already issued, never a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, select
+
+from gateway.contract import Capability
+from gateway.errors import AuthError, CircuitOpenError, OutcomeUnknown, TransientError
+from gateway.models import IssueOutcome, IssueRequest
+from gateway.outbox import load_plan
+from gateway.people import candidate_from_row
+from gateway.records import PageResult, apply_certificates
+from gateway.runtime import Gateway
+from gateway.store import tables as t
+
+log = logging.getLogger("xgate.issue")
+reg, sc, ir, cand, cert = (t.registrations, t.scores, t.issue_requests, t.candidates,
+                           t.certificates)  # fmt: skip
+
+
+@dataclass
+class IssueReport:
+    organization: str
+    requested: int = 0
+    issued: int = 0
+    refused: int = 0
+    unknown: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def issue_key(organization: str, plan_code: str, id_hash: str) -> str:
+    digest = hashlib.sha256(f"issue\x1f{organization}\x1f{plan_code}\x1f{id_hash}".encode())
+    return f"xgi1-{digest.hexdigest()[:40]}"
+
+
+async def _queue(gw: Gateway, organization: str, plan_code: str | None) -> int:
+    """Record an issue request for every passed, accepted registration without a certificate."""
+    now = datetime.now(UTC)
+    has_cert = exists().where(
+        and_(cert.c.organization == reg.c.organization, cert.c.id_hash == cand.c.id_hash,
+             cert.c.certificate_code == sc.c.certificate_code)
+    )  # fmt: skip
+    q = (
+        select(reg.c.id, reg.c.plan_code, cand.c.id_hash)
+        .join(cand, cand.c.id == reg.c.candidate_id)
+        .join(sc, and_(sc.c.organization == reg.c.organization, sc.c.plan_code == reg.c.plan_code,
+                       sc.c.id_hash == cand.c.id_hash))
+        .outerjoin(ir, ir.c.registration_id == reg.c.id)
+        .where(reg.c.organization == organization, reg.c.status == "accepted",
+               sc.c.rule_passed.is_(True), ir.c.id.is_(None), ~has_cert)
+    )  # fmt: skip
+    if plan_code:
+        q = q.where(reg.c.plan_code == plan_code)
+    async with gw.db.begin() as conn:
+        rows = list(await conn.execute(q))
+        if rows:
+            await conn.execute(
+                ir.insert(),
+                [{"idempotency_key": issue_key(organization, r.plan_code, r.id_hash),
+                  "registration_id": r.id, "status": "pending", "created_at": now,
+                  "updated_at": now} for r in rows],
+            )  # fmt: skip
+    return len(rows)
+
+
+async def _open_requests(gw: Gateway, organization: str, plan_code: str | None) -> list[Any]:
+    q = (
+        select(ir.c.id.label("ir_id"), ir.c.idempotency_key, reg.c.plan_code,
+               reg.c.org_registration_id, cand)
+        .join(reg, reg.c.id == ir.c.registration_id)
+        .join(cand, cand.c.id == reg.c.candidate_id)
+        .where(reg.c.organization == organization, ir.c.status.in_(("pending", "unknown")))
+        .order_by(ir.c.id)
+    )  # fmt: skip
+    if plan_code:
+        q = q.where(reg.c.plan_code == plan_code)
+    async with gw.db.connect() as conn:
+        return [dict(r) for r in (await conn.execute(q)).mappings()]
+
+
+async def _set(gw: Gateway, ids: list[int], status: str, **values: Any) -> None:
+    async with gw.db.begin() as conn:
+        await conn.execute(
+            ir.update().where(ir.c.id.in_(ids))
+            .values(status=status, updated_at=datetime.now(UTC), **values)
+        )  # fmt: skip
+
+
+async def issue_for(
+    gw: Gateway, organization: str, *, plan_code: str | None = None, run_id: int | None = None
+) -> IssueReport:
+    report = IssueReport(organization)
+    org = gw.organization(organization)
+    if not org.can(Capability.ISSUE):
+        return report
+    report.requested = await _queue(gw, organization, plan_code)
+    rows = await _open_requests(gw, organization, plan_code)
+    by_plan: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_plan.setdefault(row["plan_code"], []).append(row)
+    for code, items in by_plan.items():
+        async with gw.db.connect() as conn:
+            plan = await load_plan(conn, organization, code)
+        if plan is None:
+            report.errors.append(f"{organization}: plan {code} not recorded")
+            continue
+        for start in range(0, len(items), org.spec.batch_size):
+            batch = items[start : start + org.spec.batch_size]
+            ids = [r["ir_id"] for r in batch]
+            requests = [
+                IssueRequest(idempotency_key=r["idempotency_key"], plan=plan,
+                             candidate=candidate_from_row(r),
+                             org_registration_id=r["org_registration_id"])
+                for r in batch
+            ]  # fmt: skip
+            await _set(gw, ids, "sent")
+            try:
+                outcomes = await org.adapter.issue(requests)
+            except OutcomeUnknown as exc:
+                await _set(gw, ids, "unknown", reason=str(exc))
+                report.unknown += len(ids)
+                continue
+            except (AuthError, CircuitOpenError, TransientError) as exc:
+                sent = getattr(exc, "sent", False)
+                await _set(gw, ids, "unknown" if sent else "pending", reason=str(exc))
+                report.errors.append(f"{organization}: issuance stopped: {exc}")
+                return report
+            await _record(gw, organization, batch, outcomes, report, run_id)
+    return report
+
+
+async def _record(
+    gw: Gateway,
+    organization: str,
+    batch: list[dict[str, Any]],
+    outcomes: Any,
+    report: IssueReport,
+    run_id: int | None,
+) -> None:
+    by_key: dict[str, IssueOutcome] = {o.idempotency_key: o for o in outcomes}
+    now = datetime.now(UTC)
+    result = PageResult()
+    async with gw.db.begin() as conn:
+        certificates = []
+        for row in batch:
+            o = by_key.get(row["idempotency_key"])
+            where = ir.c.id == row["ir_id"]
+            if o is None:
+                await conn.execute(
+                    ir.update().where(where).values(status="unknown", updated_at=now)
+                )
+                report.unknown += 1
+            elif o.issued and o.certificate is not None:
+                certificates.append(o.certificate)
+                await conn.execute(
+                    ir.update().where(where).values(
+                        status="issued", certificate_number=o.certificate.number, updated_at=now
+                    )
+                )
+                report.issued += 1
+            else:
+                await conn.execute(
+                    ir.update()
+                    .where(where)
+                    .values(status="refused", reason=o.reason, updated_at=now)
+                )
+                report.refused += 1
+        if certificates:
+            await apply_certificates(
+                conn, organization, certificates, hash_id=gw.hash_id, run_id=run_id, now=now,
+                result=result,
+            )  # fmt: skip
+    for hook, kwargs in result.events:
+        gw.host.emit(hook, **kwargs)
+
+
+async def issue_all(
+    gw: Gateway, organizations: list[str] | None = None, plan_code: str | None = None,
+    run_id: int | None = None,
+) -> list[IssueReport]:
+    reports = []
+    for name in gw.organization_names(organizations):
+        try:
+            reports.append(await issue_for(gw, name, plan_code=plan_code, run_id=run_id))
+        except Exception as exc:  # confined to this organization
+            log.error("%s: issuance failed: %s", name, exc)
+            reports.append(IssueReport(name, errors=[f"{type(exc).__name__}: {exc}"]))
+    return reports
