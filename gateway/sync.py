@@ -10,6 +10,7 @@ concurrently (bounded); one failing organization is reported and never stops the
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -93,8 +94,8 @@ class CreditHook:
         self.gw = gw
         self.rules: Any = None
         try:
-            from gateway.credit import conversion, rules  # type: ignore[attr-defined,import-untyped,import-not-found,unused-ignore]
-
+            conversion = importlib.import_module("gateway.credit.conversion")
+            rules = importlib.import_module("gateway.credit.rules")
             self._conversion: Any = conversion
             path = gw.settings.rules_file
             self.rules = rules.load_rules(path) if path else None

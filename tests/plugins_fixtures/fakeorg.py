@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 from pydantic import BaseModel
 
@@ -24,7 +25,7 @@ from gateway import (
     TransientError,
     hookimpl,
 )
-from gateway.models import CertificateRecord, ExamPlan, ScoreRecord
+from gateway.models import CertificateRecord, ExamPlan, IssueOutcome, IssueRequest, ScoreRecord
 
 
 @dataclass
@@ -36,6 +37,9 @@ class FakeOrg:
     fail_before: int = 0  # the next N calls fail before processing
     refuse: dict[str, str] = field(default_factory=dict)  # id_number -> reason code
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+    issued: dict[str, CertificateRecord] = field(default_factory=dict)  # by idempotency key
+    issue_calls: int = 0
+    lose_issue_answer: int = 0  # the next N issue calls commit, then lose the answer
     scores: list[ScoreRecord] = field(default_factory=list)
     certificates: list[CertificateRecord] = field(default_factory=list)
 
@@ -103,6 +107,28 @@ class FakeAdapter:
             org_registration_id=reg_id,
         )
 
+    async def issue(self, requests: Sequence[IssueRequest]) -> list[IssueOutcome]:
+        """Idempotent per key, as the ``issue`` capability requires."""
+        o = self.org
+        o.issue_calls += 1
+        out = []
+        for r in requests:
+            if r.idempotency_key not in o.issued:
+                o.issued[r.idempotency_key] = CertificateRecord(
+                    organization="fake", number=f"FK{len(o.issued) + 1:06d}",
+                    certificate_code=r.plan.certificate_code, level=r.plan.level,
+                    id_number=r.candidate.id_number, holder_name=r.candidate.name,
+                    plan_code=r.plan.code, issued_on=date(2026, 12, 30),
+                    updated_at=datetime(2026, 12, 30, tzinfo=UTC),
+                )  # fmt: skip
+                o.certificates.append(o.issued[r.idempotency_key])
+            out.append(IssueOutcome(idempotency_key=r.idempotency_key, issued=True,
+                                    certificate=o.issued[r.idempotency_key]))  # fmt: skip
+        if o.lose_issue_answer > 0:
+            o.lose_issue_answer -= 1
+            raise OutcomeUnknown("answer lost")
+        return out
+
     async def scores(self, cursor: str | None) -> AsyncIterator[Page[ScoreRecord]]:
         start = int(cursor or 0)
         items = self.org.scores
@@ -128,7 +154,8 @@ def xgate_register_organizations(register: object) -> None:
             title="Fake Org",
             version="0.0.1",
             capabilities=frozenset(
-                {Capability.REGISTER, Capability.SCORES, Capability.CERTIFICATES}
+                {Capability.REGISTER, Capability.SCORES, Capability.CERTIFICATES,
+                 Capability.ISSUE}
             ),
             settings_model=FakeSettings,
             factory=FakeAdapter,
