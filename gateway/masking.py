@@ -15,8 +15,23 @@ _ID18 = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[0-9Xx])(?![0-9A-Za-z])
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _SECRET_KV = re.compile(
-    r"(?i)((?:client_secret|secret|password|app_secret|access_token|token|sign|signature)"
+    r"(?i)((?:client_secret|secret|password|passwd|app_secret|access_token|refresh_token|token"
+    r"|sign|signature|api_?key|secret_?key|private_?key)"
     r"[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,}]+)"
+)
+#: ``Authorization: Basic dXNlcjpwYXNz`` and friends, in dumped headers.
+_AUTH_HEADER = re.compile(
+    r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?(?:[A-Za-z-]+\s+)?)([^\s\"',}]+)"
+)
+
+#: Third-party loggers that put whole URLs (query strings included) into their messages.
+HTTP_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
 )
 
 
@@ -50,6 +65,7 @@ def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
     text = _ID18.sub(lambda m: m.group(1) + "********" + m.group(3)[-4:], text)
     text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
     text = _BEARER.sub(r"\1********", text)
+    text = _AUTH_HEADER.sub(r"\1********", text)
     return _SECRET_KV.sub(r"\1********", text)
 
 
@@ -93,7 +109,21 @@ def install_masking(secrets: Iterable[str] = ()) -> MaskingFilter:
     for handler in root.handlers:
         if _FILTER not in handler.filters:
             handler.addFilter(_FILTER)
+    mask_loggers(*HTTP_LOGGERS)
     return _FILTER
+
+
+def mask_loggers(*names: str) -> None:
+    """Attach the masking filter to these loggers themselves (idempotent).
+
+    A logger's own filter runs for every record created on it, whatever handlers exist, so
+    records from these loggers are masked even when a handler is added after
+    ``install_masking`` (pytest's ``caplog``, a handler a deployment adds later).
+    """
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 def add_secrets(secrets: Iterable[str]) -> None:
