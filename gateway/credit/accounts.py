@@ -1,0 +1,135 @@
+"""Learning accounts (个人学习账号): one per person, students and non-students alike.
+
+An account is keyed by ``id_hash`` (the salted hash of the validated ID number) and shows a
+masked ID for staff; the ID number itself stays in ``candidates``. Accounts are created on
+demand by the sync (certificate holders) and by imports (course and training credits), possibly
+by two workers at once, so creation is insert-if-absent and never fails on a race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.expression import Executable
+
+from gateway.credit.ledger import chunks
+from gateway.masking import mask_id
+from gateway.store import tables as t
+
+KINDS = ("student", "staff", "public")
+accounts = t.learning_accounts
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    id_hash: str
+    id_masked: str
+    name: str | None
+    kind: str
+    created_at: datetime
+    head_seq: int
+
+
+def _insert_missing(conn: AsyncConnection) -> Executable:
+    """INSERT that skips rows whose id_hash exists (a concurrent worker may have just added it)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(accounts).on_conflict_do_nothing(index_elements=["id_hash"])
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(accounts).on_conflict_do_nothing(index_elements=["id_hash"])
+    return accounts.insert()
+
+
+async def ensure_accounts(
+    conn: AsyncConnection,
+    people: Iterable[tuple[str, str, str | None, str]],
+    *,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """Create the missing accounts of ``(id_hash, id_masked, name, kind)``; id_hash -> account id.
+
+    An existing account keeps its masked ID and kind; a missing name is filled in.
+    """
+    now = now or datetime.now(UTC)
+    wanted: dict[str, tuple[str, str | None, str]] = {}
+    for id_hash, id_masked, name, kind in people:
+        if kind not in KINDS:
+            raise ValueError(f"account kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        wanted.setdefault(id_hash, (id_masked, name or None, kind))
+    ids: dict[str, int] = {}
+    for part in chunks(sorted(wanted)):
+        existing = {
+            r.id_hash: (r.id, r.name)
+            for r in await conn.execute(
+                select(accounts.c.id, accounts.c.id_hash, accounts.c.name).where(
+                    accounts.c.id_hash.in_(part)
+                )
+            )
+        }
+        new = [
+            {"id_hash": h, "id_masked": wanted[h][0], "name": wanted[h][1],
+             "kind": wanted[h][2], "created_at": now, "head_seq": 0}
+            for h in part if h not in existing
+        ]  # fmt: skip
+        if new:
+            await conn.execute(_insert_missing(conn), new)
+            for r in await conn.execute(
+                select(accounts.c.id, accounts.c.id_hash).where(
+                    accounts.c.id_hash.in_([n["id_hash"] for n in new])
+                )
+            ):
+                existing[r.id_hash] = (r.id, None)
+        unnamed = [
+            {"b_id": existing[h][0], "b_name": wanted[h][1]}
+            for h in part
+            if wanted[h][1] and not existing[h][1]
+        ]
+        if unnamed:
+            await conn.execute(
+                accounts.update()
+                .where(accounts.c.id == bindparam("b_id"), accounts.c.name.is_(None))
+                .values(name=bindparam("b_name")),
+                unnamed,
+            )
+        ids.update({h: existing[h][0] for h in part})
+    return ids
+
+
+async def accounts_by_hash(conn: AsyncConnection, id_hashes: Iterable[str]) -> dict[str, Account]:
+    found: dict[str, Account] = {}
+    for part in chunks(sorted(set(id_hashes))):
+        for r in await conn.execute(select(accounts).where(accounts.c.id_hash.in_(part))):
+            found[r.id_hash] = Account(
+                r.id, r.id_hash, r.id_masked, r.name, r.kind, r.created_at, r.head_seq or 0
+            )
+    return found
+
+
+async def get_account(conn: AsyncConnection, id_hash: str) -> Account | None:
+    return (await accounts_by_hash(conn, [id_hash])).get(id_hash)
+
+
+async def holders(
+    conn: AsyncConnection, id_hashes: Iterable[str]
+) -> dict[str, tuple[str, str, str]]:
+    """id_hash -> (masked ID, name, kind) for people in ``candidates``, to open their accounts.
+
+    Someone with a student number is a student; anyone else the college assesses is treated as
+    a member of the public until staff say otherwise.
+    """
+    found: dict[str, tuple[str, str, str]] = {}
+    c = t.candidates
+    for part in chunks(sorted(set(id_hashes))):
+        for r in await conn.execute(
+            select(c.c.id_hash, c.c.id_number, c.c.name, c.c.student_number).where(
+                c.c.id_hash.in_(part)
+            )
+        ):
+            kind = "student" if r.student_number else "public"
+            found[r.id_hash] = (mask_id(r.id_number), r.name, kind)
+    return found
