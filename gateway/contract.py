@@ -126,6 +126,13 @@ class RegisterAdapter(Protocol):
         ...
 
 
+class SinceAdapter(Protocol):
+    """Optional (any stream adapter): a cursor that starts a stream at a moment in time, so
+    ``xgate sync --since DATE`` can re-read a window without a full re-read."""
+
+    def cursor_since(self, stream: str, since: datetime) -> str: ...
+
+
 class ScoresAdapter(Protocol):
     def scores(self, cursor: str | None) -> AsyncIterator[Page[ScoreRecord]]: ...
 

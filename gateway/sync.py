@@ -169,6 +169,7 @@ async def sync_stream(
     run_id: int,
     *,
     full: bool = False,
+    since: datetime | None = None,
     credit: CreditHook | None = None,
     progress: ProgressFn | None = None,
 ) -> StreamReport:
@@ -176,6 +177,8 @@ async def sync_stream(
     started = time.monotonic()
     stats_before = (org.client.stats.requests, org.client.stats.retries)
     cursor = None if full else await _load_cursor(gw, org.name, stream)
+    if since is not None:
+        cursor = org.adapter.cursor_since(stream, since)
     model: type[ScoreRecord] | type[CertificateRecord] = (
         ScoreRecord if stream == "scores" else CertificateRecord
     )
@@ -271,6 +274,7 @@ async def _sync_org(
     full: bool,
     credit: CreditHook | None,
     progress: ProgressFn | None,
+    since: datetime | None = None,
 ) -> list[StreamReport]:
     reports: list[StreamReport] = []
     try:
@@ -278,11 +282,16 @@ async def _sync_org(
     except Exception as exc:  # configuration or plugin problem: report this organization only
         return [StreamReport(name, "*", status="failed", error=str(exc))]
     streams = [c.value for c in STREAM_ORDER if org.can(c)]
+    if since is not None and not callable(getattr(org.adapter, "cursor_since", None)):
+        return [StreamReport(name, s, status="failed",
+                             error=f"plugin {org.spec.name!r} cannot start at a date; use --full")
+                for s in streams]  # fmt: skip
     for stream in streams:
         try:
             reports.append(
                 await sync_stream(
-                    gw, org, stream, run_id, full=full, credit=credit, progress=progress
+                    gw, org, stream, run_id, full=full, since=since, credit=credit,
+                    progress=progress,
                 )
             )
         except (AuthError, CircuitOpenError) as exc:
@@ -310,6 +319,7 @@ async def run_sync(
     full: bool = False,
     progress: ProgressFn | None = None,
     run_id: int | None = None,
+    since: datetime | None = None,
 ) -> SyncReport:
     names = gw.organization_names(organizations)
     if run_id is None:
@@ -319,7 +329,7 @@ async def run_sync(
 
     async def one(name: str) -> list[StreamReport]:
         async with limit:
-            return await _sync_org(gw, name, run_id, full, credit, progress)
+            return await _sync_org(gw, name, run_id, full, credit, progress, since)
 
     results = await asyncio.gather(*(one(n) for n in names))
     report = SyncReport(run_id=run_id, streams=[s for r in results for s in r])

@@ -144,3 +144,13 @@ async def test_failing_organization_does_not_stop_the_others(make_gateway) -> No
         assert by[("other", "scores")].status == "failed"
         assert "plugin bug" in (by[("other", "scores")].error or "")
         assert by[("fake", "scores")].status == "ok" and by[("fake", "scores")].new == 5
+
+
+async def test_since_rereads_a_window_without_touching_the_rest(make_gateway) -> None:
+    ids = make_ids(10, seed=12)
+    async with make_gateway(orgs=ORGS) as gw:
+        fakeorg.org("fake").scores = [score(n, 70, 80, minutes=i) for i, n in enumerate(ids)]
+        await run_sync(gw)
+        report = await run_sync(gw, since=T0 + timedelta(minutes=6))
+        s = next(r for r in report.streams if r.stream == "scores")
+        assert s.records == 4 and s.new == 0 and s.unchanged == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -47,6 +48,10 @@ def sync(
     full: Annotated[
         bool, typer.Option("--full", help="ignore stored cursors, re-read all")
     ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="re-read from this date (YYYY-MM-DD, Beijing time)"),
+    ] = None,
     issue: Annotated[
         bool, typer.Option("--issue", help="also ask organizations to issue certificates")
     ] = False,
@@ -57,6 +62,7 @@ def sync(
     Exit 0 when every stream succeeded, 1 when any organization failed or was deferred.
     """
     interactive = sys.stdout.isatty() and not as_json
+    start = _parse_since(since) if since else None
 
     async def go() -> dict[str, Any]:
         from gateway.issuance import issue_all
@@ -79,10 +85,14 @@ def sync(
                             tasks[key] = progress.add_task(f"{name} {stream}", total=None)
                         progress.advance(tasks[key], n)
 
-                    report = await run_sync(gw, organizations=names, full=full, progress=tick,
-                                            run_id=run_id)  # fmt: skip
+                    report = await run_sync(
+                        gw, organizations=names, full=full, progress=tick, since=start,
+                        run_id=run_id,
+                    )  # fmt: skip
             else:
-                report = await run_sync(gw, organizations=names, full=full, run_id=run_id)
+                report = await run_sync(
+                    gw, organizations=names, full=full, run_id=run_id, since=start
+                )
             if issue:
                 issued_reports = await issue_all(gw, names, run_id=run_id)
                 if any(r.issued for r in issued_reports):  # pull what was just issued
@@ -257,3 +267,14 @@ def quarantine_show(item: int, as_json: JsonOpt = False) -> None:
         console.print(f"#{row['id']} {row['organization']}/{row['stream']} run {row['run_id']}")
         console.print(f"error: {row['error']}", highlight=False)
         console.print(row["payload"], highlight=False, markup=False)
+
+
+def _parse_since(value: str) -> datetime:
+    """A date or datetime; naive values are Beijing time, as staff think of them."""
+    from gateway.models import BEIJING
+
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        fail(f"--since: not a date: {value!r} (use YYYY-MM-DD)", EXIT_INPUT)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=BEIJING)

@@ -129,6 +129,11 @@ class FakeAdapter:
             raise OutcomeUnknown("answer lost")
         return out
 
+    def cursor_since(self, stream: str, since: datetime) -> str:
+        items = self.org.scores if stream == "scores" else self.org.certificates
+        stamps = [getattr(r, "revised_at", None) or r.updated_at for r in items]
+        return str(next((i for i, s in enumerate(stamps) if s >= since), len(items)))
+
     async def scores(self, cursor: str | None) -> AsyncIterator[Page[ScoreRecord]]:
         start = int(cursor or 0)
         items = self.org.scores
