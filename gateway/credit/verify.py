@@ -55,50 +55,53 @@ class VerifyReport:
 def check_account(
     account: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
 ) -> list[LedgerProblem]:
-    """All problems of one account's chain; ``rows`` ordered by seq."""
+    """The problems of one account's chain (``rows`` ordered by seq), one per entry at most."""
     masked, aid = account["id_masked"], account["id"]
-    problems: list[LedgerProblem] = []
+    found: dict[int | None, list[str]] = {}
 
     def problem(seq: int | None, message: str) -> None:
-        problems.append(LedgerProblem(masked, seq, message, aid))
+        found.setdefault(seq, []).append(message)
 
     expected_seq, prev_hash, prev_id = 1, GENESIS, None
     by_seq: dict[int, Mapping[str, Any]] = {}
     for row in rows:
         seq = row["seq"]
         if seq > expected_seq:
-            gap = str(expected_seq) if seq - expected_seq == 1 else f"{expected_seq}..{seq - 1}"
-            problem(seq, f"entry {gap} is missing: seq jumps from {expected_seq - 1} to {seq}")
-        elif seq < expected_seq:  # cannot happen with the unique constraint, but be sure
-            problem(seq, f"entry {seq} appears twice")
+            gap = f"entry {expected_seq}" if seq - expected_seq == 1 else (
+                f"entries {expected_seq}..{seq - 1}")  # fmt: skip
+            problem(seq, f"{gap} before it missing (seq jumps from {expected_seq - 1} to {seq})")
+        elif seq < expected_seq:  # the unique constraint forbids it; be sure anyway
+            problem(seq, "appears twice")
         if prev_id is not None and row["id"] < prev_id:
-            problem(seq, f"entry {seq} is out of order: stored before the entry ahead of it")
+            problem(seq, "out of order: stored before the entry ahead of it")
         if row["prev_hash"] != prev_hash:
-            problem(seq, f"entry {seq} does not follow the entry before it: the chain is broken "
+            problem(seq, "breaks the chain: it does not follow the entry before it "
                          "(an entry was removed, inserted or reordered)")  # fmt: skip
         values = {**row, "account": account["id_hash"]}
         if entry_hash(row["prev_hash"], values) != row["hash"]:
-            problem(seq, f"entry {seq} was altered: its content no longer matches its hash")
+            problem(seq, "altered: its content no longer matches its hash")
         by_seq[seq] = row
         expected_seq, prev_hash, prev_id = seq + 1, row["hash"], row["id"]
     head_seq = account["head_seq"] or 0
     head_hash = account["head_hash"] or GENESIS
     last = rows[-1]["seq"] if rows else 0
     if head_seq > last:
-        problem(last + 1, f"entries {last + 1}..{head_seq} were removed: the account's head "
-                          f"records {head_seq} entries, {last} are left")  # fmt: skip
+        problem(last + 1, f"removed: the account's head records {head_seq} entries, "
+                          f"{last} are left")  # fmt: skip
     elif head_seq < last:
-        problem(head_seq + 1, f"entries after {head_seq} were added outside the ledger: the "
-                              f"account's head records {head_seq} entries, {last} are present")
+        problem(head_seq + 1, f"added outside the ledger: the account's head records "
+                              f"{head_seq} entries, {last} are present")  # fmt: skip
     elif head_hash != prev_hash:
-        problem(last or None, f"entry {last} is not the entry the account's head recorded")
-    problems.extend(_reversal_problems(by_seq, masked, aid))
-    return problems
+        problem(last or None, "not the last entry the account's head recorded")
+    for seq, message in _reversal_problems(by_seq):
+        problem(seq, message)
+    return [
+        LedgerProblem(masked, seq, "; ".join(messages), aid)
+        for seq, messages in sorted(found.items(), key=lambda kv: kv[0] or 0)
+    ]
 
 
-def _reversal_problems(
-    by_seq: Mapping[int, Mapping[str, Any]], masked: str, aid: int
-) -> list[LedgerProblem]:
+def _reversal_problems(by_seq: Mapping[int, Mapping[str, Any]]) -> list[tuple[int, str]]:
     problems = []
     cancelled: dict[int, int] = {}
     for seq, row in sorted(by_seq.items()):
@@ -107,17 +110,17 @@ def _reversal_problems(
         target_seq = row["reverses_seq"]
         target = by_seq.get(target_seq) if target_seq is not None else None
         if target is None or target_seq >= seq:
-            msg = f"entry {seq} reverses entry {target_seq}, which is not an earlier entry"
+            msg = f"reverses entry {target_seq}, which is not an earlier entry"
         elif target["kind"] == CreditEntryKind.REVERSAL:
-            msg = f"entry {seq} reverses entry {target_seq}, which is itself a reversal"
+            msg = f"reverses entry {target_seq}, which is itself a reversal"
         elif target_seq in cancelled:
-            msg = f"entry {seq} reverses entry {target_seq} again (after {cancelled[target_seq]})"
+            msg = f"reverses entry {target_seq} again (entry {cancelled[target_seq]} did)"
         elif Decimal(credits_text(row["credits"])) != -Decimal(credits_text(target["credits"])):
-            msg = f"entry {seq} does not cancel the credits of entry {target_seq}"
+            msg = f"does not cancel the credits of entry {target_seq}"
         else:
             cancelled[target_seq] = seq
             continue
-        problems.append(LedgerProblem(masked, seq, msg, aid))
+        problems.append((seq, msg))
     return problems
 
 
