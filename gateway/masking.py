@@ -96,13 +96,27 @@ class MaskingFilter(logging.Filter):
 _FILTER = MaskingFilter()
 
 
-def install_masking(secrets: Iterable[str] = ()) -> MaskingFilter:
-    """Attach the masking filter to every handler of the root logger (idempotent).
+_BASE_FACTORY = logging.getLogRecordFactory()
 
-    A filter on the root *handlers* (not the logger) sees records from every logger, including
-    third-party ones like httpx, because propagation passes through those handlers.
+
+def _masking_factory(*args: object, **kwargs: object) -> logging.LogRecord:
+    """Create every log record already masked, whichever logger or handler it meets later."""
+    record = _BASE_FACTORY(*args, **kwargs)  # type: ignore[arg-type]
+    _FILTER.filter(record)
+    return record
+
+
+def install_masking(secrets: Iterable[str] = ()) -> MaskingFilter:
+    """Mask every log record of the process (idempotent).
+
+    The record factory masks records as they are created, so handlers added later (pytest's
+    ``caplog``, a deployment's own) and loggers of any library see only masked text; the
+    filter is also attached to the root handlers and the HTTP libraries' loggers as a second
+    line of defence.
     """
     _FILTER.secrets.update(s for s in secrets if s)
+    if logging.getLogRecordFactory() is not _masking_factory:
+        logging.setLogRecordFactory(_masking_factory)
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=logging.WARNING)

@@ -135,3 +135,52 @@ def make_gateway(db_target: DbTarget, tmp_path: Path) -> Any:
 
     fakeorg.ORGS.clear()
     return factory
+
+
+# --- personal data never reaches a log line -------------------------------------------------
+
+_UNMASKED_ID = __import__("re").compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+
+
+class _ScanHandler(__import__("logging").Handler):
+    """Collects every log line of a test, as a deployment's handler would see it."""
+
+    def __init__(self) -> None:
+        super().__init__(level=0)
+        self.lines: list[str] = []
+
+    def emit(self, record: Any) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:
+            text = str(record.msg)
+        if record.exc_text:
+            text += "\n" + record.exc_text
+        self.lines.append(f"{record.name}: {text}")
+
+
+@pytest.fixture(autouse=True)
+def _no_unmasked_ids_in_logs(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail any test whose log output holds an unmasked 18-character ID number.
+
+    Masking is installed as in production (``gateway.masking.install_masking``); the scanner
+    handler has no filter of its own, so it sees exactly what a deployment's handler would.
+    """
+    import logging
+
+    from gateway.masking import install_masking
+
+    install_masking()
+    handler = _ScanHandler()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(old_level or logging.INFO, logging.INFO))
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    leaks = [line for line in handler.lines if _UNMASKED_ID.search(line)]
+    if leaks and "allow_unmasked_logs" not in request.keywords:
+        pytest.fail("unmasked ID number in log output:\n" + "\n".join(leaks[:5]), pytrace=False)
