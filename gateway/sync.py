@@ -10,7 +10,6 @@ concurrently (bounded); one failing organization is reported and never stops the
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.contract import Capability, Page
+from gateway.credit.accounts import ensure_accounts
+from gateway.credit.conversion import reconcile_accounts
+from gateway.credit.rules import RuleSet, load_rules
 from gateway.errors import AuthError, CircuitOpenError, ContractError, TransientError
 from gateway.models import CertificateRecord, ScoreRecord
 from gateway.records import (
@@ -88,28 +90,21 @@ ProgressFn = Callable[[str, str, int], None]
 
 
 class CreditHook:
-    """Adapter between the sync and the credit bank; absent rules mean no conversion."""
+    """The sync's link to the credit bank: accounts for everyone a page touched, then
+    desired-state conversion for exactly those accounts, inside the page's transaction."""
 
     def __init__(self, gw: Gateway) -> None:
-        self.gw = gw
-        self.rules: Any = None
-        try:
-            conversion = importlib.import_module("gateway.credit.conversion")
-            rules = importlib.import_module("gateway.credit.rules")
-            self._conversion: Any = conversion
-            path = gw.settings.rules_file
-            self.rules = rules.load_rules(path) if path else None
-        except ImportError:  # credit bank not installed in this build
-            self._conversion = None
+        path = gw.settings.rules_file
+        self.rules: RuleSet | None = load_rules(path) if path else None
 
     async def apply(
         self, conn: AsyncConnection, result: PageResult, run_id: int, now: datetime
     ) -> tuple[list[Any], list[Any]]:
-        if self._conversion is None or self.rules is None or not result.people:
+        if not result.people:
             return [], []
         people = [(p.id_hash, p.id_masked, p.name, "student") for p in result.people.values()]
-        await self._conversion.ensure_accounts(conn, people)
-        outcome = await self._conversion.reconcile_accounts(
+        await ensure_accounts(conn, people, now=now)
+        outcome = await reconcile_accounts(
             conn, list(result.people), self.rules, run_id=run_id, now=now
         )
         return list(outcome.converted), list(outcome.reversed)
