@@ -18,6 +18,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("issue", "gateway.cli.sync:issue"),
     ("runs", "gateway.cli.sync:runs"),
     ("quarantine", "gateway.cli.sync:quarantine_app"),
+    ("credits", "gateway.cli.credits:app"),
 ]
 
 

@@ -1,0 +1,286 @@
+"""``xgate credits``: learning accounts, transcripts, the ledger check, imports and the rules."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli import state
+from gateway.cli.output import (
+    EXIT_CONFIG,
+    EXIT_FAILURES,
+    EXIT_INPUT,
+    console,
+    dumps,
+    fail,
+    print_json,
+    run_async,
+    table,
+)
+from gateway.errors import ConfigurationError, InputError, XgateError
+from gateway.masking import mask_text
+
+app = typer.Typer(
+    help="Credit bank (学分银行): accounts, transcripts, ledger check, imports, rules.",
+    no_args_is_help=True,
+)
+rules_app = typer.Typer(help="The credit conversion rules.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
+IdArg = Annotated[str, typer.Argument(help="the learner's ID number (or the account's id hash)")]
+IdTypeOpt = Annotated[
+    str,
+    typer.Option("--id-type", help="resident (checksum-validated), or another document type"),
+]
+MAX_LISTED = 50
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Format(StrEnum):
+    XLSX = "xlsx"
+    JSON = "json"
+
+
+def _id_hash(gw: Any, raw: str, id_type: str) -> str:
+    """Accept what staff have: an ID number (validated) or a hash taken from a report."""
+    from gateway.idnumber import IdNumberError, normalise, parse_resident_id
+
+    if _HASH.match(raw.strip()):
+        return raw.strip()
+    if id_type == "resident":
+        try:
+            return str(gw.hash_id(parse_resident_id(raw).number))
+        except IdNumberError as exc:
+            raise InputError(exc.message) from None
+    return str(gw.hash_id(normalise(raw)))
+
+
+async def _transcript(raw: str, id_type: str) -> Any:
+    from gateway.credit.transcript import build_transcript
+    from gateway.runtime import open_gateway
+
+    async with open_gateway(state.CONFIG) as gw:
+        id_hash = _id_hash(gw, raw, id_type)
+        async with gw.db.connect() as conn:
+            found = await build_transcript(conn, id_hash)
+    if found is None:
+        raise InputError("no learning account for this ID number / 未找到该学员的学习账户")
+    return found
+
+
+@app.command("show")
+def show(raw: IdArg, id_type: IdTypeOpt = "resident", as_json: JsonOpt = False) -> None:
+    """A learner's account: masked ID, outcomes, active credit per course, the ledger."""
+    from gateway.credit.transcript import KIND_LABELS, transcript_json
+
+    tr = run_async(lambda: _transcript(raw, id_type))
+    if as_json:
+        print_json(transcript_json(tr))
+        return
+    a = tr.account
+    console.print(f"[bold]{a.name or ''}[/] {a.id_masked} ({a.kind}), opened "
+                  f"{a.created_at:%Y-%m-%d}, {len(tr.entries)} ledger entries", highlight=False)
+    table("learning outcomes", ["outcome", "kind", "date", "status", "credits", "ref"], [
+        [o["title"], KIND_LABELS.get(o["kind"], o["kind"]), o["achieved_on"], o["status"],
+         o["credits"], o["source_ref"]] for o in tr.outcomes
+    ])  # fmt: skip
+    table(f"active credit: {tr.total}", ["course", "name", "credits", "grade", "valid until",
+                                         "rules", "source"], [
+        [c.course_code, c.course_name, c.credits, c.grade, c.valid_until,
+         c.rule_version, "、".join(c.sources) + (" (expired)" if c.expired else "")]
+        for c in tr.courses
+    ])  # fmt: skip
+    table("ledger", ["seq", "kind", "course", "credits", "grade", "source", "rules", "note"], [
+        [e.seq, e.kind.value, e.course_code, e.credits, e.grade, e.source_ref, e.rule_version,
+         (f"reverses {e.reverses_seq}: " if e.reverses_seq else "") + (e.reason or "")]
+        for e in tr.entries
+    ])  # fmt: skip
+
+
+@app.command("transcript")
+def transcript(
+    raw: IdArg,
+    fmt: Annotated[Format, typer.Option("--format", help="xlsx or json")] = Format.XLSX,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write")] = None,
+    id_type: IdTypeOpt = "resident",
+) -> None:
+    """Write a transcript (XLSX file, or JSON to stdout / --output)."""
+    from gateway.credit.transcript import transcript_json, write_xlsx
+
+    tr = run_async(lambda: _transcript(raw, id_type))
+    if fmt is Format.JSON:
+        text = dumps(transcript_json(tr)) + "\n"
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        output.write_text(text, encoding="utf-8")
+    else:
+        output = output or Path(f"transcript-{tr.account.id_hash[:12]}.xlsx")
+        try:
+            write_xlsx(tr, output)
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc}", EXIT_INPUT)
+    console.print(f"wrote {output}", highlight=False)
+
+
+@app.command("verify")
+def verify_cmd(as_json: JsonOpt = False) -> None:
+    """Check every account's hash chain; exit 1 naming each account and entry that fails."""
+
+    async def go() -> Any:
+        from gateway.credit.verify import verify_report
+        from gateway.runtime import open_gateway
+
+        async with open_gateway(state.CONFIG) as gw, gw.db.connect() as conn:
+            return await verify_report(conn)
+
+    report = run_async(go)
+    if as_json:
+        print_json({
+            "ok": report.ok, "accounts": report.accounts, "entries": report.entries,
+            "root": report.root,
+            "problems": [{"account": p.account, "seq": p.seq, "message": p.message}
+                         for p in report.problems],
+        })  # fmt: skip
+    elif report.ok:
+        console.print(f"ledger intact: {report.accounts} accounts, {report.entries} entries; "
+                      f"root {report.root}", highlight=False)  # fmt: skip
+    else:
+        for p in report.problems:
+            console.print(f"[red]tampered[/] {mask_text(str(p))}", highlight=False)
+        console.print(f"{len(report.problems)} problem(s) in {report.accounts} accounts, "
+                      f"{report.entries} entries", highlight=False)  # fmt: skip
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILURES)
+
+
+@app.command("import")
+def import_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV or XLSX of course credits and training")],
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="import the valid rows even if some are not")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import course credits and non-degree training; nothing is written if a row is invalid."""
+    from gateway.credit.importer import read_credit_file
+
+    try:
+        parsed = read_credit_file(file)
+    except XgateError as exc:
+        fail(str(exc), exc.exit_code)
+    problems = [str(p) for p in parsed.problems]
+    write = not problems or skip_invalid
+
+    async def go() -> Any:
+        from gateway.credit.importer import import_rows
+        from gateway.runtime import open_gateway
+
+        async with open_gateway(state.CONFIG) as gw, gw.db.begin() as conn:
+            return await import_rows(conn, parsed.rows, gw.hash_id, now=datetime.now(UTC))
+
+    result = run_async(go) if write else None
+    conflicts = [str(c) for c in result.conflicts] if result else []
+    summary = {
+        "file": file.name, "rows": parsed.total, "valid": len(parsed.rows),
+        "duplicates_in_file": parsed.duplicates, "written": write,
+        "added": result.added if result else 0, "already": result.already if result else 0,
+        "accounts_created": result.accounts_created if result else 0,
+        "problems": problems, "conflicts": conflicts,
+    }  # fmt: skip
+    if as_json:
+        print_json(summary)
+    else:
+        for line in (problems + conflicts)[:MAX_LISTED]:
+            console.print(f"[red]error[/] {mask_text(line)}", highlight=False)
+        if len(problems) + len(conflicts) > MAX_LISTED:
+            console.print(f"... and {len(problems) + len(conflicts) - MAX_LISTED} more")
+        if not write:
+            console.print(f"{len(problems)} problem(s) in {file.name}: nothing imported "
+                          "(fix the rows, or use --skip-invalid)", highlight=False)  # fmt: skip
+        else:
+            console.print(
+                f"{file.name}: {summary['added']} entries added, {summary['already']} already "
+                f"recorded, {summary['accounts_created']} accounts opened", highlight=False
+            )
+    if not write:
+        raise typer.Exit(EXIT_INPUT)
+    if problems or conflicts:
+        raise typer.Exit(EXIT_FAILURES)
+
+
+@app.command("reconcile")
+def reconcile_cmd(as_json: JsonOpt = False) -> None:
+    """Re-apply the rules to every account (after a new rules version; expired credits)."""
+
+    async def go() -> Any:
+        from gateway.credit.conversion import reconcile_all
+        from gateway.credit.rules import load_rules
+        from gateway.runtime import open_gateway
+
+        async with open_gateway(state.CONFIG) as gw:
+            if gw.settings.rules_file is None:
+                raise ConfigurationError("no rules_file is configured in the settings")
+            rules = load_rules(gw.settings.rules_file)
+            return rules.version, await reconcile_all(gw.db, rules, now=datetime.now(UTC))
+
+    version, result = run_async(go)
+    if as_json:
+        print_json({"rule_version": version, "converted": len(result.converted),
+                    "reversed": len(result.reversed)})  # fmt: skip
+    else:
+        console.print(f"rules {version}: {len(result.converted)} conversions added, "
+                      f"{len(result.reversed)} reversed", highlight=False)  # fmt: skip
+
+
+@rules_app.command("check")
+def rules_check(
+    file: Annotated[
+        Path | None, typer.Argument(help="rules file (default: rules_file from the settings)")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a rules file; exit 1 naming each rule and field that is wrong."""
+    from gateway.catalogue import load_catalogue
+    from gateway.credit.rules import RulesError, advisories, load_rules
+    from gateway.settings import load_settings
+
+    try:
+        settings = load_settings(state.CONFIG)
+    except ConfigurationError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    path = file or settings.rules_file
+    if path is None:
+        fail("no rules file given and no rules_file configured in the settings", EXIT_CONFIG)
+    errors: list[str] = []
+    notes: list[str] = []
+    rules = None
+    try:
+        rules = load_rules(path)
+        catalogue = load_catalogue(settings.catalogue_file) if settings.catalogue_file else None
+        notes = advisories(rules, catalogue)
+    except RulesError as exc:
+        errors = exc.problems
+    except ConfigurationError as exc:  # the catalogue: report, but the rules were fine
+        notes = [f"catalogue not checked: {exc}"]
+    if as_json:
+        print_json({"file": str(path), "ok": not errors, "errors": errors, "notes": notes,
+                    "version": rules.version if rules else None,
+                    "rules": len(rules.rules) if rules else 0})  # fmt: skip
+    else:
+        for line in errors:
+            console.print(f"[red]error[/] {line}", highlight=False)
+        for line in notes:
+            console.print(f"[yellow]note[/]  {line}", highlight=False)
+        if rules is not None:
+            console.print(f"{path}: version {rules.version}, {len(rules.rules)} rules, cap "
+                          f"{rules.max_credits_per_certificate} credits per certificate",
+                          highlight=False)  # fmt: skip
+    if errors:
+        raise typer.Exit(EXIT_FAILURES)
