@@ -123,7 +123,7 @@ def make_gateway(db_target: DbTarget, tmp_path: Path) -> Any:
         extra: list[tuple[str, object]] | None = None,
         **settings: Any,
     ) -> AsyncIterator[Any]:
-        host = load_plugins(lambda: [], extra=[("fake", fakeorg), *(extra or [])])
+        host = load_plugins(extra=[("fake", fakeorg), *(extra or [])])
         conf = Settings(
             database_url=db_target.url,
             database_schema=db_target.schema,
