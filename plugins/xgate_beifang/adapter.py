@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -35,6 +36,8 @@ from xgate_beifang.api import BeifangApi, error_code
 from xgate_beifang.settings import BeifangSettings
 
 R = TypeVar("R", ScoreRecord, CertificateRecord)
+#: Marks a cursor made by ``cursor_since``; Beifang's own cursors are base64url, never ``:``.
+SINCE_PREFIX = "since:"
 
 
 def batch_key(keys: Sequence[str]) -> str:
@@ -139,6 +142,15 @@ class BeifangAdapter:
 
     # ------------------------------------------------------------------ streams
 
+    def cursor_since(self, stream: str, since: datetime) -> str:
+        """A cursor that starts ``stream`` at ``since`` (Beifang's ``updated_since``), for
+        ``xgate sync --since``; Beifang's own cursors stay opaque to us."""
+        if stream not in ("scores", "certificates"):
+            raise ValueError(f"unknown stream {stream!r}")
+        if since.tzinfo is None:
+            raise ValueError("since must be timezone-aware")
+        return SINCE_PREFIX + since.isoformat()
+
     def scores(self, cursor: str | None) -> AsyncIterator[Page[ScoreRecord]]:
         return self._stream("/v1/scores", cursor, wire.score)
 
@@ -159,7 +171,9 @@ class BeifangAdapter:
         previous: set[tuple[str, str]] = set()
         while True:
             params = {"limit": str(self.settings.page_size)}
-            if cursor:
+            if cursor and cursor.startswith(SINCE_PREFIX):
+                params["updated_since"] = cursor[len(SINCE_PREFIX) :]
+            elif cursor:
                 params["cursor"] = cursor
             response = await self.api.call("GET", path, operation="stream", params=params)
             self.api.raise_for_status(response, write=False, what=path)
