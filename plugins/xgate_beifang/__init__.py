@@ -5,9 +5,10 @@ The reference "modern" organization: JSON REST, OAuth2 client-credentials tokens
 described in ``docs/organizations/beifang.md``; ``xgate_simulators.beifang`` simulates it.
 """
 
+from gateway import __version__ as _core_version
 from xgate_beifang.adapter import BeifangAdapter
 from xgate_beifang.settings import BeifangSettings
 
-__version__ = "1.0.0"
+__version__ = _core_version  # built-in: released with xgate
 
 __all__ = ["BeifangAdapter", "BeifangSettings", "__version__"]
