@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import pickle
 import random
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 from aiohttp import web
@@ -115,6 +117,30 @@ class SimulatorServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    #: attributes that belong to one process (sockets, tasks), never saved
+    _PROCESS_STATE = frozenset({"_runner", "_tasks", "url", "host", "faults"})
+
+    def save_state(self, path: Path) -> None:
+        """Keep the organization's state (ground truth, counters, clock) in a file, so a later
+        process (the demo's second run) meets the same organization. Our own file: pickle."""
+        state = {}
+        for key, value in vars(self).items():
+            if key in self._PROCESS_STATE:
+                continue
+            try:
+                pickle.dumps(value)
+            except Exception:  # callables and the like stay per process
+                continue
+            state[key] = value
+        path.write_bytes(pickle.dumps(state))
+
+    def load_state(self, path: Path) -> bool:
+        """Restore what ``save_state`` kept; False when there is no such file."""
+        if not path.exists():
+            return False
+        vars(self).update(pickle.loads(path.read_bytes()))  # our own file, never a download
+        return True
 
     @contextlib.asynccontextmanager
     async def running(self, port: int = 0) -> AsyncIterator[str]:
