@@ -104,3 +104,34 @@ async def ledger_rows(conn: Any) -> list[dict[str, Any]]:
 
 def person(n: int) -> str:
     return f"{n:064x}"
+
+
+HEADER = ["证件号码", "姓名", "类型", "课程代码", "课程名称", "学分", "日期"]
+
+
+def write_xlsx(path: Any, rows: list[list[Any]], header: list[str] = HEADER) -> Any:
+    """An XLSX as staff make it: a merged title row above the header, ID numbers as text."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["2025学年 课程学分与培训登记表"])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+def write_csv(path: Any, rows: list[list[Any]], *, encoding: str = "utf-8-sig",
+              header: list[str] = HEADER) -> Any:  # fmt: skip
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from gateway.cli import state
 from gateway.cli.output import (
@@ -40,6 +41,11 @@ IdTypeOpt = Annotated[
 ]
 MAX_LISTED = 50
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """Cell text is data, never rich markup (a course called "[实训]" must print as such)."""
+    table(title, columns, [[None if v is None else escape(str(v)) for v in r] for r in rows])
 
 
 class Format(StrEnum):
@@ -84,19 +90,19 @@ def show(raw: IdArg, id_type: IdTypeOpt = "resident", as_json: JsonOpt = False) 
         print_json(transcript_json(tr))
         return
     a = tr.account
-    console.print(f"[bold]{a.name or ''}[/] {a.id_masked} ({a.kind}), opened "
+    console.print(f"[bold]{escape(a.name or '')}[/] {a.id_masked} ({a.kind}), opened "
                   f"{a.created_at:%Y-%m-%d}, {len(tr.entries)} ledger entries", highlight=False)
-    table("learning outcomes", ["outcome", "kind", "date", "status", "credits", "ref"], [
+    _table("learning outcomes", ["outcome", "kind", "date", "status", "credits", "ref"], [
         [o["title"], KIND_LABELS.get(o["kind"], o["kind"]), o["achieved_on"], o["status"],
          o["credits"], o["source_ref"]] for o in tr.outcomes
     ])  # fmt: skip
-    table(f"active credit: {tr.total}", ["course", "name", "credits", "grade", "valid until",
+    _table(f"active credit: {tr.total}", ["course", "name", "credits", "grade", "valid until",
                                          "rules", "source"], [
         [c.course_code, c.course_name, c.credits, c.grade, c.valid_until,
          c.rule_version, "、".join(c.sources) + (" (expired)" if c.expired else "")]
         for c in tr.courses
     ])  # fmt: skip
-    table("ledger", ["seq", "kind", "course", "credits", "grade", "source", "rules", "note"], [
+    _table("ledger", ["seq", "kind", "course", "credits", "grade", "source", "rules", "note"], [
         [e.seq, e.kind.value, e.course_code, e.credits, e.grade, e.source_ref, e.rule_version,
          (f"reverses {e.reverses_seq}: " if e.reverses_seq else "") + (e.reason or "")]
         for e in tr.entries
@@ -153,7 +159,7 @@ def verify_cmd(as_json: JsonOpt = False) -> None:
                       f"root {report.root}", highlight=False)  # fmt: skip
     else:
         for p in report.problems:
-            console.print(f"[red]tampered[/] {mask_text(str(p))}", highlight=False)
+            console.print(f"[red]tampered[/] {escape(mask_text(str(p)))}", highlight=False)
         console.print(f"{len(report.problems)} problem(s) in {report.accounts} accounts, "
                       f"{report.entries} entries", highlight=False)  # fmt: skip
     if not report.ok:
@@ -198,7 +204,7 @@ def import_cmd(
         print_json(summary)
     else:
         for line in (problems + conflicts)[:MAX_LISTED]:
-            console.print(f"[red]error[/] {mask_text(line)}", highlight=False)
+            console.print(f"[red]error[/] {escape(mask_text(line))}", highlight=False)
         if len(problems) + len(conflicts) > MAX_LISTED:
             console.print(f"... and {len(problems) + len(conflicts) - MAX_LISTED} more")
         if not write:
@@ -275,9 +281,9 @@ def rules_check(
                     "rules": len(rules.rules) if rules else 0})  # fmt: skip
     else:
         for line in errors:
-            console.print(f"[red]error[/] {line}", highlight=False)
+            console.print(f"[red]error[/] {escape(line)}", highlight=False)
         for line in notes:
-            console.print(f"[yellow]note[/]  {line}", highlight=False)
+            console.print(f"[yellow]note[/]  {escape(line)}", highlight=False)
         if rules is not None:
             console.print(f"{path}: version {rules.version}, {len(rules.rules)} rules, cap "
                           f"{rules.max_credits_per_certificate} credits per certificate",
