@@ -20,7 +20,7 @@ from gateway.contract import AdapterContext, Capability, OrganizationSpec, missi
 from gateway.errors import ConfigurationError, PluginError
 from gateway.http import OrgClient, build_client
 from gateway.masking import add_secrets, hash_id
-from gateway.plugins import PluginHost, load_plugins
+from gateway.plugins import LoadedSpec, PluginHost, load_plugins
 from gateway.settings import (
     OrganizationSettings,
     Settings,
@@ -45,6 +45,54 @@ class Organization:
 
     def can(self, capability: Capability) -> bool:
         return capability in self.spec.capabilities
+
+
+def build_organization(
+    name: str,
+    loaded: LoadedSpec,
+    org_settings: OrganizationSettings,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    transport: httpx.AsyncBaseTransport | None = None,
+    salt: str = "",
+) -> Organization:
+    """Validate the plugin's settings, build the HTTP client and the adapter, check it.
+
+    One function so the conformance kit (``gateway.testing``) builds adapters exactly as the
+    running gateway does.
+    """
+    spec = loaded.spec
+    plugin_conf = plugin_settings(name, org_settings, spec.settings_model)
+    base_url = str(getattr(plugin_conf, "base_url", "") or "")
+    client = build_client(
+        name,
+        org_settings.http,
+        base_url=base_url,
+        repeatable=spec.repeatable,
+        sleep=sleep,
+        transport=transport,
+    )
+    context = AdapterContext(
+        organization=name,
+        http=client,
+        logger=logging.getLogger(f"xgate.org.{name}"),
+        sleep=sleep,
+        salt=salt,
+    )
+    try:
+        adapter = spec.factory(plugin_conf, context)
+    except Exception as exc:
+        raise PluginError(
+            loaded.plugin, f"adapter factory failed for {name!r}: {exc}", loaded.distribution
+        ) from None
+    missing = missing_methods(adapter, spec.capabilities)
+    if missing:
+        raise PluginError(
+            loaded.plugin,
+            f"adapter {spec.name!r} lacks " + ", ".join(missing),
+            loaded.distribution,
+        )
+    return Organization(name, spec, org_settings, adapter, client)
 
 
 @dataclass
@@ -88,38 +136,14 @@ class Gateway:
         except KeyError:
             raise ConfigurationError(f"organization {name!r} is not configured") from None
         loaded = self.host.spec(org_settings.plugin)
-        spec = loaded.spec
-        plugin_conf = plugin_settings(name, org_settings, spec.settings_model)
-        base_url = str(getattr(plugin_conf, "base_url", "") or "")
-        client = build_client(
+        org = build_organization(
             name,
-            org_settings.http,
-            base_url=base_url,
-            repeatable=spec.repeatable,
+            loaded,
+            org_settings,
             sleep=self.sleep,
             transport=self.transport,
-        )
-        context = AdapterContext(
-            organization=name,
-            http=client,
-            logger=logging.getLogger(f"xgate.org.{name}"),
-            sleep=self.sleep,
             salt=self.salt,
         )
-        try:
-            adapter = spec.factory(plugin_conf, context)
-        except Exception as exc:
-            raise PluginError(
-                loaded.plugin, f"adapter factory failed for {name!r}: {exc}", loaded.distribution
-            ) from None
-        missing = missing_methods(adapter, spec.capabilities)
-        if missing:
-            raise PluginError(
-                loaded.plugin,
-                f"adapter {spec.name!r} lacks " + ", ".join(missing),
-                loaded.distribution,
-            )
-        org = Organization(name, spec, org_settings, adapter, client)
         self._orgs[name] = org
         return org
 
