@@ -1,0 +1,73 @@
+"""``xgate demo``: the README's first command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli.output import EXIT_FAILURES, console, print_json, run_async, table
+from gateway.masking import mask_text
+
+
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="working folder (created if missing)")
+    ] = Path("xgate-demo"),
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+) -> None:
+    """Run the whole flow against the bundled simulated organizations: import the sample
+    candidate list, register, grade, sync with issuance, convert credit, and summarise."""
+    from gateway.demo import run_demo, submit_sample
+
+    if not as_json:
+        console.print(f"xgate demo in {directory.resolve()} (simulated organizations on loopback)")
+    summary = run_async(lambda: run_demo(directory, submit=submit_sample))
+    if as_json:
+        data: dict[str, Any] = {
+            **{k: v for k, v in vars(summary).items() if k != "lines"},
+            "lines": [vars(line) for line in summary.lines],
+            "matches_truth": summary.matches_truth,
+            "ok": summary.ok,
+        }
+        print_json(data)
+    else:
+        _render(summary)
+    if not summary.ok:
+        raise typer.Exit(EXIT_FAILURES)
+
+
+def _render(summary: Any) -> None:
+    if summary.invalid_rows:
+        table(
+            f"rows skipped by the check ({len(summary.invalid_rows)}): fix them and submit again",
+            ["row", "field", "problem"],
+            [[r.get("row"), r.get("field"), mask_text(str(r.get("message")))]
+             for r in summary.invalid_rows],
+        )  # fmt: skip
+    if summary.rejected:
+        table(
+            f"rejected by the organization ({len(summary.rejected)})",
+            ["organization", "plan", "candidate", "code", "reason"],
+            [[r["organization"], r["plan_code"], r["name"], r["reason_code"],
+              mask_text(r["reason"] or "")] for r in summary.rejected],
+        )  # fmt: skip
+    table(
+        "summary per exam plan",
+        ["organization", "plan", "certificate", "registered", "rejected", "sat", "passed",
+         "certificates", "credits"],
+        [[x.organization, x.plan, x.certificate, x.registered, x.rejected, x.sat, x.passed,
+          x.certificates, x.credits] for x in summary.lines],
+    )  # fmt: skip
+    truth = ", ".join(
+        f"{k} {v['database']}/{v['organization']}" for k, v in summary.truth.items()
+    )
+    console.print(f"ground truth (database/organization): {truth}", highlight=False)
+    console.print(
+        f"submitted {summary.submitted} rows; credit converted: {summary.credits_converted} "
+        f"credits in {summary.ledger_entries} ledger entries", highlight=False,
+    )  # fmt: skip
+    run = "first run" if summary.first_run else f"repeat run: {summary.changes} rows changed"
+    verdict = "[green]ok[/]" if summary.ok else "[red]FAILED[/]"
+    console.print(f"{verdict} in {summary.seconds}s ({run}); database: {summary.database}")
