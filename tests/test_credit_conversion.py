@@ -238,3 +238,24 @@ async def test_many_accounts_take_a_few_queries(db) -> None:
     assert elapsed < 10
     async with db.connect() as conn:
         assert await verify(conn) == []
+
+
+async def test_concurrent_reconciles_of_one_account_convert_once(db) -> None:
+    """Two workers whose pages touched the same person: the account lock serialises them."""
+    import asyncio
+
+    await open_accounts(db, A)
+    async with db.begin() as conn:
+        await add_certificate(conn, A, "BF-0009", "HGJL", 2)
+
+    async def worker(run_id: int) -> Any:
+        async with db.begin() as conn:
+            result = await reconcile_accounts(conn, [A], rules(), run_id=run_id, now=NOW)
+            await asyncio.sleep(0)  # let the other worker try to get in before committing
+            return result
+
+    first, second = await asyncio.gather(worker(1), worker(2))
+    assert sorted([len(first.converted), len(second.converted)]) == [0, 2]
+    async with db.connect() as conn:
+        assert len(await ledger_rows(conn)) == 2
+        assert await verify(conn) == []

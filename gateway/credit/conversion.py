@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -41,7 +41,7 @@ from gateway.credit.ledger import (
     lock_heads,
 )
 from gateway.credit.rules import Rule, RuleSet
-from gateway.models import CreditEntry, CreditEntryKind, Level
+from gateway.models import BEIJING, CreditEntry, CreditEntryKind, Level
 from gateway.store import Database
 from gateway.store import tables as t
 
@@ -299,11 +299,14 @@ async def reconcile_accounts(
     found = await _open_accounts(conn, hashes, certs, now)
     if not found:
         return ConversionResult()
-    today = now.astimezone(UTC).date()
+    today = now.astimezone(BEIJING).date()
     plans: dict[str, Plan] = {}
     result = ConversionResult()
     if rules is not None:
         heads = await lock_heads(conn, (a.id for a in found.values()))
+        # Read again under the lock: another worker's page may have changed this person's
+        # certificates and committed while we waited; deciding on the old rows would undo it.
+        certs = await _certificates(conn, hashes)
         scores = await _scores(conn, hashes)
         rows = await entries_of(conn, heads, kinds=(K.CONVERSION, K.REVERSAL))
         by_account: dict[int, list[Mapping[str, Any]]] = {}
