@@ -32,6 +32,7 @@ from gateway import (
     OutcomeUnknown,
     RegistrationRequest,
     RegistrationStatus,
+    RejectedError,
     ScoreRecord,
 )
 from gateway.http import build_client
@@ -177,6 +178,13 @@ async def test_business_refusals_come_back_as_rejected_outcomes(sim: BeifangSimu
     assert (late.status, late.reason_code) == (RegistrationStatus.REJECTED, "DEADLINE_PASSED")
     assert late.reason is not None and c.id_number not in late.reason
     assert sim.truth.registered(HGJL2.code) == {a.id_number}
+
+    unknown = ExamPlan(
+        code="BF-2099-NOPE", organization="beifang", certificate_code="HGJL", level=1
+    )
+    with pytest.raises(RejectedError) as refused:
+        await adapter.register(unknown, requests_for(unknown, [c]))
+    assert refused.value.code == "PLAN_NOT_FOUND"
 
 
 async def test_replaying_a_key_registers_once(sim: BeifangSimulator) -> None:

@@ -78,11 +78,13 @@ class BeifangAdapter:
             headers={"Idempotency-Key": batch_key(keys)},
             json={"candidates": [wire.candidate(r) for r in requests]},
         )
-        if response.status_code == 404:
+        if 400 <= response.status_code < 500 and response.status_code != 429:
+            # refused as a whole before anything was registered (unknown plan, bad batch):
+            # a business refusal of these candidates, recorded and never retried blindly
             code, message = error_code(response)
             raise RejectedError(
                 f"{self.organization}: plan {plan.code}: {message or code}",
-                code=code or "PLAN_NOT_FOUND",
+                code=code or f"HTTP_{response.status_code}",
                 organization=self.organization,
             )
         self.api.raise_for_status(response, write=True, what="register")

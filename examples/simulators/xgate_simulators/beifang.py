@@ -24,7 +24,7 @@ import hmac
 import json
 import random
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -189,6 +189,14 @@ class BeifangSimulator(SimulatorServer):
         self._cert_seq = 0
         self._event_seq = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        # indexes, so a province-sized simulation stays fast (the truth stays plain data)
+        self._reg_by_id: dict[str, TruthRegistration] = {}
+        self._reg_by_hash: dict[tuple[str, str], TruthRegistration] = {}
+        self._plans_of: dict[str, set[str]] = {}
+        self._cert_by_reg: dict[str, TruthCertificate] = {}
+        self._certs_of: dict[str, list[TruthCertificate]] = {}
+        self._writes = 0
+        self._sorted: dict[str, tuple[int, list[Any], list[tuple[datetime, int]]]] = {}
 
     # ------------------------------------------------------------------ control methods
 
@@ -278,7 +286,7 @@ class BeifangSimulator(SimulatorServer):
         for score in sorted(self.truth.scores.values(), key=lambda s: s.seq):
             if plan_code is not None and score.plan_code != plan_code:
                 continue
-            if score.current.passed and self.truth.certificate_for(score.registration_id) is None:
+            if score.current.passed and score.registration_id not in self._cert_by_reg:
                 issued.append(self._issue_certificate(score))
         return issued
 
@@ -310,6 +318,7 @@ class BeifangSimulator(SimulatorServer):
     def _stamp(self) -> datetime:
         """Every write happens one second after the previous moment: strictly later stamps
         keep the (updated_at, id) high-water mark exact."""
+        self._writes += 1
         return self.clock.advance(1)
 
     def _revision(
@@ -350,6 +359,9 @@ class BeifangSimulator(SimulatorServer):
             idempotency_key=key,
         )
         self.truth.registrations[(plan.code, id_number)] = reg
+        self._reg_by_id[reg.registration_id] = reg
+        self._reg_by_hash[(plan.code, id_hash(id_number))] = reg
+        self._plans_of.setdefault(id_number, set()).add(plan.code)
         return reg
 
     def _issue_certificate(self, score: TruthScore) -> TruthCertificate:
@@ -370,6 +382,8 @@ class BeifangSimulator(SimulatorServer):
             updated_at=moment,
         )
         self.truth.certificates[cert.number] = cert
+        self._cert_by_reg[cert.registration_id] = cert
+        self._certs_of.setdefault(cert.id_number, []).append(cert)
         self._emit("certificate.issued", [self._cert_wire(cert)])
         return cert
 
@@ -379,7 +393,7 @@ class BeifangSimulator(SimulatorServer):
             and c.certificate_code == certificate_code
             and c.level == level
             and c.status == "valid"
-            for c in self.truth.certificates.values()
+            for c in self._certs_of.get(id_number, ())
         )
 
     # ------------------------------------------------------------------ wire formats
@@ -561,9 +575,9 @@ class BeifangSimulator(SimulatorServer):
             return {**head, **_rejected(
                 "DEADLINE_PASSED", f"registration for {plan.code} closed on {plan.last_day}"
             )}  # fmt: skip
-        for (other_code, other_id), _reg in self.truth.registrations.items():
+        for other_code in sorted(self._plans_of.get(id_number, ())):
             other = self.plans[other_code]
-            if other_id == id_number and other.certificate_code == plan.certificate_code:
+            if other.certificate_code == plan.certificate_code:
                 return {**head, **_rejected(
                     "DUPLICATE_IN_OTHER_PLAN",
                     f"already registered for {other.code} of the same certificate",
@@ -583,44 +597,46 @@ class BeifangSimulator(SimulatorServer):
         plan_code, ref = request.match_info["plan"], request.match_info["ref"]
         if plan_code not in self.plans:
             return _error(404, "PLAN_NOT_FOUND", "no such exam plan")
-        for (code, id_number), reg in self.truth.registrations.items():
-            if code == plan_code and ref in (reg.registration_id, id_hash(id_number)):
-                return web.json_response(
-                    {
-                        "registration_id": reg.registration_id,
-                        "plan": code,
-                        "status": "registered",
-                        "idempotency_key": reg.idempotency_key,
-                        "created_at": _iso(reg.created_at),
-                        "candidate": {"name": reg.name},
-                    }
-                )
-        return _error(404, "NOT_FOUND", "no such registration in this plan")
+        reg = self._reg_by_hash.get((plan_code, ref)) or self._reg_by_id.get(ref)
+        if reg is None or reg.plan_code != plan_code:
+            return _error(404, "NOT_FOUND", "no such registration in this plan")
+        return web.json_response(
+            {
+                "registration_id": reg.registration_id,
+                "plan": plan_code,
+                "status": "registered",
+                "idempotency_key": reg.idempotency_key,
+                "created_at": _iso(reg.created_at),
+                "candidate": {"name": reg.name},
+            }
+        )
 
     async def _scores(self, request: web.Request) -> web.Response:
         self.hits["scores"] += 1
-        return self._page(
-            request,
-            sorted(self.truth.scores.values(), key=lambda s: (s.current.updated_at, s.seq)),
-            lambda s: (s.current.updated_at, s.seq),
-            self._score_wire,
-        )
+        return self._page(request, "scores", self._score_wire)
 
     async def _certificates(self, request: web.Request) -> web.Response:
         self.hits["certificates"] += 1
-        return self._page(
-            request,
-            sorted(self.truth.certificates.values(), key=lambda c: (c.updated_at, c.seq)),
-            lambda c: (c.updated_at, c.seq),
-            self._cert_wire,
-        )
+        return self._page(request, "certificates", self._cert_wire)
+
+    def _stream_rows(self, stream: str) -> tuple[list[Any], list[tuple[datetime, int]]]:
+        """Rows in (updated_at, id) order with their keys, re-sorted only after a write."""
+        cached = self._sorted.get(stream)
+        if cached is not None and cached[0] == self._writes:
+            return cached[1], cached[2]
+        rows: list[Any]
+        keys: list[tuple[datetime, int]]
+        if stream == "scores":
+            rows = sorted(self.truth.scores.values(), key=lambda s: (s.current.updated_at, s.seq))
+            keys = [(s.current.updated_at, s.seq) for s in rows]
+        else:
+            rows = sorted(self.truth.certificates.values(), key=lambda c: (c.updated_at, c.seq))
+            keys = [(c.updated_at, c.seq) for c in rows]
+        self._sorted[stream] = (self._writes, rows, keys)
+        return rows, keys
 
     def _page(
-        self,
-        request: web.Request,
-        rows: Sequence[Any],
-        key: Callable[[Any], tuple[datetime, int]],
-        wire: Callable[[Any], dict[str, Any]],
+        self, request: web.Request, stream: str, wire: Callable[[Any], dict[str, Any]]
     ) -> web.Response:
         """One page after the cursor's high-water mark (or from ``updated_since``)."""
         if (denied := self._deny(request)) is not None:
@@ -632,7 +648,7 @@ class BeifangSimulator(SimulatorServer):
             limit = 0
         if not 1 <= limit <= self.max_page:
             return _error(400, "INVALID_LIMIT", f"limit must be 1..{self.max_page}")
-        keys = [key(r) for r in rows]
+        rows, keys = self._stream_rows(stream)
         cursor = query.get("cursor")
         if cursor:
             try:
@@ -646,12 +662,12 @@ class BeifangSimulator(SimulatorServer):
                 return _error(400, "INVALID_UPDATED_SINCE", "updated_since must be ISO 8601")
             if since.tzinfo is None:
                 since = since.replace(tzinfo=BEIJING)
-            start = sum(1 for k in keys if k[0] < since)
+            start = bisect_left(keys, (since, -1))
         else:
             start = 0
         page = list(rows[start : start + limit])
         has_more = start + limit < len(rows)
-        next_cursor = encode_cursor(*key(page[-1])) if page else (cursor or None)
+        next_cursor = encode_cursor(*keys[start + len(page) - 1]) if page else (cursor or None)
         if self.stream_faults is not None:
             page = self.stream_faults.disturb(page, rows[max(0, start - 3) : start])
         return web.json_response(
@@ -684,19 +700,16 @@ class BeifangSimulator(SimulatorServer):
         if not isinstance(item, dict):
             return {**head, **_refused("INVALID_ITEM", "a request must be an object")}
         head["idempotency_key"] = item.get("idempotency_key")
-        reg = None
-        for (code, id_number), r in self.truth.registrations.items():
-            if r.registration_id == item.get("registration_id") or (
-                code == item.get("plan") and id_number == _norm(item.get("id_number", ""))
-            ):
-                reg = r
-                break
+        reg = self._reg_by_id.get(str(item.get("registration_id")))
+        if reg is None:
+            key = (str(item.get("plan")), _norm(item.get("id_number", "")))
+            reg = self.truth.registrations.get(key)
         if reg is None:
             return {**head, **_refused("NOT_REGISTERED", "no such registration")}
         score = self.truth.scores.get((reg.plan_code, reg.id_number))
         if score is None:
             return {**head, **_refused("NOT_GRADED", "the candidate has no score yet")}
-        existing = self.truth.certificate_for(reg.registration_id)
+        existing = self._cert_by_reg.get(reg.registration_id)
         if existing is not None:
             return {**head, "status": "issued", "existing": True,
                     "certificate": self._cert_wire(existing)}  # fmt: skip
