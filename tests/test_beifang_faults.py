@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import xgate_beifang.plugin
@@ -121,7 +120,7 @@ async def test_streams_through_the_core_client_equal_truth_under_faults() -> Non
 
 
 async def test_nightly_sync_under_faults_stores_the_ground_truth(
-    db_target: DbTarget, tmp_path: Path
+    db_target: DbTarget,
 ) -> None:
     sim = BeifangSimulator(seed=4)
     populate(sim, 90)
