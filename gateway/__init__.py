@@ -2,7 +2,8 @@
 
 The public surface for plugin authors is re-exported here (the rest is private to the core):
 ``hookimpl``, ``OrganizationSpec``, ``Capability``, ``Page``, ``Invalid``, ``AdapterContext``,
-``PLUGIN_API_VERSION``, the canonical models and the typed errors.
+``PLUGIN_API_VERSION``, the canonical models, the typed errors, and ``mask_text``/``mask_id``
+for anything a plugin writes into a message.
 """
 
 from gateway._version import __version__
@@ -23,6 +24,7 @@ from gateway.errors import (
     TransientError,
 )
 from gateway.hookspecs import hookimpl
+from gateway.masking import mask_id, mask_text
 from gateway.models import (
     Candidate,
     CertificateRecord,
@@ -67,4 +69,6 @@ __all__ = [
     "Verification",
     "__version__",
     "hookimpl",
+    "mask_id",
+    "mask_text",
 ]
