@@ -42,7 +42,7 @@ from xgate_liaohe.signing import Signer
 #: platform answers a repeated row with "already registered", never a second registration.
 UPLOAD_OPERATION = "upload_registrations"
 #: Fresh signatures tried when the platform says a nonce was already used (a resend).
-RESIGN_ATTEMPTS = 3
+RESIGN_ATTEMPTS = 5
 #: Consecutive unreadable job answers tolerated while polling.
 BAD_POLLS = 3
 
