@@ -130,8 +130,8 @@ def test_reconcile_converts_with_the_configured_rules(cli: Any) -> None:
 
     on_db(cli.target, seed)
     code, out = cli("credits", "reconcile", "--json")
-    assert code == 0 and json.loads(out) == {"rule_version": "2026.1", "converted": 3,
-                                             "reversed": 0}  # fmt: skip
+    assert code == 0 and json.loads(out) == {"rule_version": "2026.1", "accounts": 1,
+                                             "converted": 3, "reversed": 0}  # fmt: skip
     assert json.loads(cli("credits", "reconcile", "--json")[1])["converted"] == 0
     code, out = cli("credits", "show", holder, "--json")
     shown = json.loads(out)

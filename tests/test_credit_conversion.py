@@ -259,3 +259,44 @@ async def test_concurrent_reconciles_of_one_account_convert_once(db) -> None:
     async with db.connect() as conn:
         assert len(await ledger_rows(conn)) == 2
         assert await verify(conn) == []
+
+
+async def test_reconcile_all_walks_every_account_and_broadcasts_after_commit(db) -> None:
+    from gateway.credit import reconcile_all
+    from gateway.credit.events import emit_credit
+    from gateway.hookspecs import hookimpl
+    from gateway.plugins import load_plugins
+
+    class Observer:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, str, list[int]]] = []
+
+        @hookimpl
+        def xgate_credit_converted(self, account: str, entries: list[Any]) -> None:
+            self.calls.append(("converted", account, [e.seq for e in entries]))
+
+        @hookimpl
+        def xgate_credit_reversed(self, account: str, entries: list[Any]) -> None:
+            self.calls.append(("reversed", account, [e.seq for e in entries]))
+
+    observer = Observer()
+    host = load_plugins(lambda: [], extra=[("observer", observer)])
+    people = [person(300 + i) for i in range(5)]
+    async with db.begin() as conn:  # no accounts yet: reconcile_all opens them
+        for i, h in enumerate(people):
+            await add_certificate(conn, h, f"BF-A{i}", "HGJL", 1)
+    batches: list[int] = []
+
+    def on_commit(done: Any) -> None:
+        batches.append(len(done.converted))
+        emit_credit(host, done.converted + done.reversed)
+
+    totals = await reconcile_all(db, rules(), now=NOW, batch=2, on_commit=on_commit)
+    assert (totals.accounts, totals.converted, totals.reversed) == (5, 5, 0)
+    assert batches == [2, 2, 1]
+    assert sorted(observer.calls) == sorted(("converted", h, [1]) for h in people)
+    async with db.begin() as conn:
+        await set_certificate_status(conn, "BF-A0", "revoked")
+    totals = await reconcile_all(db, rules(), now=NOW, on_commit=on_commit)
+    assert (totals.accounts, totals.converted, totals.reversed) == (5, 0, 1)
+    assert observer.calls[-1] == ("reversed", people[0], [2])

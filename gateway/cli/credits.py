@@ -185,11 +185,15 @@ def import_cmd(
     write = not problems or skip_invalid
 
     async def go() -> Any:
+        from gateway.credit.events import emit_credit
         from gateway.credit.importer import import_rows
         from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw, gw.db.begin() as conn:
-            return await import_rows(conn, parsed.rows, gw.hash_id, now=datetime.now(UTC))
+        async with open_gateway(state.CONFIG) as gw:
+            async with gw.db.begin() as conn:
+                done = await import_rows(conn, parsed.rows, gw.hash_id, now=datetime.now(UTC))
+            emit_credit(gw.host, done.entries)  # after the commit: observers see only facts
+            return done
 
     result = run_async(go) if write else None
     conflicts = [str(c) for c in result.conflicts] if result else []
@@ -227,6 +231,7 @@ def reconcile_cmd(as_json: JsonOpt = False) -> None:
 
     async def go() -> Any:
         from gateway.credit.conversion import reconcile_all
+        from gateway.credit.events import emit_credit
         from gateway.credit.rules import load_rules
         from gateway.runtime import open_gateway
 
@@ -234,15 +239,19 @@ def reconcile_cmd(as_json: JsonOpt = False) -> None:
             if gw.settings.rules_file is None:
                 raise ConfigurationError("no rules_file is configured in the settings")
             rules = load_rules(gw.settings.rules_file)
-            return rules.version, await reconcile_all(gw.db, rules, now=datetime.now(UTC))
+            totals = await reconcile_all(
+                gw.db, rules, now=datetime.now(UTC),
+                on_commit=lambda done: emit_credit(gw.host, done.converted + done.reversed),
+            )  # fmt: skip
+            return rules.version, totals
 
-    version, result = run_async(go)
+    version, totals = run_async(go)
     if as_json:
-        print_json({"rule_version": version, "converted": len(result.converted),
-                    "reversed": len(result.reversed)})  # fmt: skip
+        print_json({"rule_version": version, "accounts": totals.accounts,
+                    "converted": totals.converted, "reversed": totals.reversed})  # fmt: skip
     else:
-        console.print(f"rules {version}: {len(result.converted)} conversions added, "
-                      f"{len(result.reversed)} reversed", highlight=False)  # fmt: skip
+        console.print(f"rules {version}: {totals.accounts} accounts, {totals.converted} "
+                      f"conversions added, {totals.reversed} reversed", highlight=False)
 
 
 @rules_app.command("check")

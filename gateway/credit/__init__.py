@@ -9,7 +9,12 @@ spreadsheets) and ``transcript`` (what a learner or employer is shown).
 """
 
 from gateway.credit.accounts import Account, ensure_accounts, get_account
-from gateway.credit.conversion import ConversionResult, reconcile_accounts, reconcile_all
+from gateway.credit.conversion import (
+    ConversionResult,
+    ReconcileTotals,
+    reconcile_accounts,
+    reconcile_all,
+)
 from gateway.credit.ledger import GENESIS, EntryDraft, append, canonical_entry, entry_hash
 from gateway.credit.rules import RulesError, RuleSet, load_rules, parse_rules
 from gateway.credit.verify import LedgerProblem, VerifyReport, verify, verify_report
@@ -20,6 +25,7 @@ __all__ = [
     "ConversionResult",
     "EntryDraft",
     "LedgerProblem",
+    "ReconcileTotals",
     "RuleSet",
     "RulesError",
     "VerifyReport",

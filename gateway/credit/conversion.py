@@ -22,7 +22,7 @@ accounts it is given.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -47,6 +47,7 @@ from gateway.store import tables as t
 
 __all__ = [
     "ConversionResult",
+    "ReconcileTotals",
     "ensure_accounts",
     "reconcile_accounts",
     "reconcile_all",
@@ -467,6 +468,13 @@ def _grouped(updates: Sequence[dict[str, Any]]) -> dict[tuple[str, ...], list[di
     return groups
 
 
+@dataclass
+class ReconcileTotals:
+    accounts: int = 0
+    converted: int = 0
+    reversed: int = 0
+
+
 async def reconcile_all(
     db: Database,
     rules: RuleSet | None,
@@ -474,22 +482,40 @@ async def reconcile_all(
     now: datetime,
     run_id: int | None = None,
     batch: int = 1000,
-) -> ConversionResult:
+    on_commit: Callable[[ConversionResult], None] | None = None,
+) -> ReconcileTotals:
     """Every certificate holder and account, ``batch`` people per transaction.
 
     For what the nightly sync does not touch: a new rules version, or credits whose validity
-    ended since the person's records last changed.
+    ended since the person's records last changed. People are walked in ``id_hash`` order by
+    keyset, so memory stays flat however many accounts there are; ``on_commit`` sees each
+    batch's entries after its commit (to broadcast the credit events).
     """
-    async with db.connect() as conn:
-        query = union(
-            select(t.certificates.c.id_hash), select(t.learning_accounts.c.id_hash)
-        )
-        hashes = sorted({r[0] for r in await conn.execute(query)})
-    converted: list[CreditEntry] = []
-    reversed_: list[CreditEntry] = []
-    for part in chunks(hashes, batch):
+    people = union(
+        select(t.certificates.c.id_hash.label("id_hash")),
+        select(t.learning_accounts.c.id_hash.label("id_hash")),
+    ).subquery()
+    totals = ReconcileTotals()
+    after = ""
+    while True:
         async with db.begin() as conn:
+            part = list(
+                (
+                    await conn.execute(
+                        select(people.c.id_hash)
+                        .where(people.c.id_hash > after)
+                        .order_by(people.c.id_hash)
+                        .limit(batch)
+                    )
+                ).scalars()
+            )
+            if not part:
+                break
             done = await reconcile_accounts(conn, part, rules, run_id=run_id, now=now)
-        converted.extend(done.converted)
-        reversed_.extend(done.reversed)
-    return ConversionResult(converted, reversed_)
+        after = part[-1]
+        totals.accounts += len(part)
+        totals.converted += len(done.converted)
+        totals.reversed += len(done.reversed)
+        if on_commit is not None:
+            on_commit(done)
+    return totals

@@ -31,7 +31,7 @@ from gateway.credit.ledger import EntryDraft, append, chunks, credits_text
 from gateway.credit.sheet import read_sheet
 from gateway.idnumber import IdNumberError, looks_like_excel_damage, normalise, parse_resident_id
 from gateway.masking import mask_id
-from gateway.models import CreditEntryKind
+from gateway.models import CreditEntry, CreditEntryKind
 from gateway.store import tables as t
 
 SOURCE = "college"  # source_org of imported outcomes: the college's own records
@@ -105,6 +105,7 @@ class ImportResult:
     already: int = 0
     conflicts: list[RowProblem] = field(default_factory=list)
     accounts_created: int = 0
+    entries: list[CreditEntry] = field(default_factory=list)
 
 
 def _text(value: object) -> str:
@@ -290,5 +291,6 @@ async def import_rows(
         ))  # fmt: skip
     if outcomes:
         await conn.execute(o.insert(), outcomes)
-    result.added = len(await append(conn, drafts, now=now))
+    result.entries = await append(conn, drafts, now=now)
+    result.added = len(result.entries)
     return result
