@@ -19,6 +19,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("runs", "gateway.cli.sync:runs"),
     ("quarantine", "gateway.cli.sync:quarantine_app"),
     ("credits", "gateway.cli.credits:app"),
+    ("check", "gateway.cli.intake:check"),
+    ("submit", "gateway.cli.intake:submit"),
 ]
 
 

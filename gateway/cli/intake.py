@@ -1,0 +1,261 @@
+"""``xgate check`` and ``xgate submit``: staff candidate files.
+
+``check`` validates only (no network, no writes; it reads registrations when a database
+already exists). ``submit`` shows the same preview, asks for confirmation (``--yes`` skips
+it, ``--dry-run`` stops there), sends the valid rows through the outbox, and writes the
+results workbook beside the file. Exit codes: 0 every row fine; 1 some rows invalid,
+rejected or not settled; 2 a whole-file problem (nothing written); 3 configuration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from gateway.cli import state
+from gateway.cli.output import (
+    EXIT_CONFIG,
+    EXIT_FAILURES,
+    EXIT_INPUT,
+    console,
+    fail,
+    print_json,
+    run_async,
+    table,
+)
+from gateway.errors import XgateError
+from gateway.intake import (
+    CheckedFile,
+    IntakeFileError,
+    IntakeOptions,
+    Preview,
+    build_preview,
+    check_file,
+    load_rules,
+    resolve_plan,
+    write_results,
+)
+from gateway.intake.audit import default_operator, file_sha256
+from gateway.intake.registered import mark_registered_if_possible
+from gateway.settings import Settings, load_settings
+
+FileArg = Annotated[
+    Path, typer.Argument(help="candidate list (.xlsx or .csv)", show_default=False)
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
+IneligibleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-ineligible",
+        help="accept rows whose major is not mapped to the certificate (whole file; per row: "
+        "an 允许跨专业报考 column)",
+    ),
+]
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings(state.CONFIG)
+    except XgateError as exc:
+        fail(str(exc), exc.exit_code)
+
+
+def _file_error(exc: IntakeFileError, as_json: bool) -> NoReturn:
+    if as_json:
+        print_json({"ok": False, "error": exc.as_dict()})
+    fail(str(exc), exc.exit_code)
+
+
+def _check(path: Path, settings: Settings, plan: str | None, options: dict[str, Any],
+           as_json: bool) -> CheckedFile:  # fmt: skip
+    try:
+        rules = load_rules(settings)
+        plan_def = resolve_plan(
+            rules.catalogue, plan, options.get("organization"),
+            options.get("organization_names", frozenset()),
+        )  # fmt: skip
+        checked = check_file(path, rules, IntakeOptions(plan=plan_def, **options))
+    except IntakeFileError as exc:
+        _file_error(exc, as_json)
+    except XgateError as exc:
+        fail(str(exc), exc.exit_code)
+    run_async(lambda: mark_registered_if_possible(checked, settings))
+    return checked
+
+
+def _money(value: Any) -> str:
+    return f"{value:,.2f}"
+
+
+def show_preview(preview: Preview) -> None:
+    """The preview as tables: per certificate and level, then every problem."""
+    where = f"sheet {preview.sheet}" if preview.sheet else f"encoding {preview.encoding}"
+    console.print(
+        f"{preview.file} ({preview.format}, {where}, header row {preview.header_row})",
+        highlight=False,
+    )
+    cur = preview.currency or ""
+    table(
+        "to be sent / 待提交",
+        ["证书 certificate", "等级 level", "考核批次 plan", "人数 count", "免费 waived",
+         f"收费 charged {cur}", f"减免 waived {cur}"],
+        [[f"{line.certificate_name} ({line.certificate_code})", line.level.label,
+          line.plan_code or "-", line.count, line.waived_count,
+          _money(line.charged) + (f" (+{line.unpriced} unpriced)" if line.unpriced else ""),
+          _money(line.waived)] for line in preview.lines]
+        + [["total / 合计", "", "", preview.valid,
+            sum(line.waived_count for line in preview.lines),
+            _money(preview.charged), _money(preview.waived)]],
+    )  # fmt: skip
+    if preview.problems:
+        console.print(f"problems / 问题 ({len(preview.problems)}):", style="bold")
+        for p in preview.problems:
+            console.print(f"  {p.message_zh}\n    {p.message_en} [{p.code}]",
+                          highlight=False, markup=False)  # fmt: skip
+    if preview.skipped_rows:
+        table(
+            "skipped / 跳过",
+            ["行 row", "姓名 name", "证件号码 ID", "说明 message"],
+            [[s["row"], s["name"], s["id"], f"{s['message_zh']}\n{s['message_en']}"]
+             for s in preview.skipped_rows],
+        )  # fmt: skip
+    for note in preview.notes:
+        console.print(f"note: {note}", highlight=False)
+    console.print(
+        f"{preview.rows_total} rows: {preview.valid} valid, {preview.invalid} invalid, "
+        f"{preview.skipped} skipped (already registered) / 共{preview.rows_total}行：有效"
+        f"{preview.valid}行，有误{preview.invalid}行，跳过{preview.skipped}行",
+        highlight=False,
+    )
+
+
+def check(
+    file: FileArg,
+    plan: Annotated[
+        str | None, typer.Option("--plan", help="exam plan (考核批次) every row is for")
+    ] = None,
+    allow_ineligible: IneligibleOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a candidate file: every row's problems, totals and fees. Sends and writes
+    nothing. Exit 0 all rows valid, 1 some rows invalid, 2 the file itself is unusable."""
+    settings = _settings()
+    checked = _check(file, settings, plan, {"allow_ineligible": allow_ineligible}, as_json)
+    preview = build_preview(checked)
+    if as_json:
+        print_json({"ok": preview.invalid == 0, **preview.as_dict()})
+    else:
+        show_preview(preview)
+    if preview.invalid:
+        raise typer.Exit(EXIT_FAILURES)
+
+
+def submit(
+    file: FileArg,
+    org: Annotated[str, typer.Option("--org", help="organization to register with")],
+    plan: Annotated[
+        str | None,
+        typer.Option("--plan", help="exam plan (考核批次); optional when the file has a 考核批次 "
+                     "column or the catalogue has one plan per certificate and level"),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="show the preview only; send and write nothing")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask for confirmation")] = False,
+    operator: Annotated[
+        str | None, typer.Option("--operator", help="who submits (default: the OS user)")
+    ] = None,
+    allow_ineligible: IneligibleOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a candidate file's valid rows with an organization, and write
+    <file>.results.xlsx beside it. Exit 0 all accepted (or already registered), 1 some rows
+    invalid, rejected or not settled, 2 the file itself is unusable."""
+    settings = _settings()
+    if org not in settings.organizations:
+        known = ", ".join(sorted(settings.organizations)) or "none"
+        fail(f"organization {org!r} is not configured (configured: {known})", EXIT_CONFIG)
+    if as_json and not (yes or dry_run):
+        fail("--json needs --yes or --dry-run (there is no one to confirm)", EXIT_INPUT)
+    names = frozenset({org, settings.organizations[org].plugin})
+    options = {"organization": org, "organization_names": names, "require_plan": True,
+               "allow_ineligible": allow_ineligible}  # fmt: skip
+    checked = _check(file, settings, plan, options, as_json)
+    preview = build_preview(checked)
+    if dry_run or not preview.valid:
+        if as_json:
+            print_json({"ok": preview.invalid == 0, "dry_run": dry_run, "sent": 0,
+                        **preview.as_dict()})  # fmt: skip
+        else:
+            show_preview(preview)
+            console.print("dry run: nothing sent, nothing written / 预览：未提交，未写入"
+                          if dry_run else "nothing to send / 没有可提交的行")  # fmt: skip
+        if preview.invalid:
+            raise typer.Exit(EXIT_FAILURES)
+        return
+    if not yes:
+        show_preview(preview)
+        try:
+            go_on = typer.confirm(f"send {preview.valid} candidates to {org}? / 确认提交？")
+        except typer.Abort:
+            fail("not confirmed: nothing was sent (use --yes to submit without asking)",
+                 EXIT_INPUT)  # fmt: skip
+        if not go_on:
+            console.print("not sent / 未提交")
+            return
+    data = _submit(checked, settings, org, plan, operator or default_operator())
+    data["preview"] = preview.as_dict()
+    if as_json:
+        print_json(data)
+    else:
+        _show_submission(data)
+    if not data["ok"]:
+        raise typer.Exit(EXIT_FAILURES)
+
+
+def _submit(checked: CheckedFile, settings: Settings, org: str, plan: str | None,
+            operator: str) -> dict[str, Any]:  # fmt: skip
+    sha = file_sha256(checked.path)
+
+    async def go() -> Any:
+        from gateway.intake.submit import submit_checked
+        from gateway.runtime import open_gateway
+
+        async with open_gateway(settings=settings) as gw:
+            return await submit_checked(gw, checked, organization=org, operator=operator,
+                                        file_sha256=sha, plan_code=plan)  # fmt: skip
+
+    report = run_async(go)
+    path = write_results(checked, report.outcomes)
+    return {
+        "ok": report.ok,
+        "organization": org,
+        "operator": operator,
+        "file_sha256": sha,
+        "submissions": report.submissions,
+        "counts": report.counts(),
+        "results_file": str(path),
+        "deliveries": [
+            {"sent": d.sent, "accepted": d.accepted, "rejected": d.rejected,
+             "unknown": d.unknown, "deferred": d.deferred, "errors": d.errors}
+            for d in report.deliveries
+        ],
+        "rows": [
+            {"row": row, "status": o.status, "detail_en": o.detail_en, "detail_zh": o.detail_zh,
+             "code": o.code}
+            for row, o in sorted(report.outcomes.items())
+        ],
+    }  # fmt: skip
+
+
+def _show_submission(data: dict[str, Any]) -> None:
+    counts = data["counts"]
+    bad = [r for r in data["rows"] if r["status"] in ("rejected", "pending", "unknown")]
+    if bad:
+        table("not accepted / 未受理", ["行 row", "状态 status", "说明 detail"],
+              [[r["row"], r["status"], f"{r['detail_zh']}\n{r['detail_en']}"] for r in bad])
+    parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    console.print(f"submitted to {data['organization']}: {parts}", highlight=False)
+    console.print(f"results / 结果: {data['results_file']}", highlight=False)

@@ -1,0 +1,256 @@
+"""Everything that can be wrong with a candidate file, in Chinese and English.
+
+Staff read these messages, so each one says which row and which column, what is wrong and
+what to do. Every message lives in the two tables below (``docs/intake.md`` lists them and a
+test keeps the two in step); no message ever carries a full ID number or mobile number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.errors import InputError
+from gateway.intake.headers import FIELD_LABELS
+
+#: Row problems: code -> (Chinese template, English template).
+ROW_MESSAGES: dict[str, tuple[str, str]] = {
+    "name_missing": ("姓名为空", "the name is empty"),
+    "name_too_long": ("姓名超过64个字符", "the name is longer than 64 characters"),
+    "id_type_unknown": (
+        "无法识别的证件类型“{value}”，请填写居民身份证、港澳居民来往内地通行证、"
+        "台湾居民来往大陆通行证、护照或外国人永久居留身份证",
+        "unknown ID type “{value}”; use 居民身份证 (resident ID card), 港澳居民来往内地通行证, "
+        "台湾居民来往大陆通行证, 护照 (passport) or 外国人永久居留身份证",
+    ),
+    "id_missing": ("证件号码为空", "the ID number is empty"),
+    "id_excel_number": (
+        "证件号码被Excel存成了数字，后几位已经丢失，无法从本文件恢复；请把该列设置为“文本”格式后"
+        "重新录入证件号码",
+        "the ID number was stored by Excel as a number and has lost its last digits, which "
+        "cannot be recovered from this file; format the column as Text and re-enter the numbers",
+    ),
+    "id_legacy_15": (
+        "不接受15位的旧身份证号码，请提供18位号码",
+        "a 15-digit ID number (issued before 1999) is not accepted; ask for the 18-digit number",
+    ),
+    "id_format": (
+        "证件号码应为18位（17位数字加一位数字或X），这里有{length}位",
+        "the ID number must be 17 digits and then a digit or X; this one has {length} characters",
+    ),
+    "id_birth_date": (
+        "证件号码{masked}中的出生日期无效或超出范围",
+        "the ID number {masked} holds an impossible or out-of-range birth date",
+    ),
+    "id_checksum": (
+        "证件号码{masked}的校验位错误，请核对每一位数字",
+        "the check character of {masked} is wrong; check every digit",
+    ),
+    "sex_unknown": (
+        "无法识别的性别“{value}”，请填写男或女",
+        "unknown sex “{value}”; use 男 (male) or 女 (female)",
+    ),
+    "sex_mismatch": (
+        "性别“{value}”与证件号码不符（证件号码表示{expected_zh}）",
+        "sex “{value}” contradicts the ID number (which says {expected_en})",
+    ),
+    "birth_date_invalid": (
+        "无法识别的出生日期“{value}”，请写成2005-03-01",
+        "cannot read the birth date “{value}”; write it as 2005-03-01",
+    ),
+    "birth_date_mismatch": (
+        "出生日期与证件号码不符",
+        "the birth date contradicts the ID number",
+    ),
+    "mobile_format": (
+        "手机号码应为11位数字，以1开头、第二位为3至9",
+        "the mobile number must be 11 digits, starting with 1 and then 3 to 9",
+    ),
+    "certificate_missing": (
+        "证书名称为空（或使用考核批次列、--plan 指定）",
+        "the certificate is empty (or give a 考核批次 column or --plan)",
+    ),
+    "certificate_unknown": (
+        "证书“{value}”不在证书目录中",
+        "the certificate “{value}” is not in the catalogue",
+    ),
+    "level_missing": (
+        "等级为空，请填写初级、中级或高级",
+        "the level is empty; use 初级, 中级 or 高级",
+    ),
+    "level_unknown": (
+        "无法识别的等级“{value}”，请填写初级、中级或高级",
+        "unknown level “{value}”; use 初级 (junior), 中级 (intermediate) or 高级 (senior)",
+    ),
+    "level_not_offered": (
+        "证书“{certificate}”没有{level_zh}",
+        "the certificate “{certificate}” has no {level_en} level",
+    ),
+    "plan_missing": (
+        "没有考核批次：请增加考核批次列或使用 --plan 指定",
+        "no exam plan: add a 考核批次 column or use --plan",
+    ),
+    "plan_unknown": (
+        "考核批次“{value}”不在证书目录中",
+        "the exam plan “{value}” is not in the catalogue",
+    ),
+    "plan_ambiguous": (
+        "“{certificate}”{level_zh}有多个考核批次（{plans}），请指定考核批次",
+        "“{certificate}” at {level_en} level has several exam plans ({plans}); name one",
+    ),
+    "plan_mismatch": (
+        "考核批次{plan}考的是“{plan_certificate}”{plan_level_zh}，与本行的“{certificate}”"
+        "{level_zh}不符",
+        "the exam plan {plan} is for “{plan_certificate}” at {plan_level_en} level, not for "
+        "“{certificate}” at {level_en} level as this row says",
+    ),
+    "plan_conflict": (
+        "本行的考核批次{value}与 --plan {plan} 不同",
+        "this row's exam plan {value} differs from --plan {plan}",
+    ),
+    "plan_other_org": (
+        "考核批次{plan}属于{plan_org}，不属于本次提交的组织{org}",
+        "the exam plan {plan} belongs to {plan_org}, not to {org} (the organization submitted to)",
+    ),
+    "duplicate": (
+        "与第{first}行重复（同一证件号码、同一考核批次），本行不报名",
+        "duplicate of row {first} (same ID number, same exam plan); this row is not submitted",
+    ),
+    "major_ineligible": (
+        "“{major}”专业不能报考“{certificate}”（见专业与证书对应表）；确需报考的，"
+        "请在“允许跨专业报考”列填“是”，或使用 --allow-ineligible",
+        "students of “{major}” may not sit “{certificate}” (see the major-certificate mapping); "
+        "to allow it, put 是 in the 允许跨专业报考 column or use --allow-ineligible",
+    ),
+    "major_unknown": (
+        "专业“{major}”不在专业与证书对应表中；确需报考的，请在“允许跨专业报考”列填“是”，"
+        "或使用 --allow-ineligible",
+        "the major “{major}” is not in the major-certificate mapping; to allow it, put 是 in the "
+        "允许跨专业报考 column or use --allow-ineligible",
+    ),
+    "fee_waiver_value": (
+        "无法识别“{value}”，请填写是或否",
+        "cannot read “{value}”; use 是 (yes) or 否 (no)",
+    ),
+    "sitting_value": (
+        "无法识别“{value}”，请填写新考或补考",
+        "cannot read “{value}”; use 新考 (first sitting) or 补考 (resit)",
+    ),
+    "override_value": (
+        "无法识别“{value}”，请填写是或否",
+        "cannot read “{value}”; use 是 (yes) or 否 (no)",
+    ),
+    "invalid_value": ("值无效：{detail}", "invalid value: {detail}"),
+}
+
+#: Notes on rows that are valid but not sent: code -> (Chinese, English).
+SKIP_MESSAGES: dict[str, tuple[str, str]] = {
+    "already_registered": (
+        "已报名考核批次{plan}（状态：{status}），本次跳过",
+        "already registered for the exam plan {plan} (status: {status}); skipped",
+    ),
+}
+
+#: Whole-file problems (exit code 2, nothing written): code -> (Chinese, English).
+FILE_MESSAGES: dict[str, tuple[str, str]] = {
+    "file_missing": ("找不到文件{file}", "the file {file} does not exist"),
+    "file_empty": ("文件{file}是空的", "the file {file} is empty"),
+    "not_spreadsheet": (
+        "{file}不是Excel（.xlsx）或CSV文件",
+        "{file} is not an Excel (.xlsx) or CSV file",
+    ),
+    "xls_legacy": (
+        "{file}是旧版Excel（.xls）文件，请在Excel中另存为.xlsx后再试",
+        "{file} is an old Excel (.xls) file; save it as .xlsx in Excel and try again",
+    ),
+    "xlsx_damaged": (
+        "Excel文件{file}已损坏或不完整（可能没有下载或复制完整），请重新导出：{detail}",
+        "the Excel file {file} is damaged or truncated (perhaps not fully downloaded or "
+        "copied); export it again: {detail}",
+    ),
+    "encoding_undecidable": (
+        "无法确定CSV文件{file}的编码（已尝试：{tried}）{detail}；请在Excel中另存为"
+        "“CSV UTF-8”或.xlsx后再试",
+        "cannot tell the encoding of the CSV file {file} (tried: {tried}){detail}; save it "
+        "from Excel as “CSV UTF-8” or as .xlsx and try again",
+    ),
+    "encoding_damaged": (
+        "CSV文件{file}含有乱码（{detail}），说明之前的一次转换已经损坏了数据；请从原系统重新导出",
+        "the CSV file {file} contains garbled text ({detail}): an earlier conversion damaged it; "
+        "export it again from the original system",
+    ),
+    "no_header": (
+        "在{file}的前{rows}行中找不到表头（至少需要姓名和证件号码两列）{detail}",
+        "no header row in the first {rows} rows of {file} (at least 姓名 name and 证件号码 "
+        "ID number are needed){detail}",
+    ),
+    "missing_columns": (
+        "{file}缺少必需的列：{columns}",
+        "{file} lacks required columns: {columns_en}",
+    ),
+    "no_rows": (
+        "{file}的表头下面没有数据行",
+        "{file} has a header but no data rows",
+    ),
+    "plan_unknown": (
+        "考核批次 --plan {plan} 不在证书目录中（已知：{known}）",
+        "the exam plan --plan {plan} is not in the catalogue (known: {known})",
+    ),
+    "plan_org_mismatch": (
+        "考核批次{plan}属于{plan_org}，不能提交给{org}",
+        "the exam plan {plan} belongs to {plan_org}; it cannot be submitted to {org}",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One thing wrong with one row; the messages name the row (as Excel numbers it) and the
+    column, so staff can go straight to the cell."""
+
+    row: int
+    field: str
+    code: str
+    message_zh: str
+    message_en: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "field": self.field,
+            "code": self.code,
+            "message_zh": self.message_zh,
+            "message_en": self.message_en,
+        }
+
+
+def row_problem(row: int, field: str, code: str, **values: object) -> RowProblem:
+    zh, en = ROW_MESSAGES[code]
+    label_zh, label_en = FIELD_LABELS.get(field, (field, field))
+    return RowProblem(
+        row=row,
+        field=field,
+        code=code,
+        message_zh=f"第{row}行「{label_zh}」：" + zh.format(**values),
+        message_en=f"row {row}, {label_en}: " + en.format(**values),
+    )
+
+
+def skip_note(code: str, **values: object) -> tuple[str, str]:
+    zh, en = SKIP_MESSAGES[code]
+    return zh.format(**values), en.format(**values)
+
+
+class IntakeFileError(InputError):
+    """A problem with the whole file: one clear message, exit code 2, nothing written."""
+
+    def __init__(self, code: str, **values: object) -> None:
+        zh, en = FILE_MESSAGES[code]
+        values.setdefault("detail", "")
+        self.code = code
+        self.message_zh = zh.format(**values)
+        self.message_en = en.format(**values)
+        super().__init__(f"{self.message_en} / {self.message_zh}")
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message_zh": self.message_zh, "message_en": self.message_en}
