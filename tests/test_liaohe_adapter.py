@@ -161,6 +161,17 @@ def test_signature_follows_the_documented_recipe() -> None:
     assert signature(params, "s3cret", "md5") == hashlib.md5(text.encode()).hexdigest()
     # the simulator's check is written separately and agrees
     assert expected_sign(params, "s3cret", "md5") == signature(params, "s3cret", "md5")
+    # the worked example of docs/organizations/liaohe.md
+    doc = {
+        "app_key": "xgate-college", "timestamp": "1795000000000", "nonce": "9f1c2e4a7b3d5e60",
+        "sign_type": "HMAC-SHA256", "plan": "LH-2026-PLC-1", "id_no": "11010519491231002X",
+    }  # fmt: skip
+    assert signature(doc, "liaohe-demo-secret", "hmac-sha256") == (
+        "ec3cafb6fdb3469e15a36e1b426a182e34e35abb3c923d27c91403334800d66c"
+    )
+    assert signature({**doc, "sign_type": "MD5"}, "liaohe-demo-secret", "md5") == (
+        "77f3216cccd68482b24faa942892a626"
+    )
 
 
 def test_signer_adds_fresh_authentication_parameters() -> None:
