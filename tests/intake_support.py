@@ -66,6 +66,9 @@ def write_xlsx(
     ws.append(list(headers))
     for row in rows:
         ws.append(list(row))
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"  # text that looks like a formula, as a CSV import leaves it
     wb.save(path)
     return path
 
