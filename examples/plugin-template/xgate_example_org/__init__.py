@@ -1,0 +1,3 @@
+"""xgate plugin for Example Org, a made-up training-and-assessment organization."""
+
+__version__ = "0.1.0"
