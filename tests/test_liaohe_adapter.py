@@ -308,6 +308,22 @@ async def test_uploading_the_same_candidates_again_registers_each_once(
     assert (late.status, late.reason_code) == (RegistrationStatus.REJECTED, "2002")
 
 
+async def test_an_already_registered_row_that_cannot_be_confirmed_is_left_unknown(
+    sim: LiaoheSimulator,
+) -> None:
+    adapter = make_adapter(sim)
+    candidates = await register_people(sim, adapter, PLC1, 3)
+    newcomer = people(1, seed=6)
+    sim.set_faults(FaultPlan(error_5xx=1.0, paths=("/api/reg/query",)))
+    outcomes = await adapter.register(PLC1, requests_for(PLC1, [*candidates, *newcomer]))
+    # the upload went through: the new row is accepted; the three repeats could not be
+    # confirmed, so they are missing from the answer (the core looks them up later)
+    assert [o.org_registration_id for o in outcomes] == [
+        sim.truth.registrations[(PLC1.code, newcomer[0].id_number)].registration_id
+    ]
+    assert len(sim.truth.registrations) == 4
+
+
 async def test_lookup_finds_registrations_and_says_none_for_others(sim: LiaoheSimulator) -> None:
     adapter = make_adapter(sim)
     [known] = await register_people(sim, adapter, GYJQR2, 1)

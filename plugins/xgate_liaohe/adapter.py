@@ -9,6 +9,7 @@ by looking the registration up, which is what makes a repeated upload harmless.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -31,6 +32,7 @@ from gateway import (
     TransientError,
     Verification,
 )
+from gateway.errors import OrganizationError
 from gateway.masking import mask_text
 from xgate_liaohe import files, wire
 from xgate_liaohe.paging import Item, Listing, read_incremental
@@ -194,9 +196,11 @@ class LiaoheAdapter:
     async def _outcomes(
         self, plan: ExamPlan, requests: Sequence[RegistrationRequest], rows: list[Any]
     ) -> list[RegistrationOutcome]:
-        """Rows are numbered from 1 in file order. A row missing or not matching its request
-        is left out: the core treats that candidate as unknown and looks it up."""
-        outcomes = []
+        """Rows are numbered from 1 in file order. A row missing, not matching its request,
+        or "already registered" but not confirmed by a look-up is left out: the core treats
+        that candidate as unknown and settles it by look-up later."""
+        outcomes: list[RegistrationOutcome | None] = []
+        existing: list[tuple[int, RegistrationRequest]] = []
         for row in rows:
             if not isinstance(row, dict) or not isinstance(row.get("row"), int):
                 continue
@@ -214,12 +218,28 @@ class LiaoheAdapter:
             if code == wire.OK and row.get("reg_id"):
                 outcomes.append(self._accepted(request, str(row["reg_id"])))
             elif code == wire.ALREADY_REGISTERED:
-                found = await self.lookup_registration(plan, request)
-                if found is not None:
-                    outcomes.append(found)
+                existing.append((len(outcomes), request))
+                outcomes.append(None)
             elif isinstance(code, int) and code != wire.OK:
                 outcomes.append(self._rejected(request, code, str(row.get("msg", ""))))
-        return outcomes
+        found = await asyncio.gather(*(self._confirm(plan, r) for _, r in existing))
+        for (position, _), outcome in zip(existing, found, strict=True):
+            outcomes[position] = outcome
+        return [o for o in outcomes if o is not None]
+
+    async def _confirm(
+        self, plan: ExamPlan, request: RegistrationRequest
+    ) -> RegistrationOutcome | None:
+        """Look up an "already registered" row. The upload went through, so a failing
+        look-up must not fail the batch: the candidate is just left unknown."""
+        try:
+            return await self.lookup_registration(plan, request)
+        except OrganizationError as exc:
+            self.log.warning(
+                "%s: look-up of %s failed, left unknown: %s",
+                self.org, request.candidate.masked_id, exc,
+            )  # fmt: skip
+            return None
 
     async def lookup_registration(
         self, plan: ExamPlan, request: RegistrationRequest
