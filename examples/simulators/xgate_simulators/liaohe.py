@@ -26,7 +26,7 @@ import io
 import re
 import time
 import unicodedata
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -213,7 +213,8 @@ class LiaoheSimulator(SimulatorServer):
         self.refusals: Counter[int] = Counter()  # non-zero result codes answered
         self.closed: set[str] = set()
         self.busy = 0  # the next N authenticated requests answer 5000
-        self._nonces: dict[str, float] = {}
+        self._nonces: set[str] = set()
+        self._nonce_times: deque[tuple[float, str]] = deque()  # oldest first, for expiry
         self._reg_seq = 0
         self._score_seq = 0
         self._cert_seq = 0
@@ -476,10 +477,12 @@ class LiaoheSimulator(SimulatorServer):
         now = self.auth_clock()
         if abs(now - stamp) > TIMESTAMP_WINDOW:
             raise Refusal(1002, "时间戳已过期")
-        self._nonces = {n: t for n, t in self._nonces.items() if now - t <= NONCE_TTL}
+        while self._nonce_times and now - self._nonce_times[0][0] > NONCE_TTL:
+            self._nonces.discard(self._nonce_times.popleft()[1])
         if params["nonce"] in self._nonces:
             raise Refusal(1003, "请求重复（nonce 已使用）")
-        self._nonces[params["nonce"]] = now
+        self._nonces.add(params["nonce"])
+        self._nonce_times.append((now, params["nonce"]))
 
     # registration ---------------------------------------------------------------------
 
