@@ -207,11 +207,9 @@ async def apply_scores(
              {"organization": organization, "score": s, "revision": revision, "corrected": True})
         )  # fmt: skip
     if inserts:
-        returned = await conn.execute(
-            t.scores.insert().returning(t.scores.c.id, sort_by_parameter_order=True), inserts
-        )
-        for score_id, s in zip(returned.scalars().all(), new_scores, strict=True):
-            revisions.append(_revision(score_id, 1, s, run_id, now))
+        ids = await _insert_scores(conn, organization, inserts)
+        for row, s in zip(inserts, new_scores, strict=True):
+            revisions.append(_revision(ids[(row["plan_code"], row["id_hash"])], 1, s, run_id, now))
             result.events.append(
                 ("xgate_score_recorded",
                  {"organization": organization, "score": s, "revision": 1, "corrected": False})
@@ -220,6 +218,25 @@ async def apply_scores(
         await conn.execute(t.score_revisions.insert(), revisions)
     result.records += len(scores)
     result.unchanged += len(scores) - len(items)  # duplicates within the page
+
+
+async def _insert_scores(
+    conn: AsyncConnection, organization: str, rows: list[dict[str, Any]]
+) -> dict[tuple[str, str], int]:
+    """Insert new score rows; their ids by (plan, id hash).
+
+    One plain executemany, then one select by natural key: ``INSERT ... RETURNING`` with
+    ``sort_by_parameter_order`` makes SQLAlchemy send SQLite one statement per row (it cannot
+    otherwise promise the order), which was most of a sync's database time.
+    """
+    await conn.execute(t.scores.insert(), rows)
+    found = await conn.execute(
+        select(t.scores.c.id, t.scores.c.plan_code, t.scores.c.id_hash).where(
+            t.scores.c.organization == organization,
+            t.scores.c.id_hash.in_({r["id_hash"] for r in rows}),
+        )
+    )
+    return {(r.plan_code, r.id_hash): r.id for r in found}
 
 
 def _revision(
