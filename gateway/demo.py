@@ -239,3 +239,42 @@ async def run_demo(directory: Path, *, submit: Any) -> DemoSummary:
             sim.save_state(states[name])
     summary.seconds = round(time.monotonic() - started, 1)
     return summary
+
+
+async def submit_sample(gw: Gateway, directory: Path) -> tuple[int, list[dict[str, Any]]]:
+    """Check the sample list and submit it as staff would, one organization at a time.
+
+    The file mixes plans of both organizations; each submission takes the rows of its own
+    organization's plans (what ``xgate submit --org`` does with a column of plans). Returns the
+    number of rows sent and the rows the check refused, with their reasons.
+    """
+    from gateway.intake import IntakeOptions, check_file, load_rules, write_results
+    from gateway.intake.audit import file_sha256
+    from gateway.intake.submit import organization_names, submit_checked
+
+    path = directory / "candidates.xlsx"
+    rules = load_rules(gw.settings)
+    overall = check_file(path, rules, IntakeOptions(require_plan=True))
+    invalid = [
+        {"row": p.row, "field": p.field, "code": p.code, "message": p.message_en}
+        for p in overall.problems()
+    ]
+    sha = file_sha256(path)
+    sent = 0
+    outcomes = {}
+    for org in gw.organization_names():
+        names = organization_names(gw, org)
+        checked = check_file(
+            path, rules, IntakeOptions(organization=org, organization_names=names,
+                                       require_plan=True)
+        )  # fmt: skip
+        checked.rows = [
+            r for r in checked.rows if not any(p.code == "plan_other_org" for p in r.problems)
+        ]
+        report = await submit_checked(
+            gw, checked, organization=org, operator="xgate demo", file_sha256=sha
+        )
+        sent += sum(1 for o in report.outcomes.values() if o.status in ("accepted", "rejected"))
+        outcomes.update(report.outcomes)
+    write_results(overall, outcomes)
+    return sent, invalid

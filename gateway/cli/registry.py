@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 COMMANDS: list[tuple[str, str]] = [
+    ("demo", "gateway.cli.demo:demo"),
     ("outbox", "gateway.cli.outbox:app"),
     ("sync", "gateway.cli.sync:sync"),
     ("issue", "gateway.cli.sync:issue"),

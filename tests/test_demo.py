@@ -1,0 +1,40 @@
+"""`xgate demo`: the README's first command, end to end, twice."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select
+
+from gateway.demo import run_demo, submit_sample
+from gateway.store import tables as t
+
+
+async def test_demo_runs_and_a_second_run_changes_nothing(tmp_path: Path) -> None:
+    first = await run_demo(tmp_path, submit=submit_sample)
+    assert first.ok and first.first_run
+    assert first.submitted > 150 and first.invalid_rows  # deliberate mistakes reported
+    assert first.credits_converted > 0 and first.ledger_entries > 0
+    assert {line.organization for line in first.lines} == {"beifang", "liaohe"}
+    assert (tmp_path / "candidates.results.xlsx").exists()
+    second = await run_demo(tmp_path, submit=submit_sample)
+    assert second.ok and not second.first_run
+    assert second.changes == 0 and second.submitted == 0
+    engine = create_engine(f"sqlite:///{tmp_path / 'xgate.db'}")
+    with engine.connect() as conn:
+        accepted = conn.execute(
+            select(func.count()).where(t.registrations.c.status == "accepted")
+        ).scalar_one()
+    engine.dispose()
+    truth = sum(v["organization"] for k, v in second.truth.items() if k.endswith("registrations"))
+    assert accepted == truth
+
+
+def test_demo_command_exit_code_and_summary(tmp_path: Path) -> None:
+    xgate = str(Path(sys.executable).with_name("xgate"))
+    done = subprocess.run([xgate, "demo", "--dir", str(tmp_path / "d"), "--json"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert '"matches_truth": true' in done.stdout
