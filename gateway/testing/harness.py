@@ -77,6 +77,7 @@ class Session:
         self.organization = sandbox.organization
         self.waits: list[float] = []
         self.built: list[Built] = []
+        self._network: httpx.AsyncHTTPTransport | None = None
 
     async def sleep(self, seconds: float) -> None:
         self.waits.append(seconds)
@@ -90,11 +91,12 @@ class Session:
         Declared capabilities are checked by ``test_declared_capabilities_are_implemented``
         alone, so one missing method does not fail every other check too.
         """
-        own = self.sandbox.transport is None
-        inner: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport() if own else (
-            self.sandbox.transport  # type: ignore[assignment]
-        )
-        faults = FaultyTransport(inner, owns_inner=own, flaky=flaky)
+        inner = self.sandbox.transport
+        if inner is None:  # one real transport per session: each builds an SSL context (slow)
+            if self._network is None:
+                self._network = httpx.AsyncHTTPTransport()
+            inner = self._network
+        faults = FaultyTransport(inner, owns_inner=False, flaky=flaky)
         loaded = LoadedSpec(
             spec=dataclasses.replace(self.spec, capabilities=frozenset()),
             plugin=self.spec.name,
@@ -168,6 +170,9 @@ class Session:
                     await close()
             await built.client.aclose()
         self.built.clear()
+        if self._network is not None:
+            await self._network.aclose()
+            self._network = None
 
 
 Check = Callable[[Session], Awaitable[None]]
