@@ -4,12 +4,12 @@ a third-party plugin must (their sandboxes: tests/kit_fixtures/builtin.py)."""
 from __future__ import annotations
 
 import pytest
+from xgate_beifang.plugin import SPEC as BEIFANG
+from xgate_liaohe.plugin import SPEC as LIAOHE
 
 from gateway.contract import OrganizationSpec
 from gateway.testing import OrganizationConformance
 from tests.kit_fixtures.builtin import BeifangSandbox, LiaoheSandbox
-from xgate_beifang.plugin import SPEC as BEIFANG
-from xgate_liaohe.plugin import SPEC as LIAOHE
 
 
 class TestBeifang(OrganizationConformance):

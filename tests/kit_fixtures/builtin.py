@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from xgate_simulators import beifang, liaohe
+
 from gateway.models import Candidate, ExamPlan
 from gateway.testing import Sandbox
-from xgate_simulators import beifang, liaohe
 
 #: Scores given when a sandbox is told a candidate passed or failed.
 PASS, FAIL = (90, 92), (30, 41)
