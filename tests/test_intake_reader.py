@@ -106,8 +106,10 @@ def test_header_on_a_later_sheet_is_found(tmp_path: Path) -> None:
     ws.append(HEADERS)
     ws.append(student())
     wb.save(tmp_path / "two.xlsx")
-    source = open_candidate_file(tmp_path / "two.xlsx")
-    assert source.sheet == "名单" and source.sheet_index == 1
+    with open_candidate_file(tmp_path / "two.xlsx") as source:
+        assert source.sheet == "名单" and source.sheet_index == 1
+        assert [r.values[0] for r in source.rows()] == ["张三"]
+        assert [r.values[0] for r in source.rows()] == ["张三"]  # a second pass re-reads
 
 
 # --- csv and encodings -----------------------------------------------------------------------

@@ -77,6 +77,14 @@ def resolve_plan(
 def check_file(path: Path, rules: IntakeRules, options: IntakeOptions) -> CheckedFile:
     """Read and validate every row. Whole-file problems raise ``IntakeFileError``."""
     source = open_candidate_file(path)
+    try:
+        return _check(source, rules, options)
+    finally:
+        source.close()
+
+
+def _check(source: CandidateFile, rules: IntakeRules, options: IntakeOptions) -> CheckedFile:
+    path = source.path
     missing = missing_columns(source.layout, options)
     if missing:
         raise IntakeFileError(

@@ -79,12 +79,25 @@ class CandidateFile:
     delimiter: str = ","
     sheet: str | None = None
     sheet_index: int = 0
-    _data_rows: int | None = field(default=None, repr=False)
+    _opened: _Workbook | None = field(default=None, repr=False)
 
     def raw_rows(self) -> Iterator[tuple[int, tuple[Any, ...]]]:
         if self.kind == "xlsx":
-            return _xlsx_rows(self.path, self.sheet_index)
+            opened, self._opened = self._opened, None  # the first pass reuses the open book
+            return _xlsx_rows(self.path, self.sheet_index, opened)
         return _csv_rows(self.path, self.encoding or "utf-8", self.delimiter)
+
+    def close(self) -> None:
+        """Release the workbook kept open after the header scan (if no pass used it)."""
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
+
+    def __enter__(self) -> CandidateFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def rows(self) -> Iterator[SourceRow]:
         """Data rows below the header, blank rows skipped; streams the file each time."""
@@ -162,18 +175,44 @@ def _xlsx_error(path: Path, exc: BaseException) -> IntakeFileError:
     return IntakeFileError("xlsx_damaged", file=path.name, detail=detail)
 
 
-def _xlsx_rows(path: Path, sheet_index: int) -> Iterator[tuple[int, tuple[Any, ...]]]:
+class _Workbook:
+    """A read-only workbook, kept open from the header scan to the end of the first full
+    pass: opening one costs a pass over each sheet's XML, so it is done once, not thrice."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh = path.open("rb")
+        try:
+            self.wb = _load(self.fh)
+        except BaseException:
+            self.fh.close()
+            raise
+
+    def rows(self, sheet_index: int) -> Iterator[tuple[int, tuple[Any, ...]]]:
+        ws = self.wb.worksheets[sheet_index]
+        # Some exporters write a wrong <dimension>; without this openpyxl would cut rows
+        # short to the columns it claims.
+        ws.reset_dimensions()
+        return enumerate(ws.iter_rows(values_only=True), start=1)
+
+    def close(self) -> None:
+        try:
+            self.wb.close()
+        finally:
+            self.fh.close()
+
+
+def _xlsx_rows(
+    path: Path, sheet_index: int, opened: _Workbook | None = None
+) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """Stream a sheet's rows (numbered as Excel numbers them); a damaged archive becomes an
+    ``IntakeFileError`` even when the damage only shows halfway through."""
     try:
-        with path.open("rb") as fh:
-            wb = _load(fh)
-            try:
-                ws = wb.worksheets[sheet_index]
-                # Some exporters write a wrong <dimension>; without this openpyxl would cut
-                # rows short to the columns it claims.
-                ws.reset_dimensions()
-                yield from enumerate(ws.iter_rows(values_only=True), start=1)
-            finally:
-                wb.close()
+        book = opened or _Workbook(path)
+        try:
+            yield from book.rows(sheet_index)
+        finally:
+            book.close()
     except _xlsx_errors() as exc:
         raise _xlsx_error(path, exc) from None
 
@@ -182,23 +221,29 @@ def _open_xlsx(path: Path) -> CandidateFile:
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        with path.open("rb") as fh:
-            wb = _load(fh)
-            try:
-                titles = [ws.title for ws in wb.worksheets]
-            finally:
-                wb.close()
+        book = _Workbook(path)
+        titles = [ws.title for ws in book.wb.worksheets]
     except _xlsx_errors() as exc:
         if isinstance(exc, KeyError | InvalidFileException):  # a zip, but not a workbook
             raise IntakeFileError("not_spreadsheet", file=path.name) from None
         raise _xlsx_error(path, exc) from None
-    content = False
-    for index, title in enumerate(titles):
-        top = _first_rows(_xlsx_rows(path, index))
-        layout = find_header(top)
-        if layout is not None:
-            return CandidateFile(path, "xlsx", layout, sheet=title, sheet_index=index)
-        content = content or any(not _blank(values) for _, values in top)
+    content = keep = False
+    try:
+        for index, title in enumerate(titles):
+            try:
+                top = _first_rows(book.rows(index))
+            except _xlsx_errors() as exc:
+                raise _xlsx_error(path, exc) from None
+            layout = find_header(top)
+            if layout is not None:
+                keep = True
+                return CandidateFile(
+                    path, "xlsx", layout, sheet=title, sheet_index=index, _opened=book
+                )
+            content = content or any(not _blank(values) for _, values in top)
+    finally:
+        if not keep:
+            book.close()
     if not content:
         raise IntakeFileError("file_empty", file=path.name)
     raise IntakeFileError("no_header", file=path.name, rows=SCAN_ROWS)
