@@ -30,6 +30,7 @@ from gateway import (
     Candidate,
     ExamPlan,
     IdType,
+    OutcomeUnknown,
     RegistrationRequest,
     RegistrationStatus,
     TransientError,
@@ -238,6 +239,32 @@ async def test_a_reused_nonce_is_refused_and_the_adapter_signs_again(
         sim.truth.registrations[(PLC1.code, c.id_number)].registration_id for c in candidates
     ]
     assert sim.refusals[1003] >= 2  # the raw replay above and at least one core retry
+
+
+async def test_endless_replay_refusals_make_an_upload_unknown_and_a_read_transient() -> None:
+    """Each refusal proves an earlier copy arrived: for an upload that means "maybe done"."""
+    answers: list[str] = []
+
+    def platform(request: httpx.Request) -> httpx.Response:
+        answers.append(request.url.path)
+        return httpx.Response(200, json={"code": 1003, "msg": "请求重复", "data": None})
+
+    http = build_client(
+        "liaohe", FAST, base_url="http://liaohe.test", transport=httpx.MockTransport(platform)
+    )
+    context = AdapterContext(
+        organization="liaohe", http=http, logger=logging.getLogger("t"), sleep=Recorder()
+    )
+    settings = LiaoheSettings(base_url="http://liaohe.test", app_key="k", app_secret="s")
+    adapter = LiaoheAdapter(settings, context)
+    [request] = requests_for(PLC1, people(1))
+    with pytest.raises(OutcomeUnknown, match="5 fresh nonces"):
+        await adapter.register(PLC1, [request])
+    with pytest.raises(TransientError) as info:
+        await adapter.lookup_registration(PLC1, request)
+    assert not isinstance(info.value, OutcomeUnknown)
+    assert answers == ["/api/reg/upload"] * 5 + ["/api/reg/query"] * 5
+    await http.aclose()
 
 
 # ---------------------------------------------------------------------------- registration

@@ -82,26 +82,35 @@ class LiaoheAdapter:
         *,
         upload: tuple[str, bytes, str] | None = None,
     ) -> T:
+        processed = False  # a refused replay proves an earlier copy reached the platform
         for _ in range(RESIGN_ATTEMPTS):
             signed = self.signer.sign(params)
-            if upload is None:
-                response = await self.http.request(method, path, params=signed)
-            else:
-                response = await self.http.request(
-                    method,
-                    path,
-                    data=signed,
-                    files={"file": upload},
-                    extensions={"xgate_operation": UPLOAD_OPERATION},
-                )
+            try:
+                if upload is None:
+                    response = await self.http.request(method, path, params=signed)
+                else:
+                    response = await self.http.request(
+                        method,
+                        path,
+                        data=signed,
+                        files={"file": upload},
+                        extensions={"xgate_operation": UPLOAD_OPERATION},
+                    )
+            except TransientError as exc:
+                if processed and upload is not None and not isinstance(exc, OutcomeUnknown):
+                    raise OutcomeUnknown(
+                        f"{exc} (an earlier copy was received)", organization=self.org
+                    ) from exc
+                raise
             try:
                 return parse(response)
             except _Replayed:
+                processed = True
                 self.log.info("%s: %s nonce refused as a replay; signing again", self.org, path)
-        raise TransientError(
-            f"{self.org}: {path}: the platform refused {RESIGN_ATTEMPTS} fresh nonces",
-            organization=self.org,
-        )
+        message = f"{self.org}: {path}: the platform refused {RESIGN_ATTEMPTS} fresh nonces"
+        if upload is not None:
+            raise OutcomeUnknown(message, organization=self.org)
+        raise TransientError(message, organization=self.org)
 
     def _data(self, response: httpx.Response) -> Any:
         try:
