@@ -298,6 +298,11 @@ async def reconcile_accounts(
         return ConversionResult()
     certs = await _certificates(conn, hashes)
     found = await _open_accounts(conn, hashes, certs, now)
+    # An account with no certificate on record and an empty ledger has nothing to decide: no
+    # conversion can be desired and none can be active. Most people a score page touches are
+    # such accounts; skipping them spares the lock and four queries per page. (Whoever records
+    # a first certificate for one of them reconciles that account in its own transaction.)
+    found = {h: a for h, a in found.items() if certs.get(h) or a.head_seq}
     if not found:
         return ConversionResult()
     today = now.astimezone(BEIJING).date()
