@@ -208,8 +208,8 @@ async def apply_scores(
         )  # fmt: skip
     if inserts:
         ids = await _insert_scores(conn, organization, inserts)
-        for row, s in zip(inserts, new_scores, strict=True):
-            revisions.append(_revision(ids[(row["plan_code"], row["id_hash"])], 1, s, run_id, now))
+        for new, s in zip(inserts, new_scores, strict=True):
+            revisions.append(_revision(ids[(new["plan_code"], new["id_hash"])], 1, s, run_id, now))
             result.events.append(
                 ("xgate_score_recorded",
                  {"organization": organization, "score": s, "revision": 1, "corrected": False})
