@@ -28,7 +28,7 @@ CATALOGUE: dict[str, tuple[CatalogueEntry, ...]] = {
     ),
     "liaohe": (
         CatalogueEntry("PLC", "可编程控制器系统应用编程"),
-        CatalogueEntry("GYJQR", "工业机器人操作与运维"),
+        CatalogueEntry("GYJQR", "工业机器人操作与运维", practical_pass=70),
     ),
 }
 
