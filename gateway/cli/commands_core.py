@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.cli import state
+from gateway.cli import plugins_new, state
 from gateway.cli.output import EXIT_FAILURES, console, fail, print_json, run_async, table
 from gateway.contract import PLUGIN_API_VERSION
 from gateway.errors import XgateError
@@ -16,7 +16,8 @@ from gateway.settings import load_settings, masked_settings
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 
-plugins_app = typer.Typer(help="Organization plugins: list and check.", no_args_is_help=True)
+plugins_app = typer.Typer(help="Organization plugins: list, check, new.", no_args_is_help=True)
+plugins_app.command("new")(plugins_new.new)
 config_app = typer.Typer(help="Effective settings.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 schemas_app = typer.Typer(help="JSON Schemas of the records.", no_args_is_help=True)

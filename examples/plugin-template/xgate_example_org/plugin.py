@@ -12,7 +12,7 @@ from xgate_example_org.settings import ExampleOrgSettings
 
 SPEC = OrganizationSpec(
     name="example_org",  # `plugin = "example_org"` in xgate.toml
-    title="Example Org (示例技能评价组织)",
+    title="Example Org",
     version=__version__,
     api_version="1.0",  # the plugin API this release is built for (gateway.PLUGIN_API_VERSION)
     capabilities=frozenset(
