@@ -98,7 +98,8 @@ def new(
     except InputError as exc:
         fail(str(exc), EXIT_INPUT)
     if as_json:
-        print_json({"created": str(target), "package": f"xgate_{'_'.join(re.split('[_-]', name))}"})
+        package = "xgate_" + "_".join(re.split("[_-]", name))
+        print_json({"created": str(target), "package": package})
         return
     console.print(f"created {target}", markup=False, highlight=False)
     console.print(f"next: cd {target} && pip install -e '.[test]' && pytest", markup=False,
