@@ -101,8 +101,10 @@ def new(
         package = "xgate_" + "_".join(re.split("[_-]", name))
         print_json({"created": str(target), "package": package})
         return
-    console.print(f"created {target}", markup=False, highlight=False)
-    console.print(f"next: cd {target} && pip install -e '.[test]' && pytest", markup=False,
-                  highlight=False)  # fmt: skip
-    console.print("then: make tests/fake_*.py behave like your organization, and adapt "
-                  "wire.py and adapter.py to its API (docs/plugins.md)", highlight=False)  # fmt: skip
+    for line in (
+        f"created {target}",
+        f"next: cd {target} && pip install -e '.[test]' && pytest",
+        "then: make tests/fake_*.py behave like your organization, and adapt wire.py and "
+        "adapter.py to its API (docs/plugins.md)",
+    ):
+        console.print(line, markup=False, highlight=False)
