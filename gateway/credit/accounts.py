@@ -78,12 +78,14 @@ async def ensure_accounts(
         ]  # fmt: skip
         if new:
             await conn.execute(_insert_missing(conn), new)
+            # read the names back too: an account just inserted with its name needs no update
+            # (only one a concurrent worker created first, without a name, does)
             for r in await conn.execute(
-                select(accounts.c.id, accounts.c.id_hash).where(
+                select(accounts.c.id, accounts.c.id_hash, accounts.c.name).where(
                     accounts.c.id_hash.in_([n["id_hash"] for n in new])
                 )
             ):
-                existing[r.id_hash] = (r.id, None)
+                existing[r.id_hash] = (r.id, r.name)
         unnamed = [
             {"b_id": existing[h][0], "b_name": wanted[h][1]}
             for h in part
