@@ -374,8 +374,15 @@ async def deliver(
     *,
     plan_code: str | None = None,
     progress: Callable[[int], None] | None = None,
+    resend: bool = True,
 ) -> DeliveryReport:
-    """Send every pending registration of one organization, batch by batch."""
+    """Send every pending registration of one organization, batch by batch.
+
+    Entries that reconciliation finds certainly not registered are sent once more in the same
+    call (``resend``), not again and again: an adapter that keeps failing (a plugin bug, answers
+    lost before the organization acted) leaves them pending for the next delivery instead of
+    recursing without end.
+    """
     org = gw.organization(organization)
     report = DeliveryReport(organization)
     settled = await reconcile(gw, organization)
@@ -445,8 +452,10 @@ async def deliver(
         report.reconciled += again.accepted + again.rejected + again.requeued
         report.unknown = again.still_unknown
         report.errors += again.errors
-        if again.requeued and not report.auth_failed and not report.deferred:
-            more = await deliver(gw, organization, plan_code=plan_code, progress=progress)
+        if resend and again.requeued and not report.auth_failed and not report.deferred:
+            more = await deliver(
+                gw, organization, plan_code=plan_code, progress=progress, resend=False
+            )
             _merge(report, more)
     return report
 
