@@ -32,12 +32,19 @@ def generate() -> dict[str, dict[str, Any]]:
         name = getattr(model, "schema_name", "")
         schema["$id"] = f"{SCHEMA_BASE}{name}.schema.json"
         out[f"{name}.schema.json"] = schema
+    out["openapi.json"] = generate_openapi()
     for model in extra_models():
         name = getattr(model, "schema_name", "") or model.__name__.lower()
         schema = model.model_json_schema(mode="serialization")
         schema["$id"] = f"{SCHEMA_BASE}{name}.schema.json"
         out[f"{name}.schema.json"] = schema
     return out
+
+
+def generate_openapi() -> dict[str, Any]:
+    from gateway.server import openapi
+
+    return openapi()
 
 
 def render(schema: dict[str, Any]) -> str:

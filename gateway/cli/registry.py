@@ -15,6 +15,7 @@ import typer
 COMMANDS: list[tuple[str, str]] = [
     ("demo", "gateway.cli.demo:demo"),
     ("outbox", "gateway.cli.outbox:app"),
+    ("serve", "gateway.cli.serve:serve"),
     ("sync", "gateway.cli.sync:sync"),
     ("issue", "gateway.cli.sync:issue"),
     ("runs", "gateway.cli.sync:runs"),

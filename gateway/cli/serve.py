@@ -1,0 +1,38 @@
+"""``xgate serve``: run the gateway's HTTP API (webhooks, health)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from gateway.cli import state
+from gateway.cli.output import console, run_async
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port (0: any free port)")] = 8080,
+) -> None:
+    """Serve the API until interrupted: POST /webhooks/{organization}, GET /health."""
+
+    async def go() -> None:
+        import asyncio
+
+        from aiohttp import web
+
+        from gateway.runtime import open_gateway
+        from gateway.server import build_app
+
+        async with open_gateway(state.CONFIG) as gw:
+            runner = web.AppRunner(build_app(gw), access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            console.print(f"xgate API on http://{host}:{port} (Ctrl-C to stop)")
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await runner.cleanup()
+
+    run_async(go)

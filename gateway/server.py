@@ -1,0 +1,173 @@
+"""``xgate serve``: the gateway's own HTTP API (aiohttp), for organizations' webhooks.
+
+An organization that pushes changes (capability ``webhooks``) posts them to
+``POST /webhooks/{organization}``. The adapter verifies and parses the body
+(``parse_webhook``); the records then take exactly the path a sync page takes (validation,
+upsert by natural key with history, credit conversion, after-commit events), so a webhook and
+the nightly sync that later reads the same record never count it twice. Stream cursors are not
+moved: the nightly sync stays the reference and simply finds those records unchanged.
+
+Every error answers JSON ``{"error": {"code", "message"}}`` with a status that says whose fault
+it is; nothing personal appears in a message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from gateway._version import __version__
+from gateway.contract import Capability, Page
+from gateway.errors import AuthError, ContractError, RejectedError, XgateError
+from gateway.masking import mask_text
+from gateway.models import CertificateRecord, ScoreRecord
+from gateway.runtime import Gateway
+from gateway.sync import StreamReport, _apply_page, start_run
+
+log = logging.getLogger("xgate.server")
+MAX_BODY = 1024 * 1024
+GATEWAY_KEY = web.AppKey("gateway", Gateway)
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class WebhookResult(BaseModel):
+    """What the gateway did with one webhook delivery."""
+
+    organization: str
+    records: int = Field(ge=0)
+    new: int = Field(ge=0)
+    changed: int = Field(ge=0)
+    unchanged: int = Field(ge=0)
+    quarantined: int = Field(ge=0)
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    organizations: list[str]
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    body = ErrorResponse(error=ErrorBody(code=code, message=mask_text(message)))
+    return web.json_response(body.model_dump(), status=status)
+
+
+async def health(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY_KEY]
+    body = Health(status="ok", version=__version__, organizations=gw.organization_names())
+    return web.json_response(body.model_dump())
+
+
+async def webhook(request: web.Request) -> web.Response:
+    gw = request.app[GATEWAY_KEY]
+    name = request.match_info["organization"]
+    if name not in gw.organization_names():
+        return _error(404, "unknown_organization", f"no organization named {name!r}")
+    org = gw.organization(name)
+    if not org.can(Capability.WEBHOOKS):
+        return _error(404, "no_webhooks", f"organization {name!r} does not send webhooks")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return _error(413, "too_large", f"a webhook body may be at most {MAX_BODY} bytes")
+    body = await request.read()
+    if len(body) > MAX_BODY:
+        return _error(413, "too_large", f"a webhook body may be at most {MAX_BODY} bytes")
+    try:
+        records = await org.adapter.parse_webhook(dict(request.headers), body)
+    except AuthError as exc:
+        return _error(401, "bad_signature", str(exc))
+    except (ContractError, RejectedError, ValueError) as exc:
+        return _error(400, "bad_body", str(exc))
+    run_id = await start_run(gw, {"webhook": name})
+    report = StreamReport(name, "webhook")
+    scores = [r for r in records if isinstance(r, ScoreRecord)]
+    certificates = [r for r in records if isinstance(r, CertificateRecord)]
+    from gateway.sync import CreditHook
+
+    credit = CreditHook(gw)
+    for stream, model, items in (("scores", ScoreRecord, scores),
+                                 ("certificates", CertificateRecord, certificates)):  # fmt: skip
+        if items:
+            page: Page[Any] = Page(records=items, next_cursor=None)
+            await _apply_page(gw, org, stream, model, page, run_id, report, credit)
+    result = WebhookResult(
+        organization=name, records=report.records, new=report.new, changed=report.changed,
+        unchanged=report.unchanged, quarantined=report.quarantined,
+    )  # fmt: skip
+    return web.json_response(result.model_dump())
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Turn every failure into the JSON error shape; a server bug is a 500, logged masked."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException as exc:
+        return _error(exc.status, "http", exc.reason)
+    except XgateError as exc:
+        return _error(502 if exc.exit_code == 1 else 500, "gateway", str(exc))
+    except Exception as exc:
+        log.exception("unhandled error on %s", request.path)
+        return _error(500, "internal", f"internal error ({type(exc).__name__})")
+
+
+def build_app(gw: Gateway) -> web.Application:
+    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
+    app[GATEWAY_KEY] = gw
+    app.add_routes([web.get("/health", health), web.post("/webhooks/{organization}", webhook)])
+    return app
+
+
+def openapi() -> dict[str, Any]:
+    """The OpenAPI document of this API, generated from the same models it answers with."""
+    refs = "#/components/schemas/"
+
+    def content(name: str) -> dict[str, Any]:
+        return {"application/json": {"schema": {"$ref": refs + name}}}
+
+    def error(description: str) -> dict[str, Any]:
+        return {"description": description, "content": content("ErrorResponse")}
+
+    schemas: dict[str, Any] = {}
+    for model in (Health, WebhookResult, ErrorResponse):
+        schema = model.model_json_schema(ref_template=refs + "{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "xgate", "version": "1",
+                 "description": "The gateway's own API: health and organization webhooks."},
+        "paths": {
+            "/health": {"get": {"summary": "Liveness and configured organizations",
+                                "responses": {"200": {"description": "ok",
+                                                      "content": content("Health")}}}},
+            "/webhooks/{organization}": {"post": {
+                "summary": "Receive an organization's signed change notification",
+                "parameters": [{"name": "organization", "in": "path", "required": True,
+                                "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "description": "the organization's own "
+                                "signed format, verified by its plugin",
+                                "content": {"application/json": {"schema": {}}}},
+                "responses": {
+                    "200": {"description": "applied", "content": content("WebhookResult")},
+                    "400": error("the body does not parse or validate"),
+                    "401": error("the signature does not verify"),
+                    "404": error("unknown organization, or one without webhooks"),
+                    "413": error("body too large"),
+                    "500": error("gateway failure"),
+                },
+            }},
+        },
+        "components": {"schemas": schemas},
+    }  # fmt: skip
