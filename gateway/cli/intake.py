@@ -142,7 +142,8 @@ def check(
     """Check a candidate file: every row's problems, totals and fees. Sends and writes
     nothing. Exit 0 all rows valid, 1 some rows invalid, 2 the file itself is unusable."""
     settings = _settings()
-    checked = _check(file, settings, plan, {"allow_ineligible": allow_ineligible}, as_json)
+    options = {"allow_ineligible": allow_ineligible, "keep_candidates": False}
+    checked = _check(file, settings, plan, options, as_json)
     preview = build_preview(checked)
     if as_json:
         print_json({"ok": preview.invalid == 0, **preview.as_dict()})

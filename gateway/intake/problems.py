@@ -203,7 +203,7 @@ FILE_MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RowProblem:
     """One thing wrong with one row; the messages name the row (as Excel numbers it) and the
     column, so staff can go straight to the cell."""

@@ -55,7 +55,7 @@ class Layout:
     repeated: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SourceRow:
     """One data row as it is in the file (values untouched; ``number`` as Excel shows it)."""
 

@@ -75,7 +75,7 @@ async def mark_registered(
     for r in checked.rows:
         if r.status != "valid" or r.entry is None or r.entry.plan is None:
             continue
-        h = hasher(r.entry.candidate.id_number)
+        h = hasher(r.entry.id_number)
         by_plan.setdefault(r.entry.plan.code, {})[h] = r.row
     existing: dict[int, ExistingRegistration] = {}
     for plan_code, rows in by_plan.items():
@@ -98,7 +98,7 @@ async def open_existing(settings: Settings) -> tuple[Database, str] | None:
     try:
         db = await open_database(url, schema=settings.database_schema, migrate=False)
     except Exception as exc:  # no driver, bad URL: a check still works without it
-        log.info("not reading registrations: %s", exc)
+        log.info("not reading registrations: %s", type(exc).__name__)  # the URL may hold a password
         return None
     try:
         if settings.id_salt:

@@ -22,7 +22,7 @@ from gateway.intake.registered import mark_registered
 from gateway.intake.results import RowOutcome, outcome_from_check
 from gateway.intake.validate import ValidRow
 from gateway.masking import mask_text
-from gateway.models import ExamPlan, RegistrationStatus
+from gateway.models import Candidate, ExamPlan, RegistrationStatus
 from gateway.outbox import (
     DeliveryReport,
     OutboxItem,
@@ -55,6 +55,12 @@ class SubmissionReport:
     def ok(self) -> bool:
         """True when every row is accepted or was already registered."""
         return all(o.status in ("accepted", "skipped") for o in self.outcomes.values())
+
+
+def _candidate(entry: ValidRow) -> Candidate:
+    if entry.candidate is None:
+        raise ValueError("the file was checked with keep_candidates=False; check it again")
+    return entry.candidate
 
 
 def organization_names(gw: Gateway, organization: str) -> frozenset[str]:
@@ -170,13 +176,13 @@ async def _submit_plan(
         return
     # The outbox keys and loads plans by the configured organization's name.
     plan = plan.model_copy(update={"organization": organization})
-    items = [OutboxItem(e.candidate, e.fee, e.fee_waived, e.resit) for e in entries]
+    items = [OutboxItem(_candidate(e), e.fee, e.fee_waived, e.resit) for e in entries]
     enqueued = {e.idempotency_key: e for e in await enqueue(gw, organization, plan, items,
                                                             submission_id=sid)}  # fmt: skip
     row_reg: dict[int, int] = {}
     created: set[int] = set()
     for e in entries:
-        key = idempotency_key(organization, code, gw.hash_id(e.candidate.id_number))
+        key = idempotency_key(organization, code, gw.hash_id(e.id_number))
         row_reg[e.row] = enqueued[key].registration_id
         if enqueued[key].created:
             created.add(e.row)

@@ -90,7 +90,9 @@ class IntakeOptions:
 
     ``plan``: the ``--plan`` (already resolved); ``organization``/``organization_names``: for a
     submission, every row's plan must belong to it; ``require_plan``: a submission needs a plan
-    for every row; ``allow_ineligible``: the whole-file eligibility override.
+    for every row; ``allow_ineligible``: the whole-file eligibility override;
+    ``keep_candidates``: keep each valid row's ``Candidate`` (a submission needs them; a check
+    does not, and dropping them keeps a 50,000-row check small).
     """
 
     plan: PlanDef | None = None
@@ -98,14 +100,16 @@ class IntakeOptions:
     organization_names: frozenset[str] = frozenset()
     require_plan: bool = False
     allow_ineligible: bool = False
+    keep_candidates: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ValidRow:
     """A row that passed every check: what will be sent, and what it costs."""
 
     row: int
-    candidate: Candidate
+    id_number: str
+    candidate: Candidate | None  # None when checked with ``keep_candidates=False``
     certificate_code: str
     certificate_name: str
     level: Level
@@ -116,7 +120,7 @@ class ValidRow:
     eligibility_overridden: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class RowResult:
     """The verdict on one row. ``skip`` holds the (Chinese, English) note of a valid row that
     is not sent (already registered)."""
@@ -149,9 +153,16 @@ class RowValidator:
             for text in (cert.code, cert.name, *cert.aliases):
                 self.certificates.setdefault(_key(text), cert)
         self.plans = {_key(code): p for code, p in cat.plans.items()}
+        self.exam_plans: dict[str, ExamPlan] = {}  # one shared object per plan, not per row
         self.plans_by_cert: dict[tuple[str, Level], list[PlanDef]] = {}
         for p in cat.plans.values():
             self.plans_by_cert.setdefault((p.certificate, p.level), []).append(p)
+
+    def _exam_plan(self, plan: PlanDef) -> ExamPlan:
+        found = self.exam_plans.get(plan.code)
+        if found is None:
+            found = self.exam_plans[plan.code] = _exam_plan(plan)
+        return found
 
     def _cell(self, row: SourceRow, name: str) -> Any:
         return row.get(self.columns.get(name))
@@ -193,11 +204,12 @@ class RowValidator:
         fees = self.rules.fees
         result.entry = ValidRow(
             row=n,
-            candidate=candidate,
+            id_number=candidate.id_number,
+            candidate=candidate if self.options.keep_candidates else None,
             certificate_code=cert.code,
             certificate_name=cert.name,
             level=level,
-            plan=_exam_plan(plan) if plan else None,
+            plan=self._exam_plan(plan) if plan else None,
             fee=fees.fee(cert.code, level) if fees else None,
             fee_waived=waived,
             resit=resit,
