@@ -135,3 +135,55 @@ def test_settings_that_accept_typos_and_print_secrets(pytester: pytest.Pytester)
     message = run.message["test_settings_errors_name_the_field"]
     assert "'kit_unknown_key') is accepted" in message and 'extra="forbid"' in message
     assert "'access_token' looks like a secret but is not SecretStr" in message
+
+
+FUNCTIONS = """
+import pytest
+from gateway.testing import checks
+from tests.kit_fixtures import skipping_cursor as plugin
+
+
+@pytest.fixture
+def spec():
+    return plugin.SPEC
+
+
+@pytest.fixture
+def sandbox():
+    return plugin.sandbox()
+
+
+@pytest.fixture
+def settings():
+    return {SETTINGS}
+
+
+def test_streams_end(xgate_check):
+    xgate_check(checks.streams_end)
+
+
+def test_resume(xgate_check):
+    xgate_check(checks.resume_from_a_stored_cursor)
+"""
+
+
+def test_single_checks_from_plain_functions_through_the_pytest_plugin(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_functions=FUNCTIONS.replace("{SETTINGS}", '{"page_size": 3}'))
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["xgate plugin API 1.0 (conformance kit: gateway.testing)"])
+    result.stdout.fnmatch_lines(["*[[]xgate conformance[]] scores: after * skipped *"])
+
+
+def test_the_settings_fixture_overrides_the_sandbox_settings(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_functions=FUNCTIONS.replace("{SETTINGS}", '{"page_size": 0}'))
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "[[]xgate conformance[]] the sandbox's settings do not validate with ExampleOrgSettings*",
+        "  organizations.example.page_size: Input should be greater than or equal to 1",
+        "  fix: make Sandbox.settings() return valid settings for your settings model",
+    ])
+    assert "During handling" not in result.stdout.str()

@@ -8,6 +8,7 @@ validators that lose the field name, secrets typed ``SecretStr`` so they never p
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -20,6 +21,8 @@ from gateway.testing.harness import KitFailure, Session
 WRONG = {"kit": ["not", "a", "setting"]}
 UNKNOWN_KEY = "kit_unknown_key"
 SECRET_WORDS = ("secret", "password", "passwd", "token")
+#: Names with a secret word that name something else: ``token_url``, ``secret_header``...
+NOT_SECRET = re.compile(r"_(url|uri|endpoint|path|file|header|ttl|seconds|timeout|type|name)$")
 
 
 def _fields_named(exc: ValidationError) -> set[str]:
@@ -32,6 +35,11 @@ def _validate(model: type[BaseModel], values: dict[str, Any]) -> ValidationError
     except ValidationError as exc:
         return exc
     return None
+
+
+def _secret_named(name: str) -> bool:
+    lowered = name.lower()
+    return any(w in lowered for w in SECRET_WORDS) and not NOT_SECRET.search(lowered)
 
 
 def _secret_typed(annotation: Any) -> bool:
@@ -64,9 +72,7 @@ async def settings_errors_name_the_field(session: Session) -> None:
         error = _validate(model, {**good, key: WRONG})
         if error is not None and key not in _fields_named(error):
             problems.append(f"{key!r} set to a mapping: the error does not name it ({error})")
-        if any(w in field_name.lower() for w in SECRET_WORDS) and not _secret_typed(
-            info.annotation
-        ):
+        if _secret_named(field_name) and not _secret_typed(info.annotation):
             problems.append(
                 f"{key!r} looks like a secret but is not SecretStr, so it can print in reprs "
                 "and tracebacks"
