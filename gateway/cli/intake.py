@@ -45,6 +45,7 @@ FileArg = Annotated[
     Path, typer.Argument(help="candidate list (.xlsx or .csv)", show_default=False)
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
+SKIPPED_SHOWN = 20  # skipped rows are not problems: the table shows the first few
 IneligibleOpt = Annotated[
     bool,
     typer.Option(
@@ -115,12 +116,16 @@ def show_preview(preview: Preview) -> None:
             console.print(f"  {p.message_zh}\n    {p.message_en} [{p.code}]",
                           highlight=False, markup=False)  # fmt: skip
     if preview.skipped_rows:
+        shown = preview.skipped_rows[:SKIPPED_SHOWN]
         table(
             "skipped / 跳过",
             ["行 row", "姓名 name", "证件号码 ID", "说明 message"],
             [[s["row"], s["name"], s["id"], f"{s['message_zh']}\n{s['message_en']}"]
-             for s in preview.skipped_rows],
+             for s in shown],
         )  # fmt: skip
+        if len(preview.skipped_rows) > len(shown):
+            more = len(preview.skipped_rows) - len(shown)
+            console.print(f"... and {more} more skipped rows (--json lists them all)")
     for note in preview.notes:
         console.print(f"note: {note}", highlight=False)
     console.print(
