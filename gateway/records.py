@@ -159,13 +159,13 @@ async def apply_scores(
     items = _latest(scores, lambda s: (s.plan_code, s.id_number), lambda s: s.revised_at)
     hashes = {s.id_number: hash_id(s.id_number) for s in items}
     existing: dict[tuple[str, str], dict[str, Any]] = {}
-    rows = await conn.execute(
-        select(t.scores).where(
-            t.scores.c.id_hash.in_(set(hashes.values())), t.scores.c.organization == organization
-        )
-    )
+    # By id_hash alone, the organization checked here: with ``organization = ?`` in the query
+    # SQLite picks the natural-key index for that one column and scans every score of the
+    # organization, once per page (a sync of N records then costs N squared).
+    rows = await conn.execute(select(t.scores).where(t.scores.c.id_hash.in_(set(hashes.values()))))
     for row in rows.mappings():
-        existing[(row["plan_code"], row["id_hash"])] = dict(row)
+        if row["organization"] == organization:
+            existing[(row["plan_code"], row["id_hash"])] = dict(row)
     inserts: list[dict[str, Any]] = []
     new_scores: list[ScoreRecord] = []
     revisions: list[dict[str, Any]] = []
@@ -231,12 +231,10 @@ async def _insert_scores(
     """
     await conn.execute(t.scores.insert(), rows)
     found = await conn.execute(
-        select(t.scores.c.id, t.scores.c.plan_code, t.scores.c.id_hash).where(
-            t.scores.c.organization == organization,
-            t.scores.c.id_hash.in_({r["id_hash"] for r in rows}),
-        )
-    )
-    return {(r.plan_code, r.id_hash): r.id for r in found}
+        select(t.scores.c.id, t.scores.c.organization, t.scores.c.plan_code, t.scores.c.id_hash)
+        .where(t.scores.c.id_hash.in_({r["id_hash"] for r in rows}))
+    )  # by id_hash alone, as in apply_scores
+    return {(r.plan_code, r.id_hash): r.id for r in found if r.organization == organization}
 
 
 def _revision(
