@@ -114,7 +114,7 @@ def _blank(values: tuple[Any, ...]) -> bool:
     for v in values:
         if v is None:
             continue
-        if isinstance(v, str) and not unicodedata.normalize("NFKC", v).strip():
+        if isinstance(v, str) and not v.strip():  # str.strip knows U+3000 and NBSP too
             continue
         return False
     return True

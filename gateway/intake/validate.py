@@ -64,6 +64,9 @@ def clean(value: Any) -> str:
     """A cell as text: NFKC (full-width to half-width), stripped; numbers without ``.0``."""
     if value is None:
         return ""
+    if type(value) is str:
+        text = value.strip()
+        return text if text.isascii() else unicodedata.normalize("NFKC", text).strip()
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, float) and value.is_integer():
