@@ -102,6 +102,14 @@ def test_unknown_sex(tmp_path: Path) -> None:
     assert problem_codes(one(tmp_path, student(sex="未知"))) == ["sex_unknown"]
 
 
+def test_personal_data_typed_into_another_column_is_masked_in_messages(tmp_path: Path) -> None:
+    r = one(tmp_path, student(sex=GOOD, level="13812345678"))
+    assert sorted(problem_codes(r)) == ["level_unknown", "sex_unknown"]
+    text = " ".join(p.message_zh + p.message_en for p in r.problems)
+    assert GOOD not in text and "13812345678" not in text
+    assert GOOD[:6] + "********" + GOOD[-4:] in text and "138****5678" in text
+
+
 def test_birth_date_column_is_cross_checked(tmp_path: Path) -> None:
     headers = [*HEADERS, "出生日期"]
     assert one(tmp_path, [*student(), datetime(2005, 3, 1)], headers).status == "valid"

@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway.errors import InputError
 from gateway.intake.headers import FIELD_LABELS
+from gateway.masking import mask_text
 
 #: Row problems: code -> (Chinese template, English template).
 ROW_MESSAGES: dict[str, tuple[str, str]] = {
@@ -224,8 +225,15 @@ class RowProblem:
         }
 
 
+def _masked(values: dict[str, object]) -> dict[str, object]:
+    """Cell text goes into messages masked: an ID number typed into the wrong column must not
+    come back out in full."""
+    return {k: mask_text(v) if isinstance(v, str) else v for k, v in values.items()}
+
+
 def row_problem(row: int, field: str, code: str, **values: object) -> RowProblem:
     zh, en = ROW_MESSAGES[code]
+    values = _masked(values)
     label_zh, label_en = FIELD_LABELS.get(field, (field, field))
     return RowProblem(
         row=row,
@@ -238,6 +246,7 @@ def row_problem(row: int, field: str, code: str, **values: object) -> RowProblem
 
 def skip_note(code: str, **values: object) -> tuple[str, str]:
     zh, en = SKIP_MESSAGES[code]
+    values = _masked(values)
     return zh.format(**values), en.format(**values)
 
 
@@ -246,6 +255,7 @@ class IntakeFileError(InputError):
 
     def __init__(self, code: str, **values: object) -> None:
         zh, en = FILE_MESSAGES[code]
+        values = _masked(values)
         values.setdefault("detail", "")
         self.code = code
         self.message_zh = zh.format(**values)
