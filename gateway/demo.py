@@ -179,15 +179,36 @@ async def check_truth(gw: Gateway, sims: dict[str, Any], summary: DemoSummary) -
     reg, sc, cert = t.registrations, t.scores, t.certificates
     for name, sim in sims.items():
         truth = sim.truth
+        async with gw.db.connect() as conn:
+            ours = set((await conn.execute(
+                select(t.exam_plans.c.code).where(t.exam_plans.c.organization == name)
+            )).scalars())  # fmt: skip
+        registered = [key for key in truth.registrations if key[0] in ours]
         accepted = await _count(gw, select(func.count()).where(
             reg.c.organization == name, reg.c.status == "accepted"))  # fmt: skip
         scores = await _count(gw, select(func.count()).where(sc.c.organization == name))
         certs = await _count(gw, select(func.count()).where(cert.c.organization == name))
-        pairs = {"registrations": (accepted, len(truth.registrations)),
+        pairs = {"registrations": (accepted, len(registered)),
                  "scores": (scores, len(truth.scores)),
                  "certificates": (certs, len(truth.certificates))}  # fmt: skip
         for what, (ours, theirs) in pairs.items():
             summary.truth[f"{name} {what}"] = {"database": ours, "organization": theirs}
+
+
+def seed_history(beifang: Any, sample: Path) -> None:
+    """Give the organization a past the college does not know about: one student of the list
+    already sat the senior distillation exam through another channel, so the organization
+    refuses to register them again for the same certificate (DUPLICATE_IN_OTHER_PLAN)."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(sample, read_only=True, data_only=True)
+    try:
+        sheet = wb.worksheets[0]
+        row = next(sheet.iter_rows(min_row=9, max_row=9, values_only=True))
+    finally:
+        wb.close()
+    name, id_number = str(row[1]).strip(), str(row[3]).strip()
+    beifang.add_registrations("BF-2026-HGJL-3", [(id_number, name)])
 
 
 def prepare_folder(directory: Path) -> None:
@@ -212,6 +233,8 @@ async def run_demo(directory: Path, *, submit: Any) -> DemoSummary:
                             "liaohe": LiaoheSimulator(seed=DEMO_SEED)}  # fmt: skip
     states = {name: directory / "simulators" / f"{name}.state" for name in sims}
     first_run = not any([sim.load_state(states[name]) for name, sim in sims.items()])
+    if first_run:
+        seed_history(sims["beifang"], directory / "candidates.xlsx")
     urls: dict[str, str] = {}
     for name, sim in sims.items():
         urls[name] = await sim.start()

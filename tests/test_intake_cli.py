@@ -221,7 +221,7 @@ def test_sample_file_has_exactly_the_planted_problems(xgate: Any) -> None:
     assert len(found) == 7 and 190 <= data["rows"]["total"] <= 210
     assert data["header_row"] == 3
     assert {line["plan"] for line in data["by_certificate"]} == {
-        "BF-2026-HGJL-2", "BF-2026-HAZOP-1", "BF-2026-SHJ-1"}
+        "BF-2026-HGJL-2", "LH-2026-PLC-1", "BF-2026-SHJ-1"}
 
 
 def test_sample_file_is_generated_deterministically(tmp_path: Path) -> None:

@@ -49,14 +49,13 @@ def _render(summary: Any) -> None:
     if summary.rejected:
         table(
             f"rejected by the organization ({len(summary.rejected)})",
-            ["organization", "plan", "candidate", "code", "reason"],
+            ["org", "plan", "candidate", "code", "reason"],
             [[r["organization"], r["plan_code"], r["name"], r["reason_code"],
               mask_text(r["reason"] or "")] for r in summary.rejected],
         )  # fmt: skip
     table(
         "summary per exam plan",
-        ["organization", "plan", "certificate", "registered", "rejected", "sat", "passed",
-         "certificates", "credits"],
+        ["org", "plan", "cert", "registered", "rejected", "sat", "passed", "certs", "credits"],
         [[x.organization, x.plan, x.certificate, x.registered, x.rejected, x.sat, x.passed,
           x.certificates, x.credits] for x in summary.lines],
     )  # fmt: skip
