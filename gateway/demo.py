@@ -180,10 +180,10 @@ async def check_truth(gw: Gateway, sims: dict[str, Any], summary: DemoSummary) -
     for name, sim in sims.items():
         truth = sim.truth
         async with gw.db.connect() as conn:
-            ours = set((await conn.execute(
+            our_plans = set((await conn.execute(
                 select(t.exam_plans.c.code).where(t.exam_plans.c.organization == name)
             )).scalars())  # fmt: skip
-        registered = [key for key in truth.registrations if key[0] in ours]
+        registered = [key for key in truth.registrations if key[0] in our_plans]
         accepted = await _count(gw, select(func.count()).where(
             reg.c.organization == name, reg.c.status == "accepted"))  # fmt: skip
         scores = await _count(gw, select(func.count()).where(sc.c.organization == name))
@@ -191,8 +191,8 @@ async def check_truth(gw: Gateway, sims: dict[str, Any], summary: DemoSummary) -
         pairs = {"registrations": (accepted, len(registered)),
                  "scores": (scores, len(truth.scores)),
                  "certificates": (certs, len(truth.certificates))}  # fmt: skip
-        for what, (ours, theirs) in pairs.items():
-            summary.truth[f"{name} {what}"] = {"database": ours, "organization": theirs}
+        for what, (in_db, at_org) in pairs.items():
+            summary.truth[f"{name} {what}"] = {"database": in_db, "organization": at_org}
 
 
 def seed_history(beifang: Any, sample: Path) -> None:
