@@ -9,6 +9,8 @@ rejected or not settled; 2 a whole-file problem (nothing written); 3 configurati
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -211,7 +213,9 @@ def submit(
         if not go_on:
             console.print("not sent / 未提交")
             return
-    data = _submit(checked, settings, org, plan, operator or default_operator())
+    bar = not as_json and sys.stdout.isatty()
+    data = _submit(checked, settings, org, plan, operator or default_operator(),
+                   show_progress=bar, total=preview.valid)  # fmt: skip
     data["preview"] = preview.as_dict()
     if as_json:
         print_json(data)
@@ -222,18 +226,28 @@ def submit(
 
 
 def _submit(checked: CheckedFile, settings: Settings, org: str, plan: str | None,
-            operator: str) -> dict[str, Any]:  # fmt: skip
+            operator: str, *, show_progress: bool = False,
+            total: int = 0) -> dict[str, Any]:  # fmt: skip
     sha = file_sha256(checked.path)
 
-    async def go() -> Any:
+    async def go(progress: Callable[[int], None] | None) -> Any:
         from gateway.intake.submit import submit_checked
         from gateway.runtime import open_gateway
 
         async with open_gateway(settings=settings) as gw:
             return await submit_checked(gw, checked, organization=org, operator=operator,
-                                        file_sha256=sha, plan_code=plan)  # fmt: skip
+                                        file_sha256=sha, plan_code=plan,
+                                        progress=progress)  # fmt: skip
 
-    report = run_async(go)
+    if show_progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        with Progress(TextColumn("sending to " + org), BarColumn(), MofNCompleteColumn(),
+                      console=console) as bar:  # fmt: skip
+            task = bar.add_task("send", total=total or None)
+            report = run_async(lambda: go(lambda n: bar.advance(task, n)))
+    else:
+        report = run_async(lambda: go(None))
     path = write_results(checked, report.outcomes)
     return {
         "ok": report.ok,
