@@ -55,7 +55,7 @@ def _render(summary: Any) -> None:
         )  # fmt: skip
     table(
         "summary per exam plan",
-        ["org", "plan", "cert", "registered", "rejected", "sat", "passed", "certs", "credits"],
+        ["org", "plan", "cert", "reg.", "rej.", "sat", "passed", "certs", "credits"],
         [[x.organization, x.plan, x.certificate, x.registered, x.rejected, x.sat, x.passed,
           x.certificates, x.credits] for x in summary.lines],
     )  # fmt: skip
