@@ -1,0 +1,1 @@
+"""What the benchmarks, the fault soak and the crash harness share."""

@@ -1,0 +1,86 @@
+"""Sync throughput: a full sync of N score records against the barest way to do its parts.
+
+    .venv/bin/python -m benchmarks.sync_throughput --records 200000 [--db postgresql]
+
+One Beifang simulator (in its own process) holds N graded candidates. The gateway runs a full
+``run_sync`` into a fresh database: every page validated, upserted with its history row,
+learning accounts created and credit reconciled (the demo rules; the records are scores, so
+conversion finds no certificate and writes no ledger entry), cursor checkpointed. The
+reference, in the same run against the same simulator: a bare httpx fetch of the same pages,
+one ``validate_json`` pass over them, and a bare sqlite ``executemany`` upsert per page (see
+``benchmarks.harness.reference``). Ratio = gateway time / sum of the three. Target <= 2.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from benchmarks.harness import reference
+from benchmarks.harness.gateway import SALT, beifang_orgs, database, gateway
+from benchmarks.harness.profiling import profiled
+from benchmarks.harness.report import Timer, machine, ratio_line
+from benchmarks.harness.simserver import simulators
+from gateway.store import tables as t
+from gateway.sync import run_sync
+
+TARGET = 2.0
+
+
+async def measure(records: int, page_size: int, backend: str, folder: Path,
+                  credit: bool = True, profile: bool = False) -> dict[str, float]:  # fmt: skip
+    with simulators(records=records) as served:
+        url = served.urls[0]
+        # reference first, then the gateway: both meet a simulator whose order cache is warm
+        with Timer() as fetch_t:
+            raw = await reference.fetch(url, page_size)
+        with Timer() as validate_t:
+            pages = reference.validate(raw)
+        rows = reference.rows_of(pages, "bf0", SALT)
+        with Timer() as upsert_t:
+            reference.upsert(folder / "reference.db", rows)
+        async with database(backend, folder) as (db_url, schema), gateway(
+            db_url, schema, beifang_orgs([url], page_size=page_size), credit=credit
+        ) as gw:  # fmt: skip
+            with profiled(profile), Timer() as gateway_t:
+                report = await run_sync(gw)
+            async with gw.db.connect() as conn:
+                stored = (await conn.execute(select(func.count()).select_from(t.scores))).scalar()
+    if not report.ok or stored != records:
+        raise RuntimeError(f"the sync did not store every record: {stored} of {records}; "
+                           f"{report.as_dict()}")  # fmt: skip
+    parts = fetch_t.seconds + validate_t.seconds + upsert_t.seconds
+    return {"records": records, "pages": len(raw), "gateway": gateway_t.seconds,
+            "fetch": fetch_t.seconds, "validate": validate_t.seconds, "upsert": upsert_t.seconds,
+            "parts": parts, "ratio": gateway_t.seconds / parts}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--page-size", type=int, default=500)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--no-credit", action="store_true",
+                        help="run without credit rules (no accounts, no conversion)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the gateway's sync")
+    args = parser.parse_args(argv)
+    print(f"# sync throughput on {args.db}; {machine()}")
+    with tempfile.TemporaryDirectory(prefix="xgate-bench-") as tmp:
+        r = asyncio.run(measure(args.records, args.page_size, args.db, Path(tmp),
+                                credit=not args.no_credit, profile=args.profile))  # fmt: skip
+    print(f"records={r['records']} pages={r['pages']} gateway={r['gateway']:.2f}s "
+          f"({r['records'] / r['gateway']:.0f} records/s)")
+    print(f"parts={r['parts']:.2f}s: fetch={r['fetch']:.2f}s validate={r['validate']:.2f}s "
+          f"upsert={r['upsert']:.2f}s")  # fmt: skip
+    print(ratio_line(r["ratio"], TARGET))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
