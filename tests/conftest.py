@@ -184,3 +184,23 @@ def _no_unmasked_ids_in_logs(request: pytest.FixtureRequest) -> Iterator[None]:
     leaks = [line for line in handler.lines if _UNMASKED_ID.search(line)]
     if leaks and "allow_unmasked_logs" not in request.keywords:
         pytest.fail("unmasked ID number in log output:\n" + "\n".join(leaks[:5]), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many database tests ran on each backend, so the output shows both did."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call" and outcome != "skipped":
+                continue
+            nodeid = getattr(report, "nodeid", "")
+            for backend in ("sqlite", "postgresql"):
+                if f"[{backend}" in nodeid or f"-{backend}]" in nodeid or f"-{backend}-" in nodeid:
+                    counts.setdefault(backend, {}).setdefault(outcome, 0)
+                    counts[backend][outcome] += 1
+    if counts:
+        parts = [
+            f"{backend}: " + ", ".join(f"{n} {o}" for o, n in sorted(c.items()))
+            for backend, c in sorted(counts.items())
+        ]
+        terminalreporter.write_line("database tests by backend: " + "; ".join(parts))
