@@ -45,8 +45,8 @@ from xgate_simulators.truth import (
     TruthCertificate,
     TruthRegistration,
     TruthScore,
-    draw_scores,
-    total_of,
+    grade_new,
+    score_revision,
 )
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -221,33 +221,10 @@ class BeifangSimulator(SimulatorServer):
     def grade_all(self, plan_code: str | None = None) -> int:
         """Score every registered, not yet graded candidate (deterministic; ~80% pass)."""
         moment = self._stamp()
-        graded: list[TruthScore] = []
-        for reg in sorted(self.truth.registrations.values(), key=lambda r: r.registration_id):
-            if plan_code is not None and reg.plan_code != plan_code:
-                continue
-            key = (reg.plan_code, reg.id_number)
-            if key in self.truth.scores:
-                continue
-            plan = self.plans[reg.plan_code]
-            entry = self.catalogue[plan.certificate_code]
-            theory, practical = draw_scores(
-                self.seed, reg.plan_code, reg.id_number,
-                theory_pass=entry.theory_pass, practical_pass=entry.practical_pass,
-                pass_rate=self.pass_rate,
-            )  # fmt: skip
-            self._score_seq += 1
-            score = TruthScore(
-                seq=self._score_seq,
-                registration_id=reg.registration_id,
-                plan_code=reg.plan_code,
-                id_number=reg.id_number,
-                name=reg.name,
-                certificate_code=plan.certificate_code,
-                level=plan.level,
-            )
-            score.revisions.append(self._revision(1, entry, theory, practical, moment))
-            self.truth.scores[key] = score
-            graded.append(score)
+        graded = grade_new(
+            self.truth, self.plans, self.catalogue, seed=self.seed, pass_rate=self.pass_rate,
+            next_seq=self._next_score_seq, moment=moment, plan_code=plan_code,
+        )  # fmt: skip
         if graded:
             self._emit("score.updated", [self._score_wire(s) for s in graded])
         return len(graded)
@@ -329,22 +306,11 @@ class BeifangSimulator(SimulatorServer):
         practical: Decimal | None,
         moment: datetime,
     ) -> ScoreRevision:
-        absent = theory is None and practical is None
-        passed = (
-            theory is not None
-            and practical is not None
-            and theory >= entry.theory_pass
-            and practical >= entry.practical_pass
-        )
-        return ScoreRevision(
-            revision=number,
-            theory=theory,
-            practical=practical,
-            total=total_of(theory, practical),
-            passed=passed,
-            absent=absent,
-            updated_at=moment,
-        )
+        return score_revision(number, entry, theory, practical, moment)
+
+    def _next_score_seq(self) -> int:
+        self._score_seq += 1
+        return self._score_seq
 
     def _create_registration(
         self, plan: SimPlan, id_number: str, name: str, key: str | None

@@ -8,9 +8,11 @@ about wire formats.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Protocol
 
 HALF = Decimal("0.5")
 CENT = Decimal("0.01")
@@ -149,3 +151,79 @@ def draw_scores(
         else between(practical_pass, 100)
     )
     return theory, practical
+
+
+class _PassRule(Protocol):
+    theory_pass: int
+    practical_pass: int
+
+
+class _Plan(Protocol):
+    certificate_code: str
+    level: int
+
+
+def score_revision(
+    number: int,
+    rule: _PassRule,
+    theory: Decimal | None,
+    practical: Decimal | None,
+    moment: datetime,
+) -> ScoreRevision:
+    """One version of a result, judged by the certificate's pass rule."""
+    passed = (
+        theory is not None
+        and practical is not None
+        and theory >= rule.theory_pass
+        and practical >= rule.practical_pass
+    )
+    return ScoreRevision(
+        revision=number,
+        theory=theory,
+        practical=practical,
+        total=total_of(theory, practical),
+        passed=passed,
+        absent=theory is None and practical is None,
+        updated_at=moment,
+    )
+
+
+def grade_new(
+    truth: GroundTruth,
+    plans: Mapping[str, _Plan],
+    rules: Mapping[str, _PassRule],
+    *,
+    seed: int,
+    pass_rate: float,
+    next_seq: Callable[[], int],
+    moment: datetime,
+    plan_code: str | None = None,
+) -> list[TruthScore]:
+    """Score every registered, not yet graded candidate (deterministic from the seed)."""
+    graded: list[TruthScore] = []
+    for reg in sorted(truth.registrations.values(), key=lambda r: r.registration_id):
+        if plan_code is not None and reg.plan_code != plan_code:
+            continue
+        key = (reg.plan_code, reg.id_number)
+        if key in truth.scores:
+            continue
+        plan = plans[reg.plan_code]
+        rule = rules[plan.certificate_code]
+        theory, practical = draw_scores(
+            seed, reg.plan_code, reg.id_number,
+            theory_pass=rule.theory_pass, practical_pass=rule.practical_pass,
+            pass_rate=pass_rate,
+        )  # fmt: skip
+        score = TruthScore(
+            seq=next_seq(),
+            registration_id=reg.registration_id,
+            plan_code=reg.plan_code,
+            id_number=reg.id_number,
+            name=reg.name,
+            certificate_code=plan.certificate_code,
+            level=plan.level,
+        )
+        score.revisions.append(score_revision(1, rule, theory, practical, moment))
+        truth.scores[key] = score
+        graded.append(score)
+    return graded
