@@ -8,16 +8,15 @@ certificate, defaulting to 60/60.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway.errors import ConfigurationError
+from gateway.datafile import read_toml, validate_data
 from gateway.models import ExamPlan, Level, LevelField
 
 
@@ -111,14 +110,7 @@ class Catalogue:
 
 
 def parse_catalogue(data: dict[str, Any], source: str = "catalogue") -> Catalogue:
-    try:
-        parsed = CatalogueFile.model_validate(data)
-    except ValidationError as exc:
-        lines = [
-            f"{source}: {'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}"
-            for e in exc.errors()
-        ]
-        raise ConfigurationError("invalid catalogue:\n  " + "\n  ".join(lines)) from None
+    parsed = validate_data(CatalogueFile, data, source, "catalogue")
     return Catalogue(
         version=parsed.version,
         certificates={c.code: c for c in parsed.certificate},
@@ -130,10 +122,4 @@ def load_catalogue(path: Path | None) -> Catalogue:
     """Read the catalogue file; no file configured means an empty catalogue."""
     if path is None:
         return Catalogue()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"catalogue file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"catalogue file {path}: {exc}") from None
-    return parse_catalogue(data, str(path))
+    return parse_catalogue(read_toml(path, "catalogue file"), str(path))

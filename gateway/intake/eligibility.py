@@ -9,14 +9,13 @@ the whole file with ``--allow-ineligible``, or per row with an ``允许跨专业
 
 from __future__ import annotations
 
-import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.errors import ConfigurationError
+from gateway.datafile import read_toml, validate_data
 
 
 def _key(text: str) -> str:
@@ -43,14 +42,7 @@ class Eligibility:
 
 
 def parse_eligibility(data: dict[str, object], source: str = "eligibility") -> Eligibility:
-    try:
-        parsed = EligibilityFile.model_validate(data)
-    except ValidationError as exc:
-        lines = [
-            f"{source}: {'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}"
-            for e in exc.errors()
-        ]
-        raise ConfigurationError("invalid eligibility mapping:\n  " + "\n  ".join(lines)) from None
+    parsed = validate_data(EligibilityFile, data, source, "eligibility mapping")
     return Eligibility(
         parsed.version,
         {_key(m): frozenset(c.casefold() for c in codes) for m, codes in parsed.majors.items()},
@@ -61,10 +53,4 @@ def load_eligibility(path: Path | None) -> Eligibility | None:
     """Read the mapping; None when no file is configured (then nothing is checked)."""
     if path is None:
         return None
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"eligibility mapping {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"eligibility mapping {path}: {exc}") from None
-    return parse_eligibility(data, str(path))
+    return parse_eligibility(read_toml(path, "eligibility mapping"), str(path))

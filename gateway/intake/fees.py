@@ -8,15 +8,15 @@ marked waived.
 
 from __future__ import annotations
 
-import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gateway.datafile import read_toml, validate_data
 from gateway.errors import ConfigurationError
 from gateway.models import Level, LevelField
 
@@ -73,14 +73,7 @@ class FeeSchedule:
 
 
 def parse_fees(data: dict[str, Any], source: str = "fees") -> FeeSchedule:
-    try:
-        parsed = FeeFile.model_validate(data)
-    except ValidationError as exc:
-        lines = [
-            f"{source}: {'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}"
-            for e in exc.errors()
-        ]
-        raise ConfigurationError("invalid fee schedule:\n  " + "\n  ".join(lines)) from None
+    parsed = validate_data(FeeFile, data, source, "fee schedule")
     fees: dict[tuple[str, Level], Decimal] = {}
     for item in parsed.fee:
         for level in [*item.levels, *([item.level] if item.level else [])]:
@@ -98,10 +91,4 @@ def load_fees(path: Path | None) -> FeeSchedule | None:
     """Read the fee schedule; None when no file is configured."""
     if path is None:
         return None
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigurationError(f"fee schedule {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"fee schedule {path}: {exc}") from None
-    return parse_fees(data, str(path))
+    return parse_fees(read_toml(path, "fee schedule"), str(path))
