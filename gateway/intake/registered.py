@@ -28,6 +28,7 @@ from gateway.store.db import normalise_url
 
 log = logging.getLogger("xgate.intake")
 _CHUNK = 500
+_UNSETTLED = (RegistrationStatus.PENDING, RegistrationStatus.SENT, RegistrationStatus.UNKNOWN)
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,8 @@ async def mark_registered(
     hasher: Callable[[str], str],
     organization: str | None = None,
 ) -> dict[int, ExistingRegistration]:
-    """Mark valid rows whose candidate is already registered for the row's plan as skipped;
-    returns row number -> the existing registration."""
+    """Mark valid rows whose candidate is already registered for the row's plan (and settled)
+    as skipped; returns row number -> the existing registration, unsettled ones included."""
     by_plan: dict[str, dict[str, int]] = {}
     for r in checked.rows:
         if r.status != "valid" or r.entry is None or r.entry.plan is None:
@@ -82,9 +83,13 @@ async def mark_registered(
         for h, reg in (await already_registered(conn, plan_code, rows, organization)).items():
             existing[rows[h]] = reg
     for r in checked.rows:
-        if r.row in existing:
-            reg = existing[r.row]
-            r.skip = skip_note("already_registered", plan=reg.plan_code, status=reg.status.value)
+        earlier = existing.get(r.row)
+        # A registration an earlier run left unsettled (pending, sent, unknown: a killed or
+        # deferred submit) is not done: the row stays to be sent, so submitting the file again
+        # delivers or reconciles it instead of skipping it for good.
+        if earlier is not None and earlier.status not in _UNSETTLED:
+            r.skip = skip_note("already_registered", plan=earlier.plan_code,
+                               status=earlier.status.value)  # fmt: skip
     return existing
 
 
