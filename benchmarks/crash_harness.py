@@ -18,14 +18,20 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.harness.crash import CrashConfig, CrashReport, run_trials
+from benchmarks.harness.crash import CrashConfig, CrashReport, Trial, run_trials
 from benchmarks.harness.gateway import database
 from benchmarks.harness.report import Timer, machine, ratio_line
 
 
+def show(trial: Trial) -> None:
+    print(f"trial {trial.number:2d}: {trial.command:15s} kill at {trial.moment:12s} "
+          f"{'killed' if trial.killed else 'finished first'}; reruns {trial.reruns}; "
+          "checks passed", flush=True)
+
+
 async def crash(backend: str, config: CrashConfig, folder: Path) -> CrashReport:
     async with database(backend, folder) as (url, schema):
-        return await run_trials(folder, url, schema, config)
+        return await run_trials(folder, url, schema, config, progress=show)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,9 +48,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = CrashConfig(trials=args.trials, seed=args.seed, people=args.people)
     with tempfile.TemporaryDirectory(prefix="xgate-crash-") as tmp, Timer() as t:
         report = asyncio.run(crash(args.db, config, Path(tmp)))
-    for trial in report.trials:
-        print(f"trial {trial.number:2d}: {trial.command:15s} killed at {trial.moment:12s} "
-              f"{'killed' if trial.killed else 'finished first'}; reruns {trial.reruns}")
     print(f"{report.summary()}; {t.seconds:.0f}s; every check passed after every trial")
     # verify() after each trial already proved registrations == submitted for both
     print(ratio_line(1.0, 1.0))

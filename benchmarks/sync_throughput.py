@@ -7,8 +7,11 @@ One Beifang simulator (in its own process) holds N graded candidates. The gatewa
 learning accounts created and credit reconciled (the demo rules; the records are scores, so
 conversion finds no certificate and writes no ledger entry), cursor checkpointed. The
 reference, in the same run against the same simulator: a bare httpx fetch of the same pages,
-one ``validate_json`` pass over them, and a bare sqlite ``executemany`` upsert per page (see
+one ``validate_json`` pass over them, and a bare ``executemany`` upsert per page into the same
+kind of database (stdlib sqlite3, or asyncpg on PostgreSQL; see
 ``benchmarks.harness.reference``). Ratio = gateway time / sum of the three. Target <= 2.0.
+On PostgreSQL (``--db postgresql``: 127.0.0.1:5432, user postgres) both sides use a schema of
+their own, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -43,8 +46,15 @@ async def measure(records: int, page_size: int, backend: str, folder: Path,
         with Timer() as validate_t:
             pages = reference.validate(raw)
         rows = reference.rows_of(pages, "bf0", SALT)
-        with Timer() as upsert_t:
-            reference.upsert(folder / "reference.db", rows)
+        if backend == "sqlite":
+            rows = reference.for_sqlite(rows)
+            with Timer() as upsert_t:
+                reference.upsert(folder / "reference.db", rows)
+        else:
+            async with database(backend, folder) as (_, ref_schema):
+                assert ref_schema is not None
+                with Timer() as upsert_t:
+                    await reference.upsert_postgresql(ref_schema, rows)
         async with database(backend, folder) as (db_url, schema), gateway(
             db_url, schema, beifang_orgs([url], page_size=page_size), credit=credit
         ) as gw:  # fmt: skip

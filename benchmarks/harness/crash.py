@@ -27,6 +27,7 @@ import random
 import signal
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -37,7 +38,7 @@ from xgate_simulators.beifang import BeifangSimulator
 from xgate_simulators.liaohe import LiaoheSimulator
 
 from benchmarks.harness.gateway import DATA, SALT
-from benchmarks.harness.soak import ORGANIZATIONS, write_candidates
+from benchmarks.harness.soak import ORGANIZATIONS, revisions_seen, write_candidates
 from gateway.credit.verify import verify_report
 from gateway.masking import hash_id
 from gateway.store import open_database
@@ -147,8 +148,8 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
         proc.send_signal(signal.SIGKILL)
 
 
-async def run_trials(folder: Path, db_url: str, schema: str | None,
-                     config: CrashConfig) -> CrashReport:  # fmt: skip
+async def run_trials(folder: Path, db_url: str, schema: str | None, config: CrashConfig,
+                     progress: Callable[[Trial], None] | None = None) -> CrashReport:  # fmt: skip
     rng = random.Random(config.seed)
     shared: dict[str, Any] = {"pid": None, "at": None, "seen": 0}
     sims: dict[str, Simulator] = {
@@ -192,6 +193,8 @@ async def run_trials(folder: Path, db_url: str, schema: str | None,
                 code = await _run(xgate_toml, args, shared, None, None)
             report.trials.append(Trial(number, command, moment, killed, reruns))
             await verify(db_url, schema, sims, submitted)
+            if progress is not None:
+                progress(report.trials[-1])
     report.submitted = {org: len(ids) for org, ids in submitted.items()}
     return report
 
@@ -254,8 +257,8 @@ async def verify(db_url: str, schema: str | None, sims: dict[str, Simulator],
         for (plan, idn), s in sim.truth.scores.items():
             r = s.current
             expected_scores[(name, plan, hash_id(idn, SALT))] = (
-                _dec(r.theory), _dec(r.practical), _dec(r.total), r.absent, len(s.revisions))
-            expected_revisions += len(s.revisions)
+                _dec(r.theory), _dec(r.practical), _dec(r.total), r.absent, revisions_seen(s))
+            expected_revisions += revisions_seen(s)
         for number, c in sim.truth.certificates.items():
             expected_certs[(name, number)] = (c.status, c.revoked_reason, hash_id(c.id_number,
                                                                                    SALT))

@@ -93,7 +93,7 @@ def validate(pages: list[bytes]) -> list[WirePage]:
     return [PAGE.validate_json(p) for p in pages]
 
 
-def rows_of(pages: list[WirePage], organization: str, salt: str) -> list[list[tuple[object, ...]]]:
+def rows_of(pages: list[WirePage], organization: str, salt: str) -> list[list[tuple[Any, ...]]]:
     """The rows the gateway's ``scores`` table gets, per page (built outside the timing)."""
     out = []
     for page in pages:
@@ -102,15 +102,17 @@ def rows_of(pages: list[WirePage], organization: str, salt: str) -> list[list[tu
             id_hash = hashlib.sha256(f"{salt}:{s.candidate.id_number}".encode()).hexdigest()
             rows.append((
                 organization, s.plan, id_hash, s.certificate.code, s.certificate.level,
-                _num(s.theory), _num(s.practical), _num(s.total), s.result == "pass",
-                s.result == "absent", s.revision, s.updated_at.isoformat(), str(s.id),
+                s.theory, s.practical, s.total, s.result == "pass", s.result == "absent",
+                s.revision, s.updated_at, str(s.id),
             ))  # fmt: skip
         out.append(rows)
     return out
 
 
-def _num(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+def for_sqlite(pages: list[list[tuple[Any, ...]]]) -> list[list[tuple[Any, ...]]]:
+    """Decimals and datetimes as the text SQLite stores (outside the timing)."""
+    return [[tuple(str(v) if isinstance(v, Decimal | datetime) else v for v in row)
+             for row in rows] for rows in pages]  # fmt: skip
 
 
 SCHEMA = """
@@ -135,7 +137,7 @@ WHERE excluded.revised_at > scores.revised_at
 """
 
 
-def upsert(path: Path, pages: list[list[tuple[object, ...]]]) -> None:
+def upsert(path: Path, pages: list[list[tuple[Any, ...]]]) -> None:
     """One transaction per page into a fresh SQLite file, WAL and ``synchronous=NORMAL``."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
@@ -148,3 +150,42 @@ def upsert(path: Path, pages: list[list[tuple[object, ...]]]) -> None:
             conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+PG_SCHEMA = """
+CREATE TABLE scores (
+    id SERIAL PRIMARY KEY, organization VARCHAR(40) NOT NULL, plan_code VARCHAR(64) NOT NULL,
+    id_hash VARCHAR(64) NOT NULL, certificate_code VARCHAR(64), level INTEGER,
+    theory NUMERIC(5, 2), practical NUMERIC(5, 2), total NUMERIC(5, 2), org_passed BOOLEAN,
+    absent BOOLEAN NOT NULL, revision INTEGER NOT NULL, revised_at TIMESTAMPTZ NOT NULL,
+    org_record_id VARCHAR(128), UNIQUE (organization, plan_code, id_hash)
+);
+CREATE INDEX ix_scores_id_hash ON scores (id_hash);
+"""
+PG_UPSERT = """
+INSERT INTO scores (organization, plan_code, id_hash, certificate_code, level, theory,
+    practical, total, org_passed, absent, revision, revised_at, org_record_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+ON CONFLICT (organization, plan_code, id_hash) DO UPDATE SET
+    theory = excluded.theory, practical = excluded.practical, total = excluded.total,
+    org_passed = excluded.org_passed, absent = excluded.absent, revision = excluded.revision,
+    revised_at = excluded.revised_at
+WHERE excluded.revised_at > scores.revised_at
+"""
+
+
+async def upsert_postgresql(schema: str, pages: list[list[tuple[Any, ...]]]) -> None:
+    """The same on PostgreSQL with asyncpg ``executemany``, in a schema of its own (the
+    caller creates and drops it), one transaction per page."""
+    import asyncpg
+
+    conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres",
+                                 database="postgres",
+                                 server_settings={"search_path": schema})  # fmt: skip
+    try:
+        await conn.execute(PG_SCHEMA)
+        for rows in pages:
+            async with conn.transaction():
+                await conn.executemany(PG_UPSERT, rows)
+    finally:
+        await conn.close()

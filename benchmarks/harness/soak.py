@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -268,15 +269,25 @@ async def check_soak(
                                                bool(r["absent"]), r["revision"])
               for r in scores}  # fmt: skip
     expected = {(plan, hashed[idn]): (s.current.theory, s.current.practical, s.current.total,
-                                      s.current.absent, len(s.revisions))
+                                      s.current.absent, revisions_seen(s))
                 for (plan, idn), s in truth.scores.items()}  # fmt: skip
     assert stored == expected, _first_difference(stored, expected)
-    assert n_revisions == sum(len(s.revisions) for s in truth.scores.values())
+    assert n_revisions == sum(revisions_seen(s) for s in truth.scores.values())
     stored_certs = {r["number"]: (r["status"], r["revoked_reason"], r["id_hash"]) for r in certs}
     expected_certs = {n: (c.status, c.revoked_reason, hashed[c.id_number])
                       for n, c in truth.certificates.items()}  # fmt: skip
     assert stored_certs == expected_certs, _first_difference(stored_certs, expected_certs)
     assert verdict.ok, verdict.problems
+
+
+def revisions_seen(score: Any) -> int:
+    """The revisions a sync that read after every correction records: a correction that
+    leaves every value as it was is no change (the gateway keeps no revision for it)."""
+    def values(r: Any) -> tuple[Any, ...]:
+        return (r.theory, r.practical, r.total, r.passed, r.absent)
+
+    revs = score.revisions
+    return 1 + sum(1 for a, b in pairwise(revs) if values(a) != values(b))
 
 
 def _first_difference(got: dict[Any, Any], want: dict[Any, Any]) -> str:
