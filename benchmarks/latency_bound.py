@@ -37,10 +37,11 @@ TARGET = 1.2
 
 
 async def measure(orgs: int, latency: float, pages: int, page_size: int, concurrency: int,
-                  folder: Path, profile: bool = False) -> dict[str, float]:  # fmt: skip
+                  folder: Path, profile: bool = False,
+                  backend: str = "sqlite") -> dict[str, float]:  # fmt: skip
     policy = HttpPolicy(max_concurrency=concurrency)
     with simulators(orgs=orgs, records=pages * page_size, latency=latency) as served:
-        async with database("sqlite", folder) as (url, schema), gateway(
+        async with database(backend, folder) as (url, schema), gateway(
             url, schema, beifang_orgs(served.urls, page_size=page_size, policy=policy),
             sync_concurrency=min(64, orgs),
         ) as gw:  # fmt: skip
@@ -68,12 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=10, help="score pages per organization")
     parser.add_argument("--page-size", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
-    print(f"# latency bound; {machine()}")
+    print(f"# latency bound on {args.db}; {machine()}")
     with tempfile.TemporaryDirectory(prefix="xgate-bench-") as tmp:
         r = asyncio.run(measure(args.orgs, args.latency, args.pages, args.page_size,
-                                args.concurrency, Path(tmp), args.profile))  # fmt: skip
+                                args.concurrency, Path(tmp), args.profile,
+                                args.db))  # fmt: skip
     print(f"orgs={args.orgs} latency={args.latency}s requests={r['requests']} "
           f"gateway={r['gateway']:.2f}s ideal={r['ideal']:.2f}s "
           f"sequential-cursor bound={r['sequential']:.2f}s")
