@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
+from gateway.errors import ConfigurationError
 from gateway.store import open_database
 from gateway.store import tables as t
 from gateway.store.db import head_revision
@@ -53,9 +54,39 @@ async def test_salt_is_random_and_stable(db, db_target) -> None:
     again = await open_database(db_target.url, schema=db_target.schema)
     try:
         assert await again.salt() == first
-        assert await again.salt("configured") == "configured"
     finally:
         await again.dispose()
+    other = await open_database(db_target.url, schema=db_target.schema)
+    try:
+        with pytest.raises(ConfigurationError, match="different id_salt"):
+            await other.salt("configured-later")
+    finally:
+        await other.dispose()
+
+
+async def test_configured_salt_is_remembered_and_a_change_refused(db_target, tmp_path) -> None:
+    if db_target.schema is None:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'salted.db'}"
+    else:
+        url = db_target.url
+    first = await open_database(url, schema=db_target.schema)
+    try:
+        assert await first.salt("college-secret-salt") == "college-secret-salt"
+    finally:
+        await first.dispose()
+    again = await open_database(url, schema=db_target.schema)
+    try:
+        assert await again.salt("college-secret-salt") == "college-secret-salt"
+    finally:
+        await again.dispose()
+    changed = await open_database(url, schema=db_target.schema)
+    try:
+        with pytest.raises(ConfigurationError):
+            await changed.salt("another-salt")
+        with pytest.raises(ConfigurationError):
+            await changed.salt(None)  # the random default is not the salt it was made with
+    finally:
+        await changed.dispose()
 
 
 async def test_registration_is_unique_per_candidate_and_plan(db) -> None:

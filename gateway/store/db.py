@@ -8,6 +8,7 @@ which is how the tests give each test a database of its own.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -91,20 +92,37 @@ class Database:
             yield conn
 
     async def salt(self, configured: str | None = None) -> str:
-        """The salt for hashed ID numbers: configured, or random and kept in the database."""
-        if configured:
-            return configured
+        """The salt for hashed ID numbers: configured, or random and kept in the database.
+
+        Every stored hash depends on it, so the database remembers a fingerprint of the salt it
+        was first used with and refuses another one (a changed ``XGATE_ID_SALT`` would make
+        every registered candidate look new and every learner get a second account).
+        """
         if self._salt:
             return self._salt
         async with self.begin() as conn:
-            row = (
-                await conn.execute(select(t.meta.c.value).where(t.meta.c.key == "id_salt"))
-            ).scalar_one_or_none()
-            if row is None:
-                row = secrets.token_hex(16)
-                await conn.execute(t.meta.insert().values(key="id_salt", value=row))
-        self._salt = row
-        return row
+            rows = await conn.execute(
+                select(t.meta.c.key, t.meta.c.value).where(
+                    t.meta.c.key.in_(("id_salt", "id_salt_sha256"))
+                )
+            )
+            stored: dict[str, str] = {row.key: row.value for row in rows}
+            salt = configured or stored.get("id_salt")
+            if salt is None:
+                salt = secrets.token_hex(16)
+                await conn.execute(t.meta.insert().values(key="id_salt", value=salt))
+            fingerprint = hashlib.sha256(f"xgate-salt:{salt}".encode()).hexdigest()
+            known = stored.get("id_salt_sha256")
+            if known is None:
+                await conn.execute(t.meta.insert().values(key="id_salt_sha256", value=fingerprint))
+            elif known != fingerprint:
+                raise ConfigurationError(
+                    "this database was created with a different id_salt: hashed ID numbers "
+                    "would no longer match (candidates would look new, learners would get "
+                    "second accounts). Use the original XGATE_ID_SALT, or a new database."
+                )
+        self._salt = salt
+        return salt
 
     async def upgrade(self) -> str | None:
         """Apply every pending migration; returns the new head revision."""
