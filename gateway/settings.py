@@ -99,6 +99,9 @@ class Settings(BaseSettings):
 def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
     """Read settings; every problem becomes a ``ConfigurationError`` naming the key."""
     old = os.environ.get("XGATE_CONFIG")
+    if config is None and old and not Path(old).exists():
+        # a typo in a cron job's environment must not run with defaults and report success
+        raise ConfigurationError(f"XGATE_CONFIG names {old}, which does not exist")
     if config is not None:
         if not config.exists():
             raise ConfigurationError(f"configuration file {config} does not exist")

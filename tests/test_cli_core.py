@@ -84,3 +84,10 @@ def test_schemas_check_reports_stale_files(run, tmp_path) -> None:  # type: igno
 def test_unknown_organization_is_a_configuration_error(run) -> None:  # type: ignore[no-untyped-def]
     result = run("sync", "--org", "nobody")
     assert result.exit_code == 3 and "nobody" in result.stderr
+
+
+def test_missing_config_file_named_by_environment_is_an_error(run, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("XGATE_CONFIG", str(tmp_path / "typo.toml"))
+    result = run("sync")
+    assert result.exit_code == 3 and "typo.toml" in result.stderr
+    assert not (tmp_path / "xgate.db").exists()
