@@ -24,7 +24,8 @@ RATIO_LINE = re.compile(r"^ratio=\d+\.\d{3} target=\d+(\.\d+)? (PASS|FAIL)$")
 Main = Callable[[Sequence[str] | None], int]
 
 CASES: list[tuple[str, Main, list[str]]] = [
-    ("sync_throughput", sync_throughput.main, ["--records", "600", "--page-size", "100"]),
+    ("sync_throughput", sync_throughput.main,
+     ["--records", "600", "--page-size", "100", "--rounds", "1"]),
     ("latency_bound", latency_bound.main,
      ["--orgs", "2", "--pages", "2", "--page-size", "5", "--latency", "0.01"]),
     ("memory", memory.main, ["--large", "400", "--small", "200", "--page-size", "100"]),
@@ -53,7 +54,7 @@ def test_benchmark_prints_a_ratio_line(
 
 @pytest.mark.skipif(not PG_UP, reason="PostgreSQL at 127.0.0.1:5432 is unreachable")
 def test_sync_throughput_on_postgresql(capsys: pytest.CaptureFixture[str]) -> None:
-    assert sync_throughput.main(["--records", "300", "--page-size", "100",
+    assert sync_throughput.main(["--records", "300", "--page-size", "100", "--rounds", "1",
                                  "--db", "postgresql"]) == 0  # fmt: skip
     line, out = last_line(capsys)
     assert RATIO_LINE.match(line), out
