@@ -48,7 +48,7 @@ from gateway.store import tables as t
 
 log = logging.getLogger("xgate.outbox")
 S = RegistrationStatus
-LEASE = timedelta(minutes=10)
+LEASE = timedelta(hours=2)  # longer than any batch: upload, job polling, retries
 reg = t.registrations
 
 
@@ -106,6 +106,21 @@ def _now() -> datetime:
 
 def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_local(owner: str | None) -> bool:
+    return bool(owner) and str(owner).partition(":")[0] == socket.gethostname()
+
+
+def _abandoned(owner: str | None, lease_until: datetime | None, now: datetime) -> bool:
+    """A ``sent`` entry nobody is working on any more: its owner on this host is gone, or an
+    owner elsewhere let its lease run out. A live owner here is never overtaken, however long
+    its batch takes (a slow platform's job polling can outlast any lease)."""
+    if _owner_dead(owner):
+        return True
+    if _owner_local(owner):
+        return False
+    return (_aware(lease_until) or now) < now
 
 
 def _owner_dead(owner: str | None) -> bool:
@@ -484,9 +499,7 @@ async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileRe
                 )
             )
             abandoned = [
-                r.id
-                for r in sent_rows
-                if _owner_dead(r.lease_owner) or (_aware(r.lease_until) or now) < now
+                r.id for r in sent_rows if _abandoned(r.lease_owner, r.lease_until, now)
             ]
             await _transition(
                 conn, abandoned, S.UNKNOWN, now, "abandoned while sending (process ended)",
@@ -537,10 +550,21 @@ async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileRe
                         org_registration_id=outcome.org_registration_id,
                         reason_code=outcome.reason_code, reason=outcome.reason,
                     )  # fmt: skip
-                    if outcome.status is S.ACCEPTED:
-                        report.accepted += 1
-                    else:
+                    if outcome.status is not S.ACCEPTED:
                         report.rejected += 1
+            if outcome is not None and outcome.status is S.ACCEPTED:
+                report.accepted += 1
+                # after the commit, as for a registration accepted on first sending
+                gw.host.emit(
+                    "xgate_candidate_registered",
+                    organization=name,
+                    plan_code=row["plan_code"],
+                    registration=Registration(
+                        organization=name, plan_code=row["plan_code"],
+                        idempotency_key=row["idempotency_key"], status=outcome.status,
+                        org_registration_id=outcome.org_registration_id, updated_at=_now(),
+                    ),
+                )  # fmt: skip
     return report
 
 

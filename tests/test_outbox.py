@@ -132,3 +132,34 @@ async def test_thousand_candidates_with_lost_answers_register_exactly_once(make_
         assert await statuses(gw) == {RegistrationStatus.ACCEPTED.value: 1000}
         # every register call carried distinct candidates: no candidate was sent twice
         assert fake.register_calls == 40
+
+
+async def test_a_live_owner_is_never_overtaken_even_past_its_lease(make_gateway) -> None:
+    async with make_gateway(orgs=ORGS) as gw:
+        await enqueue(gw, "fake", PLAN, items(1))
+        owner = f"{os.uname().nodename}:{os.getppid()}:alive"  # a live process on this host
+        async with gw.db.begin() as conn:
+            await conn.execute(t.registrations.update().values(
+                status="sent", lease_owner=owner,
+                lease_until=datetime.now(UTC) - timedelta(hours=5)))  # fmt: skip
+        report = await reconcile(gw, "fake")
+        assert report.requeued == 0 and fakeorg.org("fake").lookup_calls == 0
+        assert await statuses(gw) == {"sent": 1}
+
+
+async def test_registrations_settled_by_look_up_are_announced(make_gateway) -> None:
+    seen: list[str] = []
+
+    class Observer:
+        from gateway import hookimpl
+
+        @staticmethod
+        @hookimpl
+        def xgate_candidate_registered(organization: str, plan_code: str, registration) -> None:  # type: ignore[no-untyped-def]
+            seen.append(registration.idempotency_key)
+
+    async with make_gateway(orgs=ORGS, extra=[("observer", Observer())]) as gw:
+        fakeorg.org("fake").drop_after_commit = 1.0
+        queued = await enqueue(gw, "fake", PLAN, items(3))
+        await deliver(gw, "fake")
+        assert sorted(seen) == sorted(e.idempotency_key for e in queued)
