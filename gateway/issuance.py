@@ -76,12 +76,15 @@ async def _queue(gw: Gateway, organization: str, plan_code: str | None) -> int:
 
 
 async def _open_requests(gw: Gateway, organization: str, plan_code: str | None) -> list[Any]:
+    """Requests not settled: pending, unknown, and ``sent`` ones a killed run left behind.
+    Sending those again is safe: the ``issue`` capability treats a repeated key as the same
+    request, so it answers with the certificate already issued."""
     q = (
         select(ir.c.id.label("ir_id"), ir.c.idempotency_key, reg.c.plan_code,
                reg.c.org_registration_id, cand)
         .join(reg, reg.c.id == ir.c.registration_id)
         .join(cand, cand.c.id == reg.c.candidate_id)
-        .where(reg.c.organization == organization, ir.c.status.in_(("pending", "unknown")))
+        .where(reg.c.organization == organization, ir.c.status.in_(("pending", "sent", "unknown")))
         .order_by(ir.c.id)
     )  # fmt: skip
     if plan_code:
@@ -136,6 +139,11 @@ async def issue_for(
                 sent = getattr(exc, "sent", False)
                 await _set(gw, ids, "unknown" if sent else "pending", reason=str(exc))
                 report.errors.append(f"{organization}: issuance stopped: {exc}")
+                return report
+            except Exception as exc:  # a contract error or a plugin bug: the answer is unknown
+                await _set(gw, ids, "unknown", reason=f"{type(exc).__name__}: {exc}")
+                report.unknown += len(ids)
+                report.errors.append(f"{organization}: issue failed: {type(exc).__name__}: {exc}")
                 return report
             await _record(gw, organization, batch, outcomes, report, run_id)
     return report

@@ -50,3 +50,33 @@ async def test_issue_only_for_passed_and_exactly_once(make_gateway) -> None:
         report = await run_sync(gw)
         certs = next(s for s in report.streams if s.stream == "certificates")
         assert certs.new == 0
+
+
+async def test_a_failing_issue_call_leaves_nothing_stuck(make_gateway) -> None:
+    ids = make_ids(2, seed=22)
+    async with make_gateway(orgs=ORGS) as gw:
+        org = fakeorg.org("fake")
+        await enqueue(gw, "fake", PLAN, [OutboxItem(Candidate(name=f"生{i}", id_number=n))
+                                         for i, n in enumerate(ids)])
+        await deliver(gw, "fake")
+        org.scores = [
+            ScoreRecord(organization="fake", plan_code="P1", id_number=n, theory=80, practical=80,
+                        passed=True, revised_at=datetime(2026, 12, 21, tzinfo=UTC))
+            for n in ids
+        ]
+        await run_sync(gw)
+        adapter = gw.organization("fake").adapter
+        real_issue = adapter.issue
+
+        async def broken(requests):  # type: ignore[no-untyped-def]
+            raise ValueError("garbled answer")
+
+        adapter.issue = broken
+        first = await issue_all(gw)
+        assert first[0].unknown == 2 and first[0].errors
+        # a killed run would have left them "sent": the next run picks those up as well
+        async with gw.db.begin() as conn:
+            await conn.execute(t.issue_requests.update().values(status="sent"))
+        adapter.issue = real_issue
+        second = await issue_all(gw)
+        assert second[0].issued == 2 and len(org.issued) == 2
