@@ -246,8 +246,9 @@ async def sync_stream(
                 report.status = "failed"
                 report.error = f"{type(exc).__name__}: {exc}"
                 break
-            # resume from the last committed cursor: nothing after it was stored
-            cursor = await _load_cursor(gw, org.name, stream) if not full else cursor
+            # resume from ``cursor``: the start (stored, --full or --since) or the last page
+            # committed in this run; never reload the stored one, which would silently skip a
+            # --since window or re-read a --full run from the middle
         finally:
             report.duration = round(time.monotonic() - started, 3)
             report.requests = org.client.stats.requests - stats_before[0]

@@ -154,3 +154,28 @@ async def test_since_rereads_a_window_without_touching_the_rest(make_gateway) ->
         report = await run_sync(gw, since=T0 + timedelta(minutes=6))
         s = next(r for r in report.streams if r.stream == "scores")
         assert s.records == 4 and s.new == 0 and s.unchanged == 4
+
+
+async def test_since_window_survives_a_transient_failure(make_gateway) -> None:
+    from gateway.errors import TransientError
+
+    ids = make_ids(10, seed=13)
+    async with make_gateway(orgs=ORGS) as gw:
+        fakeorg.org("fake").scores = [score(n, 70, 80, minutes=i) for i, n in enumerate(ids)]
+        await run_sync(gw)  # the stored cursor is now at the end
+        adapter = gw.organization("fake").adapter
+        real = adapter.scores
+        calls: list[str | None] = []
+
+        async def flaky(cursor: str | None) -> Any:
+            calls.append(cursor)
+            if len(calls) == 1:
+                raise TransientError("connection reset")
+            async for page in real(cursor):
+                yield page
+
+        adapter.scores = flaky
+        report = await run_sync(gw, since=T0 + timedelta(minutes=6))
+        s = next(r for r in report.streams if r.stream == "scores")
+        assert calls[0] == calls[1] == "6"  # the retry starts the window again, not at the end
+        assert s.records == 4 and s.status == "ok"
