@@ -117,15 +117,17 @@ class Candidate(Record):
     schema_name: ClassVar[str] = "candidate"
     name: Annotated[CleanStr, Field(min_length=1, max_length=64)]
     id_type: IdType = IdType.RESIDENT
-    id_number: CleanStr
+    id_number: Annotated[CleanStr, Field(max_length=32)]
     sex: Sex | None = None
     birth_date: date | None = None
     mobile: str | None = Field(default=None, pattern=r"^1[3-9]\d{9}$")
-    student_number: CleanStr | None = None
-    department: CleanStr | None = None
-    major: CleanStr | None = None
-    class_name: CleanStr | None = None
-    ethnicity: CleanStr | None = None
+    # Bounded like the ``candidates`` columns (gateway/store/tables.py), so an overlong cell
+    # is a row problem at check time, never a database error at submit time.
+    student_number: Annotated[CleanStr, Field(max_length=64)] | None = None
+    department: Annotated[CleanStr, Field(max_length=128)] | None = None
+    major: Annotated[CleanStr, Field(max_length=128)] | None = None
+    class_name: Annotated[CleanStr, Field(max_length=128)] | None = None
+    ethnicity: Annotated[CleanStr, Field(max_length=32)] | None = None
     fee_waiver: bool = False
     resit: bool = False
 

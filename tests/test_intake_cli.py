@@ -19,7 +19,7 @@ from gateway.cli.main import app
 from gateway.plugins import load_plugins
 from gateway.store import open_database
 from gateway.store import tables as t
-from tests.intake_support import DATA, csv_bytes, make_id, student, write_xlsx
+from tests.intake_support import DATA, HEADERS, csv_bytes, make_id, student, write_xlsx
 from tests.plugins_fixtures import fakeorg
 
 runner = CliRunner()
@@ -228,3 +228,31 @@ def test_sample_file_is_generated_deterministically(tmp_path: Path) -> None:
     script = runpy.run_path(str(DATA / "make_candidates.py"))
     script["make"](tmp_path / "again.xlsx")
     assert (tmp_path / "again.xlsx").read_bytes() == (DATA / "candidates.xlsx").read_bytes()
+
+
+# --- column sizes, unreadable CSV, results that cannot be written ------------------------------
+
+
+def test_overlong_class_is_a_row_problem_and_is_never_sent(xgate: Any, tmp_path: Path) -> None:
+    long_class = "化工" * 75  # 150 characters; the candidates.class_name column holds 128
+    rows = [[*student(name="甲", id_number=make_id(seq=101)), "化工2301"],
+            [*student(name="乙", id_number=make_id(seq=103)), long_class]]  # fmt: skip
+    path = write_xlsx(tmp_path / "名单.xlsx", rows, headers=[*HEADERS, "班级"])
+    result = xgate("check", str(path), "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["rows"] == {"total": 2, "valid": 1, "invalid": 1, "skipped": 0}
+    [problem] = data["problems"]
+    assert (problem["row"], problem["field"], problem["code"]) == (3, "class_name", "too_long")
+    assert problem["message_zh"].startswith("第3行「班级」：内容超过128个字符（这里有150个）")
+    assert problem["message_en"].startswith("row 3, class: longer than 128 characters")
+    assert long_class not in result.stdout
+
+    result = xgate("submit", str(path), "--org", "beifang", "--yes", "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["counts"] == {"accepted": 1, "invalid": 1}
+    regs = registrations(tmp_path)
+    assert len(regs) == 1
+    sent = fakeorg.org("beifang").registrations
+    assert set(sent) == {("BF-2026-HGJL-2", make_id(seq=101))}

@@ -141,6 +141,10 @@ ROW_MESSAGES: dict[str, tuple[str, str]] = {
         "无法识别“{value}”，请填写是或否",
         "cannot read “{value}”; use 是 (yes) or 否 (no)",
     ),
+    "too_long": (
+        "内容超过{limit}个字符（这里有{length}个），请缩短",
+        "longer than {limit} characters (this one has {length}); shorten it",
+    ),
     "invalid_value": ("值无效：{detail}", "invalid value: {detail}"),
 }
 

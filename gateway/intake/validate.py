@@ -468,6 +468,11 @@ def _model_problem(
         return row_problem(n, "mobile", "mobile_format")
     if where == "name":
         return row_problem(n, "name", "name_too_long")
+    ctx = err.get("ctx") or {}
+    if err.get("type") in ("too_long", "string_too_long") and "max_length" in ctx:
+        value = data.get(where)
+        length = len(value) if isinstance(value, str) else ctx.get("actual_length", "?")
+        return row_problem(n, where, "too_long", limit=ctx["max_length"], length=length)
     return row_problem(n, where, "invalid_value", detail=mask_text(message))
 
 
