@@ -13,10 +13,13 @@ import hmac
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import xgate_liaohe.plugin
+from sqlalchemy import select
 from xgate_liaohe.adapter import LiaoheAdapter
 from xgate_liaohe.plugin import SPEC
 from xgate_liaohe.settings import LiaoheSettings
@@ -37,8 +40,11 @@ from gateway import (
 )
 from gateway.http import build_client
 from gateway.masking import hash_id
-from gateway.outbox import idempotency_key
-from gateway.settings import HttpPolicy
+from gateway.outbox import OutboxItem, deliver, enqueue, idempotency_key
+from gateway.plugins import load_plugins
+from gateway.runtime import open_gateway
+from gateway.settings import HttpPolicy, Settings
+from gateway.store import tables as t
 from tests.idgen import make_ids
 
 PLC1 = ExamPlan(code="LH-2026-PLC-1", organization="liaohe", certificate_code="PLC", level=1)
@@ -429,3 +435,69 @@ async def test_verify_reports_status_and_holder(sim: LiaoheSimulator) -> None:
     assert revoked.certificate.revoked_reason == "证书信息有误"
     missing = await adapter.verify("LH2026PLC1999999")
     assert (missing.found, missing.certificate) == (False, None)
+
+
+def stale_on_first_job_poll(sim: LiaoheSimulator) -> Callable[[], float]:
+    """The platform's clock as it checks timestamps: ten minutes ahead while it answers the
+    first job poll (so that poll is refused with 1002), right before and after."""
+
+    def clock() -> float:
+        first_poll = sim.hits["job"] == 1 and not sim.refusals[1002]
+        skew = 600.0 if first_poll else 0.0
+        return datetime.now(UTC).timestamp() + skew
+
+    return clock
+
+
+async def test_an_auth_refusal_after_the_upload_makes_the_outcome_unknown() -> None:
+    """The upload was accepted (a job exists), so a 1002 on the job poll must not say
+    "nothing was sent": the core would upload the batch again."""
+    sim = LiaoheSimulator(seed=12)
+    sim.auth_clock = stale_on_first_job_poll(sim)
+    async with sim.running():
+        adapter = make_adapter(sim)
+        candidates = people(3)
+        with pytest.raises(OutcomeUnknown) as info:
+            await adapter.register(PLC1, requests_for(PLC1, candidates))
+        assert isinstance(info.value.__cause__, AuthError)
+        assert "1002" in str(info.value) and info.value.sent is True
+        assert sim.refusals[1002] == 1 and sim.hits["upload"] == 1
+        assert {(PLC1.code, c.id_number) for c in candidates} == set(sim.truth.registrations)
+
+
+async def test_the_outbox_settles_a_batch_whose_job_poll_was_refused_by_look_up(
+    tmp_path: Path,
+) -> None:
+    sim = LiaoheSimulator(seed=13)
+    sim.auth_clock = stale_on_first_job_poll(sim)
+    async with sim.running():
+        conf = Settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'xgate.db'}",
+            organizations={
+                "liaohe": {
+                    "plugin": "liaohe", "base_url": sim.url, "app_key": sim.app_key,
+                    "app_secret": sim.app_secret, "poll_interval": 0.5,
+                    "http": FAST.model_dump(),
+                }
+            },
+        )  # fmt: skip
+        host = load_plugins(lambda: [], extra=[("liaohe", xgate_liaohe.plugin)])
+        candidates = people(4, seed=7)
+        async with open_gateway(settings=conf, host=host, sleep=Recorder()) as gw:
+            await enqueue(gw, "liaohe", PLC1, [OutboxItem(c) for c in candidates])
+            report = await deliver(gw, "liaohe")
+            async with gw.db.connect() as conn:
+                rows = (await conn.execute(select(t.registrations))).mappings().all()
+                events = (
+                    (await conn.execute(select(t.registration_events.c.detail))).scalars().all()
+                )
+
+    assert sim.refusals[1002] == 1
+    assert not report.auth_failed and report.unknown == 0 and report.accepted == 0
+    assert report.reconciled == 4
+    assert sim.hits["upload"] == 1 and sim.truth.registration_requests == 1
+    assert all(sim.attempts[(PLC1.code, c.id_number)] == 1 for c in candidates)
+    assert {(r["status"], r["org_registration_id"]) for r in rows} == {
+        ("accepted", reg.registration_id) for reg in sim.truth.registrations.values()
+    }
+    assert len(rows) == 4 and events.count("settled by look-up") == 4

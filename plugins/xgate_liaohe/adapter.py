@@ -163,14 +163,19 @@ class LiaoheAdapter:
             raise OutcomeUnknown(
                 f"{self.org}: the upload answer names no job", organization=self.org
             )
+        # The upload reached the platform: whatever fails from here on (a stale timestamp or a
+        # refused signature on a poll, a broken answer, a plugin bug) must not tell the core
+        # "nothing was sent", or it would upload the batch again. The look-up settles it.
         try:
             rows = await self._wait_for_job(job_id)
-        except (TransientError, ContractError, wire.PlatformError) as exc:
+            return await self._outcomes(plan, requests, rows)
+        except Exception as exc:
+            detail = mask_text(str(exc), [self.settings.app_secret.get_secret_value()])
             raise OutcomeUnknown(
-                f"{self.org}: upload job {job_id} accepted but its result is unknown: {exc}",
+                f"{self.org}: upload job {job_id} accepted but its result is unknown: "
+                f"{type(exc).__name__}: {detail}",
                 organization=self.org,
-            ) from None
-        return await self._outcomes(plan, requests, rows)
+            ) from exc
 
     async def _wait_for_job(self, job_id: str) -> list[Any]:
         interval = self.settings.poll_interval
