@@ -25,7 +25,14 @@ from gateway.errors import AuthError, ContractError, RejectedError, XgateError
 from gateway.masking import mask_text
 from gateway.models import CertificateRecord, ScoreRecord
 from gateway.runtime import Gateway
-from gateway.sync import StreamReport, _apply_page, start_run
+from gateway.sync import (
+    CreditHook,
+    StreamReport,
+    SyncReport,
+    _apply_page,
+    finish_run,
+    start_run,
+)
 
 log = logging.getLogger("xgate.server")
 MAX_BODY = 1024 * 1024
@@ -88,18 +95,18 @@ async def webhook(request: web.Request) -> web.Response:
         return _error(401, "bad_signature", str(exc))
     except (ContractError, RejectedError, ValueError) as exc:
         return _error(400, "bad_body", str(exc))
+    credit = CreditHook(gw)
     run_id = await start_run(gw, {"webhook": name})
     report = StreamReport(name, "webhook")
     scores = [r for r in records if isinstance(r, ScoreRecord)]
     certificates = [r for r in records if isinstance(r, CertificateRecord)]
-    from gateway.sync import CreditHook
-
-    credit = CreditHook(gw)
     for stream, model, items in (("scores", ScoreRecord, scores),
                                  ("certificates", CertificateRecord, certificates)):  # fmt: skip
         if items:
             page: Page[Any] = Page(records=items, next_cursor=None)
             await _apply_page(gw, org, stream, model, page, run_id, report, credit)
+    report.status = "ok"
+    await finish_run(gw, SyncReport(run_id=run_id, streams=[report]))
     result = WebhookResult(
         organization=name, records=report.records, new=report.new, changed=report.changed,
         unchanged=report.unchanged, quarantined=report.quarantined,

@@ -91,3 +91,15 @@ def test_missing_config_file_named_by_environment_is_an_error(run, tmp_path, mon
     result = run("sync")
     assert result.exit_code == 3 and "typo.toml" in result.stderr
     assert not (tmp_path / "xgate.db").exists()
+
+
+def test_broken_rules_file_stops_sync_before_a_run_is_recorded(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "rules.toml").write_text('version = "1"\n[[rule]]\ncertificate = 5\n', "utf-8")
+    (tmp_path / "xgate.toml").write_text(f'rules_file = "{tmp_path / "rules.toml"}"\n', "utf-8")
+    result = run("sync")
+    assert result.exit_code == 3, result.output
+    import sqlite3
+
+    if (tmp_path / "xgate.db").exists():
+        with sqlite3.connect(tmp_path / "xgate.db") as conn:
+            assert conn.execute("select count(*) from sync_runs").fetchone() == (0,)

@@ -60,6 +60,9 @@ async def test_webhooks_apply_records_and_bad_requests_get_clear_errors(make_gat
             assert await count(gw, t.scores) == 5
             assert await count(gw, t.certificates) == len(sim.truth.certificates)
             assert await count(gw, t.credit_ledger) > 0
+            async with gw.db.connect() as conn:
+                states = (await conn.execute(select(t.sync_runs.c.status))).scalars().all()
+            assert states and set(states) == {"ok"}  # every webhook run is finished
             # the nightly sync later reads the same records and finds nothing new
             report = await run_sync(gw, organizations=["beifang"])
             assert report.totals()["new"] == 0 and report.totals()["changed"] == 0

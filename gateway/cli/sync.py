@@ -65,12 +65,17 @@ def sync(
     start = _parse_since(since) if since else None
 
     async def go() -> dict[str, Any]:
+        from gateway.credit.rules import load_rules
         from gateway.issuance import issue_all
         from gateway.runtime import open_gateway
         from gateway.sync import run_sync, start_run
 
         async with open_gateway(state.CONFIG) as gw:
             names = gw.organization_names(org)
+            # data files first: a broken rules file or catalogue stops the run before it starts
+            gw.catalogue  # noqa: B018
+            if gw.settings.rules_file:
+                load_rules(gw.settings.rules_file)
             run_id = await start_run(gw, {"organizations": names, "full": full, "issue": issue})
             issued_reports = []
             if interactive:
