@@ -103,3 +103,28 @@ def test_broken_rules_file_stops_sync_before_a_run_is_recorded(run, tmp_path) ->
     if (tmp_path / "xgate.db").exists():
         with sqlite3.connect(tmp_path / "xgate.db") as conn:
             assert conn.execute("select count(*) from sync_runs").fetchone() == (0,)
+
+
+def test_unopenable_database_is_a_configuration_error(run, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("XGATE_DATABASE_URL", "sqlite+aiosqlite:////nonexistent/dir/x.db")
+    result = run("outbox")
+    assert result.exit_code == 3 and "cannot open database" in result.stderr
+
+
+def test_markup_like_input_is_printed_verbatim(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("sync", "--org", "[/x]")
+    assert result.exit_code == 3 and "[/x]" in result.stderr
+
+
+def test_json_reports_are_masked_as_a_whole() -> None:
+    import io
+    from contextlib import redirect_stdout
+
+    from gateway.cli.output import print_json
+
+    out = io.StringIO()
+    with redirect_stdout(out):
+        print_json({"errors": ["bad id 11010519491231002X, mobile 13912345678"], "n": 1})
+    text = out.getvalue()
+    assert "11010519491231002X" not in text and "13912345678" not in text
+    assert json.loads(text)["n"] == 1

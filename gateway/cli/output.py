@@ -20,6 +20,8 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.errors import XgateError
 from gateway.masking import mask_text
@@ -52,8 +54,20 @@ def dumps(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=_default)
 
 
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return value
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(dumps(data) + "\n")
+    """One JSON document on stdout. Reports are masked as a whole: an error text or a reason
+    that quotes an ID number or a mobile is masked here even if its producer forgot."""
+    sys.stdout.write(dumps(_masked(data)) + "\n")
     sys.stdout.flush()
 
 
@@ -61,13 +75,15 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     tbl = Table(title=title, show_lines=False)
     for col in columns:
         tbl.add_column(col)
-    for row in rows:
-        tbl.add_row(*("" if v is None else str(v) for v in row))
+    for row in rows:  # cells are text, never markup: a value like "[/x]" must print as it is
+        tbl.add_row(*(Text("" if v is None else str(v)) for v in row))
     console.print(tbl)
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {mask_text(message)}", highlight=False, markup=True)
+    err_console.print(
+        Text("error: ", style="bold red") + Text(mask_text(message)), highlight=False
+    )
     raise typer.Exit(code)
 
 
@@ -79,3 +95,6 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         fail(str(exc), getattr(exc, "exit_code", EXIT_FAILURES))
     except KeyboardInterrupt:
         fail("interrupted", 130)
+    except SQLAlchemyError as exc:  # the database refused: say so, masked, without a traceback
+        reason = getattr(exc, "orig", None) or exc
+        fail(f"database error: {type(reason).__name__}: {reason}", EXIT_FAILURES)

@@ -179,7 +179,8 @@ async def open_database(
     by ``xgate sync`` just works. ``xgate db upgrade`` does the same explicitly.
     """
     url = normalise_url(url)
-    kwargs: dict[str, Any] = {"echo": echo}
+    # statement parameters (ID numbers, mobiles) never appear in a database error's text
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if url.startswith("postgresql+asyncpg") and schema:
         kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
     if url.startswith("sqlite"):
@@ -199,7 +200,11 @@ async def open_database(
                 await db.upgrade()
         except ConfigurationError:
             raise
-        except OSError as exc:
+        except Exception as exc:  # unreachable server, bad credentials, unwritable file
             await engine.dispose()
-            raise ConfigurationError(f"cannot open database: {exc}") from None
+            reason = getattr(exc, "orig", None) or exc
+            raise ConfigurationError(
+                f"cannot open database {make_url(url).render_as_string(hide_password=True)}: "
+                f"{type(reason).__name__}: {reason}"
+            ) from None
     return db
