@@ -128,3 +128,17 @@ def test_json_reports_are_masked_as_a_whole() -> None:
     text = out.getvalue()
     assert "11010519491231002X" not in text and "13912345678" not in text
     assert json.loads(text)["n"] == 1
+
+
+def test_outbox_with_an_unknown_organization_is_a_configuration_error(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("outbox", "--org", "nosuch").exit_code == 3
+    assert run("outbox", "reconcile", "--org", "nosuch").exit_code == 3
+
+
+def test_sync_summary_says_why_an_organization_failed(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "xgate.toml").write_text(
+        '[organizations.bf]\nplugin = "beifang"\nbase_url = "http://127.0.0.1:1"\n'
+        'client_id = "c"\n', encoding="utf-8")  # client_secret missing
+    result = run("sync")
+    assert result.exit_code == 1
+    assert "client_secret" in result.stdout

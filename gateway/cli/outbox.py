@@ -29,6 +29,8 @@ def outbox(ctx: typer.Context, org: OrgOpt = None, as_json: JsonOpt = False) -> 
         from gateway.runtime import open_gateway
 
         async with open_gateway(state.CONFIG) as gw:
+            if org:
+                gw.organization_names([org])  # an unknown name is a configuration error
             return [
                 {
                     "id": e.id,
@@ -65,6 +67,8 @@ def reconcile_cmd(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
         from gateway.runtime import open_gateway
 
         async with open_gateway(state.CONFIG) as gw:
+            if org:
+                gw.organization_names([org])
             r = await reconcile(gw, org)
             return {
                 "accepted": r.accepted,

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from gateway.cli import state
 from gateway.cli.output import (
@@ -40,7 +41,11 @@ def _summary_line(data: dict[str, Any]) -> str:
     )
     if data.get("issued"):
         line += f", {data['issued']} certificates issued"
-    return line + (f"; FAILED: {', '.join(failed)}" if failed else "; all ok")
+    if not failed:
+        return line + "; all ok"
+    reasons = [f"{s['organization']}/{s['stream']}: {s['error']}" for s in data["streams"]
+               if s["status"] in ("failed", "deferred") and s.get("error")]  # fmt: skip
+    return line + f"; FAILED: {', '.join(failed)}" + "".join(f"\n  {r}" for r in reasons)
 
 
 def sync(
@@ -122,7 +127,7 @@ def sync(
                   s["quarantined"], s["requests"], s["retries"], mask_text(s["error"] or "")]
                  for s in data["streams"]],
             )  # fmt: skip
-        console.print(_summary_line(data), highlight=False)
+        console.print(Text(mask_text(_summary_line(data))), highlight=False)
     if not data["ok"]:
         raise typer.Exit(EXIT_FAILURES)
 
