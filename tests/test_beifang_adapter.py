@@ -10,10 +10,12 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import xgate_beifang.plugin
 from aiohttp import web
 from xgate_beifang import BeifangAdapter, BeifangSettings
 from xgate_beifang.plugin import SPEC
@@ -34,11 +36,14 @@ from gateway import (
     RegistrationStatus,
     RejectedError,
     ScoreRecord,
+    TransientError,
 )
 from gateway.http import build_client
 from gateway.masking import hash_id
-from gateway.outbox import idempotency_key
-from gateway.settings import HttpPolicy
+from gateway.outbox import OutboxItem, deliver, enqueue, idempotency_key, statuses
+from gateway.plugins import load_plugins
+from gateway.runtime import open_gateway
+from gateway.settings import HttpPolicy, Settings
 from tests.idgen import make_ids
 
 HGJL2 = ExamPlan(code="BF-2026-HGJL-2", organization="beifang", certificate_code="HGJL", level=2)
@@ -475,3 +480,125 @@ async def test_revocation_webhook_maps_to_a_revoked_certificate(sim: BeifangSimu
     assert (record.number, record.status, record.revoked_reason) == (
         cert.number, "revoked", "重复发证",
     )  # fmt: skip
+
+
+# ---------------------------------------------------------------- whole-batch 4xx answers
+
+
+class Front(httpx.AsyncBaseTransport):
+    """A proxy in front of the simulator. Each registration POST takes the next planned
+    answer ``(status, forward)``: with ``forward`` the simulator processes the request first
+    and its answer is lost behind the status; without, the simulator never sees it."""
+
+    def __init__(self, answers: list[tuple[int, bool]]) -> None:
+        self.answers = answers
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        posted = request.method == "POST" and request.url.path.endswith("/registrations")
+        if posted and self.answers:
+            status, forward = self.answers.pop(0)
+            if forward:
+                await request.aread()
+                await (await self.inner.handle_async_request(request)).aread()
+            return httpx.Response(status, text="<html>proxy says no</html>")
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def adapter_behind(sim: BeifangSimulator, front: httpx.AsyncBaseTransport) -> BeifangAdapter:
+    sleeper = Recorder()
+    http = build_client(
+        "beifang", FAST, base_url=sim.url, sleep=sleeper, repeatable=SPEC.repeatable,
+        transport=front,
+    )  # fmt: skip
+    context = AdapterContext(
+        organization="beifang", http=http, logger=logging.getLogger("tests.beifang"),
+        sleep=sleeper, now=sim.clock.now,
+    )  # fmt: skip
+    settings = BeifangSettings(
+        base_url=sim.url, client_id=sim.client_id, client_secret=sim.client_secret
+    )
+    return BeifangAdapter(settings, context)
+
+
+@pytest.mark.parametrize("status", [400, 404, 413])
+async def test_a_batch_refused_before_processing_is_not_sent_not_rejected(
+    sim: BeifangSimulator, status: int
+) -> None:
+    adapter = adapter_behind(sim, Front([(status, False)]))
+    with pytest.raises(TransientError) as info:
+        await adapter.register(HGJL2, requests_for(HGJL2, people(3)))
+    assert not isinstance(info.value, OutcomeUnknown | RejectedError)
+    assert info.value.sent is False and f"HTTP {status}" in str(info.value)
+    assert sim.truth.registration_requests == 0
+
+
+@pytest.mark.parametrize("status", [408, 409, 422])
+async def test_another_4xx_for_a_batch_is_an_unknown_outcome(
+    sim: BeifangSimulator, status: int
+) -> None:
+    adapter = adapter_behind(sim, Front([(status, True)]))
+    with pytest.raises(OutcomeUnknown) as info:
+        await adapter.register(HGJL2, requests_for(HGJL2, people(3)))
+    assert f"HTTP {status}" in str(info.value)
+    assert sim.truth.registration_requests == 1 and len(sim.truth.registrations) == 3
+
+
+async def test_beifangs_own_invalid_request_does_not_reject_the_candidates(
+    sim: BeifangSimulator,
+) -> None:
+    adapter = make_adapter(sim)
+    too_many = requests_for(HGJL2, people(101))  # Beifang takes 1..100 per request
+    with pytest.raises(TransientError) as info:
+        await adapter.register(HGJL2, too_many)
+    assert not isinstance(info.value, OutcomeUnknown | RejectedError)
+    assert info.value.sent is False and "INVALID_REQUEST" in str(info.value)
+    assert sim.truth.registration_requests == 0 and not sim.truth.registrations
+
+    unknown = ExamPlan(
+        code="BF-2099-NOPE", organization="beifang", certificate_code="HGJL", level=1
+    )
+    with pytest.raises(RejectedError) as refused:  # the documented business refusal still is
+        await adapter.register(unknown, requests_for(unknown, people(2)))
+    assert refused.value.code == "PLAN_NOT_FOUND"
+
+
+async def test_the_outbox_keeps_413_and_408_batches_open_and_settles_them(
+    tmp_path: Path,
+) -> None:
+    sim = BeifangSimulator(seed=12)
+    # first delivery: a proxy's 413 (never reached Beifang); second: Beifang registered the
+    # batch but the proxy answered 408
+    front = Front([(413, False), (408, True)])
+    async with sim.running():
+        conf = Settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'xgate.db'}",
+            organizations={
+                "beifang": {
+                    "plugin": "beifang", "base_url": sim.url, "client_id": sim.client_id,
+                    "client_secret": sim.client_secret, "http": FAST.model_dump(),
+                }
+            },
+        )  # fmt: skip
+        host = load_plugins(lambda: [], extra=[("beifang", xgate_beifang.plugin)])
+        candidates = people(3, seed=4)
+        async with open_gateway(settings=conf, host=host, sleep=Recorder(), transport=front) as gw:
+            queued = await enqueue(gw, "beifang", HGJL2, [OutboxItem(c) for c in candidates])
+            ids = [q.registration_id for q in queued]
+            first = await deliver(gw, "beifang")
+            after_413 = {r.status for r in (await statuses(gw, ids)).values()}
+            second = await deliver(gw, "beifang")
+            after_408 = await statuses(gw, ids)
+
+    assert first.deferred == 3 and first.rejected == 0 and any("413" in e for e in first.errors)
+    assert after_413 == {RegistrationStatus.PENDING}
+    assert second.rejected == 0 and second.reconciled == 3 and second.unknown == 0
+    assert {(r.status, r.org_registration_id) for r in after_408.values()} == {
+        (RegistrationStatus.ACCEPTED, reg.registration_id)
+        for reg in sim.truth.registrations.values()
+    }
+    assert len(sim.truth.registrations) == 3
+    assert sim.truth.registration_requests == 1  # settled by look-up, never sent again

@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import httpx
+
 from gateway import (
     AdapterContext,
     CertificateRecord,
@@ -28,6 +30,7 @@ from gateway import (
     RegistrationRequest,
     RejectedError,
     ScoreRecord,
+    TransientError,
     Verification,
 )
 from gateway.masking import mask_text
@@ -36,6 +39,14 @@ from xgate_beifang.api import BeifangApi, error_code
 from xgate_beifang.settings import BeifangSettings
 
 R = TypeVar("R", ScoreRecord, CertificateRecord)
+#: Whole-batch answers that are Beifang's business refusal of every candidate in it (status ->
+#: ``error.code``): the plan does not exist, so nothing was registered and nothing ever will be.
+BATCH_REFUSALS = {404: "PLAN_NOT_FOUND"}
+#: 4xx statuses by which a request is refused before anything in it is evaluated: malformed or
+#: too large (Beifang's ``400 INVALID_REQUEST``, more than 100 items; a proxy's 413), no such
+#: route. Nothing was registered, yet the candidates are not at fault: they go back to pending.
+#: Any other 4xx (408, 409, 422, ...) may come after the organization acted: outcome unknown.
+NOT_PROCESSED = frozenset({400, 404, 405, 411, 413, 414, 415, 431})
 #: Marks a cursor made by ``cursor_since``; Beifang's own cursors are base64url, never ``:``.
 SINCE_PREFIX = "since:"
 
@@ -78,15 +89,7 @@ class BeifangAdapter:
             headers={"Idempotency-Key": batch_key(keys)},
             json={"candidates": [wire.candidate(r) for r in requests]},
         )
-        if 400 <= response.status_code < 500 and response.status_code != 429:
-            # refused as a whole before anything was registered (unknown plan, bad batch):
-            # a business refusal of these candidates, recorded and never retried blindly
-            code, message = error_code(response)
-            raise RejectedError(
-                f"{self.organization}: plan {plan.code}: {message or code}",
-                code=code or f"HTTP_{response.status_code}",
-                organization=self.organization,
-            )
+        self._refused_batch(plan, response)
         self.api.raise_for_status(response, write=True, what="register")
         body = self.api.body(response, write=True, what="register")
         results = body.get("results") if isinstance(body, dict) else None
@@ -110,6 +113,28 @@ class BeifangAdapter:
             except wire.WireError as exc:  # unknown for this one: the core reconciles it
                 self.log.warning("%s: register: %s", self.organization, wire.describe(exc))
         return outcomes
+
+    def _refused_batch(self, plan: ExamPlan, response: httpx.Response) -> None:
+        """A 4xx for the whole batch (401/403 and 429 are handled by the token layer and the
+        core). Only Beifang's documented business refusal rejects the candidates; a request
+        refused before processing goes back to pending; anything else may have been processed,
+        so the core settles it by look-up (docs/organizations/beifang.md, "Whole-request
+        errors")."""
+        status = response.status_code
+        if not 400 <= status < 500 or status == 429:
+            return
+        code, message = error_code(response)
+        where = f"{self.organization}: register for plan {plan.code}: HTTP {status} {code}"
+        where = f"{where.rstrip()}: {message}" if message else where.rstrip()
+        if status in BATCH_REFUSALS and code == BATCH_REFUSALS[status]:
+            raise RejectedError(where, code=code, organization=self.organization)
+        if status in NOT_PROCESSED:
+            raise TransientError(
+                f"{where}; refused before processing, nothing was registered",
+                organization=self.organization,
+                sent=False,
+            )
+        raise OutcomeUnknown(f"{where}; the outcome is unknown", organization=self.organization)
 
     async def lookup_registration(
         self, plan: ExamPlan, request: RegistrationRequest
