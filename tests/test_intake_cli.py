@@ -256,3 +256,55 @@ def test_overlong_class_is_a_row_problem_and_is_never_sent(xgate: Any, tmp_path:
     assert len(regs) == 1
     sent = fakeorg.org("beifang").registrations
     assert set(sent) == {("BF-2026-HGJL-2", make_id(seq=101))}
+
+
+def test_csv_cell_over_the_size_limit_exits_2_naming_the_row(xgate: Any, tmp_path: Path) -> None:
+    rows = [student(name="甲", id_number=make_id(seq=101)),
+            student(name="乙" * (1 << 20 | 1), id_number=make_id(seq=103)),
+            student(name="丙", id_number=make_id(seq=105))]  # fmt: skip
+    path = tmp_path / "名单.csv"
+    path.write_bytes(csv_bytes(rows, "utf-8"))
+    for args in (["check", str(path)], ["submit", str(path), "--org", "beifang", "--yes"]):
+        result = xgate(*args)
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        en, zh = " ".join(result.stderr.split()), "".join(result.stderr.split())
+        assert "名单.csv" in en and "row 3 (line 3 of the text)" in en
+        assert "longer than 1,048,576 characters" in en
+        assert "第3行（文本第3行）有一个单元格超过" in zh and "Traceback" not in result.output
+    result = xgate("check", str(path), "--json")
+    assert json.loads(result.stdout)["error"]["code"] == "csv_cell_too_large"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["xgate.toml", "名单.csv"]
+    assert fakeorg.org("beifang").register_calls == 0
+
+
+@pytest.mark.parametrize("stray", [2, 3, 4])
+def test_csv_stray_opening_quote_exits_2_naming_the_row(
+    xgate: Any, tmp_path: Path, stray: int
+) -> None:
+    rows = [student(name=n, id_number=make_id(seq=101 + 2 * i)) for i, n in enumerate("甲乙丙")]
+    rows[stray - 2][0] = '"' + rows[stray - 2][0]  # an unbalanced quote opens the row
+    path = tmp_path / "名单.csv"
+    data = csv_bytes(rows, "utf-8")
+    path.write_bytes(data if stray < 4 else data.rstrip(b"\r\n"))  # last row: no final newline
+    for args in (["check", str(path)], ["submit", str(path), "--org", "beifang", "--yes"]):
+        result = xgate(*args)
+        assert result.exit_code == 2, result.output
+        en, zh = " ".join(result.stderr.split()), "".join(result.stderr.split())
+        assert f"stray double quote (\") in row {stray} (line {stray} of the text)" in en
+        assert "remove the stray quote" in en and f"第{stray}行（文本第{stray}行）" in zh
+    result = xgate("check", str(path), "--json")
+    assert json.loads(result.stdout)["error"]["code"] == "csv_stray_quote"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["xgate.toml", "名单.csv"]
+    assert fakeorg.org("beifang").register_calls == 0
+
+
+def test_csv_quoted_cells_that_are_fine_still_read(xgate: Any, tmp_path: Path) -> None:
+    rows = [student(name=f"学生{i}", id_number=make_id(seq=101 + 2 * i)) for i in range(3)]
+    rows[0][0] = '"张""三"'  # a properly escaped quote inside a quoted cell
+    rows[1][4] = '"应用化工技术"'
+    path = tmp_path / "名单.csv"
+    path.write_bytes(csv_bytes(rows, "utf-8"))
+    result = xgate("check", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows"]["valid"] == 3

@@ -184,6 +184,25 @@ FILE_MESSAGES: dict[str, tuple[str, str]] = {
         "the CSV file {file} contains garbled text ({detail}): an earlier conversion damaged it; "
         "export it again from the original system",
     ),
+    "csv_stray_quote": (
+        "CSV文件{file}第{row}行（文本第{line}行）有一个多余的双引号（\"），其后的内容被读成了"
+        "一个单元格，数据因此错位或丢失；请删除这个多余的双引号后再试",
+        "the CSV file {file} has a stray double quote (\") in row {row} (line {line} of the "
+        "text): everything after it was read as one cell, so data was shifted or lost; remove "
+        "the stray quote and try again",
+    ),
+    "csv_cell_too_large": (
+        "CSV文件{file}第{row}行（文本第{line}行）有一个单元格超过{limit}个字符，无法读取"
+        "（常见原因是多余的双引号）；请检查该行后再试",
+        "the CSV file {file} has a cell longer than {limit} characters in row {row} (line "
+        "{line} of the text), which cannot be read (often a stray double quote is the cause); "
+        "check that row and try again",
+    ),
+    "csv_unreadable": (
+        "无法读取CSV文件{file}第{row}行（文本第{line}行）：{detail}；请在Excel中另存为.xlsx后再试",
+        "cannot read row {row} (line {line} of the text) of the CSV file {file}: {detail}; "
+        "save it from Excel as .xlsx and try again",
+    ),
     "no_header": (
         "在{file}的前{rows}行中找不到表头（至少需要姓名和证件号码两列）{detail}",
         "no header row in the first {rows} rows of {file} (at least 姓名 name and 证件号码 "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import re
 import unicodedata
 import zipfile
@@ -398,11 +399,54 @@ def _sniff_delimiter(first: str) -> str:
     return best if counts[best] else ","
 
 
+#: The longest CSV cell read (characters); a longer one makes the file unusable.
+CSV_FIELD_LIMIT = 1 << 20
+
+
 def _csv_rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
-    csv.field_size_limit(1 << 20)
+    """The CSV's records, numbered as Excel numbers them.
+
+    The ``csv`` module's own errors become whole-file problems naming the line. A stray
+    opening quote makes ``csv`` read everything up to the next quote (or the end of the file)
+    as one cell, silently swallowing rows: a cell holding a line break together with the
+    delimiter, or a cell holding the delimiters of the columns missing from its row, is
+    reported as that (``csv_stray_quote``) instead.
+    """
+    csv.field_size_limit(CSV_FIELD_LIMIT)
     with path.open("r", encoding=encoding, newline="") as fh:
-        for number, row in enumerate(csv.reader(fh, delimiter=delimiter), start=1):
+        reader = csv.reader(fh, delimiter=delimiter)
+        width = 0
+        for number in itertools.count(1):
+            line = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise _csv_error(path, exc, number, line) from None
+            if _swallowed(row, delimiter, width):
+                raise IntakeFileError("csv_stray_quote", file=path.name, row=number, line=line)
+            width = max(width, len(row))
             yield number, tuple(row)
+
+
+def _swallowed(row: list[str], delimiter: str, width: int) -> bool:
+    """Does this record look like a stray quote ate the rest of its line (or of the file)?"""
+    for cell in row:
+        if delimiter not in cell:
+            continue
+        if "\n" in cell or "\r" in cell:
+            return True
+        if width and len(row) + cell.count(delimiter) >= width > len(row):
+            return True
+    return False
+
+
+def _csv_error(path: Path, exc: csv.Error, row: int, line: int) -> IntakeFileError:
+    if "field larger than field limit" in str(exc):
+        return IntakeFileError("csv_cell_too_large", file=path.name, row=row, line=line,
+                               limit=f"{CSV_FIELD_LIMIT:,}")  # fmt: skip
+    return IntakeFileError("csv_unreadable", file=path.name, row=row, line=line, detail=str(exc))
 
 
 def _open_csv(path: Path) -> CandidateFile:
