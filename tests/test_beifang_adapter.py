@@ -602,3 +602,26 @@ async def test_the_outbox_keeps_413_and_408_batches_open_and_settles_them(
     }
     assert len(sim.truth.registrations) == 3
     assert sim.truth.registration_requests == 1  # settled by look-up, never sent again
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("theory", "七十八"), ("practical", "66,5"), ("total", "NaN"), ("theory", [78]),
+     ("practical", True)],
+)  # fmt: skip
+def test_a_score_that_is_not_a_number_is_quarantined_naming_the_field(
+    field: str, value: Any
+) -> None:
+    from xgate_beifang import wire
+
+    number = make_ids(1)[0]
+    item = {
+        "id": 3, "plan": "P", "certificate": {"code": "HGJL", "level": 2},
+        "candidate": {"name": "甲", "id_number": number}, "theory": 78.5, "practical": 66,
+        "total": 72.25, "result": "pass", "updated_at": "2026-12-20T10:00:00+08:00",
+    }  # fmt: skip
+    assert isinstance(wire.score("beifang", item), ScoreRecord)
+    mapped = wire.score("beifang", {**item, field: value})
+    assert isinstance(mapped, Invalid)
+    assert mapped.reason == f"score: {field}: not a number"
+    assert str(value) not in mapped.reason and number not in mapped.reason

@@ -100,9 +100,9 @@ def score(organization: str, item: Any) -> ScoreRecord | Invalid:
             name=person.get("name"),
             certificate_code=cert.get("code"),
             level=cert.get("level"),
-            theory=_decimal(item.get("theory")),
-            practical=_decimal(item.get("practical")),
-            total=_decimal(item.get("total")),
+            theory=_decimal(item, "theory"),
+            practical=_decimal(item, "practical"),
+            total=_decimal(item, "total"),
             passed=passed,
             absent=absent,
             revised_at=_moment(item.get("updated_at")),
@@ -175,12 +175,21 @@ def _text(item: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _decimal(value: Any) -> Decimal | None:
+def _decimal(item: Mapping[str, Any], key: str) -> Decimal | None:
+    """A score field: a JSON number (or a numeric string), or null. The reason for anything
+    else names the field, never the value."""
+    value = item.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise WireError("a score must be a number")
-    return Decimal(str(value))
+        raise WireError(f"{key}: not a number")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise WireError(f"{key}: not a number") from None
+    if not number.is_finite():
+        raise WireError(f"{key}: not a number")
+    return number
 
 
 def _moment(value: Any) -> datetime:
