@@ -308,3 +308,36 @@ def test_csv_quoted_cells_that_are_fine_still_read(xgate: Any, tmp_path: Path) -
     result = xgate("check", str(path), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["rows"]["valid"] == 3
+
+
+def test_results_workbook_that_cannot_be_written_still_shows_the_summary(
+    xgate: Any, tmp_path: Path
+) -> None:
+    path = good_file(tmp_path)
+    target = tmp_path / "名单.results.xlsx"
+    target.mkdir()  # something in the way: the workbook cannot replace a folder
+    result = xgate("submit", str(path), "--org", "beifang", "--yes")
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "submitted to beifang: accepted 3" in result.stdout
+    err = " ".join(result.stderr.split())
+    assert "the registrations were recorded" in err and "名单.results.xlsx" in err
+    assert "run the same xgate submit again" in err and "报名已记录" in "".join(err.split())
+    assert len(registrations(tmp_path)) == 3 and target.is_dir()
+    assert [p.name for p in target.iterdir()] == []  # no temporary file left behind
+    calls = fakeorg.org("beifang").register_calls
+
+    result = xgate("submit", str(path), "--org", "beifang", "--yes", "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["ok"] is False and data["results_file"] is None
+    assert "the registrations were recorded" in data["results_error"]
+
+    target.rmdir()  # as the message says: clear the way and run submit again
+    result = xgate("submit", str(path), "--org", "beifang", "--yes")
+    assert result.exit_code == 0, result.output
+    assert fakeorg.org("beifang").register_calls == calls  # nothing sent again
+    assert len(registrations(tmp_path)) == 3
+    ws = load_workbook(target)["结果 results"]
+    statuses = [ws.cell(row=r, column=12).value for r in (2, 3, 4)]
+    assert all(s.startswith("skipped") for s in statuses), statuses

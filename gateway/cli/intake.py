@@ -37,6 +37,7 @@ from gateway.intake import (
     check_file,
     load_rules,
     resolve_plan,
+    results_path,
     write_results,
 )
 from gateway.intake.audit import default_operator, file_sha256
@@ -193,13 +194,21 @@ def submit(
     checked = _check(file, settings, plan, options, as_json)
     preview = build_preview(checked)
     if dry_run or not preview.valid:
+        results: dict[str, Any] = {}
+        if not dry_run and preview.skipped:  # submitted before: the results workbook anew
+            results = _results(checked, {})
         if as_json:
-            print_json({"ok": preview.invalid == 0, "dry_run": dry_run, "sent": 0,
+            print_json({"ok": preview.invalid == 0 and "results_error" not in results,
+                        "dry_run": dry_run, "sent": 0, **results,
                         **preview.as_dict()})  # fmt: skip
         else:
             show_preview(preview)
             console.print("dry run: nothing sent, nothing written / 预览：未提交，未写入"
                           if dry_run else "nothing to send / 没有可提交的行")  # fmt: skip
+            if results.get("results_file"):
+                console.print(f"results / 结果: {results['results_file']}", highlight=False)
+        if "results_error" in results:
+            fail(results["results_error"], EXIT_FAILURES)
         if preview.invalid:
             raise typer.Exit(EXIT_FAILURES)
         return
@@ -221,8 +230,34 @@ def submit(
         print_json(data)
     else:
         _show_submission(data)
+    if "results_error" in data:
+        fail(data["results_error"], EXIT_FAILURES)
     if not data["ok"]:
         raise typer.Exit(EXIT_FAILURES)
+
+
+def _results(checked: CheckedFile, outcomes: dict[int, Any]) -> dict[str, Any]:
+    """Write the results workbook: ``{"results_file": path}``, or, when it cannot be written
+    (folder read-only, file open in Excel, a folder in the way), ``{"results_file": None,
+    "results_error": message}``: the registrations are recorded by then, so this must not
+    end in a traceback that hides the summary."""
+    target = results_path(checked.path)
+    try:
+        return {"results_file": str(write_results(checked, outcomes, target))}
+    except OSError as exc:
+        reason = f"{type(exc).__name__}: {exc.strerror or exc}"
+        return {
+            "results_file": None,
+            "results_error": (
+                f"the registrations were recorded, but the results workbook {target} could "
+                f"not be written ({reason}). Close it if it is open (e.g. in Excel) and make "
+                "sure the folder is writable, then run the same xgate submit again: rows "
+                "already registered are not sent again, and the results workbook is written "
+                f"anew / 报名已记录，但结果文件{target}无法写入（{reason}）。如果该文件在Excel"
+                "中打开，请先关闭，并确认文件夹可写，然后重新运行同一条 xgate submit 命令："
+                "已报名的行不会重复提交，结果文件会重新生成"
+            ),
+        }
 
 
 def _submit(checked: CheckedFile, settings: Settings, org: str, plan: str | None,
@@ -248,15 +283,15 @@ def _submit(checked: CheckedFile, settings: Settings, org: str, plan: str | None
             report = run_async(lambda: go(lambda n: bar.advance(task, n)))
     else:
         report = run_async(lambda: go(None))
-    path = write_results(checked, report.outcomes)
+    results = _results(checked, report.outcomes)
     return {
-        "ok": report.ok,
+        "ok": report.ok and "results_error" not in results,
         "organization": org,
         "operator": operator,
         "file_sha256": sha,
         "submissions": report.submissions,
         "counts": report.counts(),
-        "results_file": str(path),
+        **results,
         "deliveries": [
             {"sent": d.sent, "accepted": d.accepted, "rejected": d.rejected,
              "unknown": d.unknown, "deferred": d.deferred, "errors": d.errors}
@@ -278,4 +313,5 @@ def _show_submission(data: dict[str, Any]) -> None:
               [[r["row"], r["status"], f"{r['detail_zh']}\n{r['detail_en']}"] for r in bad])
     parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     console.print(f"submitted to {data['organization']}: {parts}", highlight=False)
-    console.print(f"results / 结果: {data['results_file']}", highlight=False)
+    if data["results_file"]:
+        console.print(f"results / 结果: {data['results_file']}", highlight=False)
