@@ -7,6 +7,7 @@ loudly in the conformance kit rather than silently dropping data.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
@@ -307,7 +308,25 @@ class ScoreRecord(Record):
     @field_validator("id_number", mode="before")
     @classmethod
     def _id(cls, value: Any) -> Any:
-        return normalise(str(value)) if value is not None else value
+        return _reported_id(value)
+
+
+def _reported_id(value: Any) -> Any:
+    """An ID number as an organization reports it. Records carry no document type, so only
+    what looks like a resident ID (15 to 18 digits, maybe ending in X) is checked as one; a
+    damaged number is refused (the record is quarantined) rather than opening a learning
+    account for a person who does not exist."""
+    if value is None:
+        return value
+    text = normalise(str(value))
+    if re.fullmatch(r"\d{14,17}[\dX]", text):
+        try:
+            return parse_resident_id(text).number
+        except IdNumberError as exc:
+            raise ValueError(exc.message) from None
+    if not re.fullmatch(r"[0-9A-Z()\-]{5,32}", text):
+        raise ValueError("not an ID document number (5 to 32 letters and digits)")
+    return text
 
 
 class CertificateStatus(StrEnum):
@@ -335,7 +354,7 @@ class CertificateRecord(Record):
     @field_validator("id_number", mode="before")
     @classmethod
     def _id(cls, value: Any) -> Any:
-        return normalise(str(value)) if value is not None else value
+        return _reported_id(value)
 
 
 class IssueRequest(Record):

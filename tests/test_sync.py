@@ -179,3 +179,19 @@ async def test_since_window_survives_a_transient_failure(make_gateway) -> None:
         s = next(r for r in report.streams if r.stream == "scores")
         assert calls[0] == calls[1] == "6"  # the retry starts the window again, not at the end
         assert s.records == 4 and s.status == "ok"
+
+
+async def test_a_damaged_id_number_from_an_organization_is_quarantined(make_gateway) -> None:
+    good = make_ids(1, seed=14)[0]
+    async with make_gateway(orgs=ORGS) as gw:
+        fakeorg.org("fake").scores = [
+            {"plan_code": "P1", "id_number": good[:17], "theory": 70, "practical": 70,  # type: ignore[list-item]
+             "revised_at": "2026-12-20T10:00:00"},
+            {"plan_code": "P1", "id_number": good[:17] + ("0" if good[17] != "0" else "1"),  # type: ignore[list-item]
+             "theory": 70, "practical": 70, "revised_at": "2026-12-20T10:00:00"},
+        ]
+        report = await run_sync(gw)
+        assert report.totals()["quarantined"] == 2 and report.totals()["new"] == 0
+        async with gw.db.connect() as conn:
+            accounts = (await conn.execute(select(func.count()).select_from(t.learning_accounts))).scalar()
+        assert accounts == 0
