@@ -243,7 +243,7 @@ class BeifangSimulator(SimulatorServer):
         entry = self.catalogue[score.certificate_code]
         new_theory = Decimal(str(theory)) if theory is not None else old.theory
         new_practical = Decimal(str(practical)) if practical is not None else old.practical
-        revision = self._revision(old.revision + 1, entry, new_theory, new_practical, self._stamp())
+        revision = score_revision(old.revision + 1, entry, new_theory, new_practical, self._stamp())
         score.revisions.append(revision)
         self._emit("score.updated", [self._score_wire(score)])
         return revision
@@ -297,16 +297,6 @@ class BeifangSimulator(SimulatorServer):
         keep the (updated_at, id) high-water mark exact."""
         self._writes += 1
         return self.clock.advance(1)
-
-    def _revision(
-        self,
-        number: int,
-        entry: CatalogueEntry,
-        theory: Decimal | None,
-        practical: Decimal | None,
-        moment: datetime,
-    ) -> ScoreRevision:
-        return score_revision(number, entry, theory, practical, moment)
 
     def _next_score_seq(self) -> int:
         self._score_seq += 1

@@ -275,7 +275,7 @@ class LiaoheSimulator(SimulatorServer):
         new_theory = Decimal(str(theory)) if theory is not None else old.theory
         new_practical = Decimal(str(practical)) if practical is not None else old.practical
         moment = self._stamp()
-        revision = self._revision(old.revision + 1, entry, new_theory, new_practical, moment)
+        revision = score_revision(old.revision + 1, entry, new_theory, new_practical, moment)
         score.revisions.append(revision)
         cert = self.truth.certificate_for(score.registration_id)
         if old.passed and not revision.passed and cert is not None and cert.status == "valid":
@@ -301,16 +301,6 @@ class LiaoheSimulator(SimulatorServer):
         """Every write happens one second after the previous one, and after any server time
         the API has reported, so a listing window closed at that time never gains rows."""
         return self.clock.advance(1)
-
-    def _revision(
-        self,
-        number: int,
-        entry: CatalogueEntry,
-        theory: Decimal | None,
-        practical: Decimal | None,
-        moment: datetime,
-    ) -> ScoreRevision:
-        return score_revision(number, entry, theory, practical, moment)
 
     def _next_score_seq(self) -> int:
         self._score_seq += 1
