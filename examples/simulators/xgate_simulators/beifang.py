@@ -27,7 +27,6 @@ import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -42,6 +41,7 @@ from xgate_simulators.truth import (
     GroundTruth,
     Revocation,
     ScoreRevision,
+    SimPlan,
     TruthCertificate,
     TruthRegistration,
     TruthScore,
@@ -61,18 +61,6 @@ WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_TYPES = ("RESIDENT_ID", "HK_MACAO_PERMIT", "TAIWAN_PERMIT", "PASSPORT", "FOREIGN_PERMANENT")
 
 
-@dataclass(frozen=True)
-class SimPlan:
-    code: str
-    certificate_code: str
-    level: int
-    exam_date: date
-    registration_deadline: date | None = None
-
-    @property
-    def last_day(self) -> date:
-        """Registrations close at the end of the deadline, or the day before the exam."""
-        return self.registration_deadline or self.exam_date - timedelta(days=1)
 
 
 #: The plans of ``examples/data/catalogue.toml`` plus a senior plan that exercises the rule

@@ -42,6 +42,7 @@ from xgate_simulators.truth import (
     GroundTruth,
     Revocation,
     ScoreRevision,
+    SimPlan,
     TruthCertificate,
     TruthRegistration,
     TruthScore,
@@ -80,18 +81,7 @@ MOBILE = re.compile(r"^1[3-9]\d{9}$")
 OTHER_ID = re.compile(r"^[A-Z0-9]{5,20}$")
 
 
-@dataclass(frozen=True)
-class LiaohePlan:
-    code: str
-    certificate_code: str
-    level: int
-    exam_date: date
-    registration_deadline: date | None = None
-
-    @property
-    def last_day(self) -> date:
-        """Registrations close at the end of the deadline, or the day before the exam."""
-        return self.registration_deadline or self.exam_date - timedelta(days=1)
+LiaohePlan = SimPlan  # the name tests and docs use
 
 
 #: The liaohe plans of ``examples/data/catalogue.toml`` plus an intermediate PLC plan.

@@ -10,12 +10,28 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
 HALF = Decimal("0.5")
 CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class SimPlan:
+    """One exam plan as a simulated organization holds it."""
+
+    code: str
+    certificate_code: str
+    level: int
+    exam_date: date
+    registration_deadline: date | None = None
+
+    @property
+    def last_day(self) -> date:
+        """Registrations close at the end of the deadline, or the day before the exam."""
+        return self.registration_deadline or self.exam_date - timedelta(days=1)
 
 
 @dataclass
