@@ -24,9 +24,12 @@ from benchmarks.harness.report import Timer, machine, ratio_line
 
 
 def show(trial: Trial) -> None:
-    print(f"trial {trial.number:2d}: {trial.command:15s} kill at {trial.moment:12s} "
-          f"{'killed' if trial.killed else 'finished first'}; reruns {trial.reruns}; "
-          "checks passed", flush=True)
+    print(
+        f"trial {trial.number:2d}: {trial.command:15s} kill at {trial.moment:12s} "
+        f"{'killed' if trial.killed else 'finished first'}; reruns {trial.reruns}; "
+        "checks passed",
+        flush=True,
+    )
 
 
 async def crash(backend: str, config: CrashConfig, folder: Path) -> CrashReport:

@@ -24,8 +24,9 @@ from benchmarks.harness.report import Timer, machine, ratio_line
 from benchmarks.harness.soak import ORGANIZATIONS, SoakConfig, SoakResult, run_soak
 
 
-async def soak(organizations: list[str], backend: str, config: SoakConfig,
-               folder: Path) -> list[tuple[SoakResult, float]]:  # fmt: skip
+async def soak(
+    organizations: list[str], backend: str, config: SoakConfig, folder: Path
+) -> list[tuple[SoakResult, float]]:
     out = []
     for name in organizations:
         async with database(backend, folder) as (url, schema):
@@ -47,12 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the simulators' own tracebacks for injected resets are noise here
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     logging.basicConfig(level=logging.ERROR)
-    config = SoakConfig(people=args.people, fault_rate=args.rate, nights=args.nights,
-                        seed=args.seed)  # fmt: skip
+    config = SoakConfig(
+        people=args.people, fault_rate=args.rate, nights=args.nights, seed=args.seed
+    )
     print(f"# fault soak on {args.db}; {machine()}")
     with tempfile.TemporaryDirectory(prefix="xgate-soak-") as tmp:
-        results = asyncio.run(soak(args.org or sorted(ORGANIZATIONS), args.db, config,
-                                   Path(tmp)))  # fmt: skip
+        results = asyncio.run(soak(args.org or sorted(ORGANIZATIONS), args.db, config, Path(tmp)))
     for result, seconds in results:
         print(f"{result.summary()}; {seconds:.1f}s")
     worst = max(r.org_registrations / r.people for r, _ in results)

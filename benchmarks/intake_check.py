@@ -43,8 +43,23 @@ from gateway.intake import (
 
 TARGET = 2.0
 PLAN = "BF-2026-HGJL-2"
-HEADERS = ["姓名", "证件类型", "证件号码", "性别", "民族", "手机号码", "学号", "院系", "专业",
-           "班级", "证书名称", "等级", "考核批次", "是否家庭经济困难", "新考/补考"]  # fmt: skip
+HEADERS = [
+    "姓名",
+    "证件类型",
+    "证件号码",
+    "性别",
+    "民族",
+    "手机号码",
+    "学号",
+    "院系",
+    "专业",
+    "班级",
+    "证书名称",
+    "等级",
+    "考核批次",
+    "是否家庭经济困难",
+    "新考/补考",
+]
 
 
 def write_workbook(path: Path, rows: int, seed: int = 0) -> None:
@@ -55,9 +70,25 @@ def write_workbook(path: Path, rows: int, seed: int = 0) -> None:
     for i, number in enumerate(id_numbers(rows, seed)):
         sex = "男" if int(number[16]) % 2 else "女"
         waived = "是" if i % 13 == 0 else "否"
-        ws.append([f"学生{i}", "居民身份证", number, sex, "汉族", f"138{i % 100_000_000:08d}",
-                   f"2024{i:06d}", "化学工程学院", "应用化工技术", f"应化24{i % 40:02d}",
-                   "化工精馏安全控制", "中级", PLAN, waived, "新考"])  # fmt: skip
+        ws.append(
+            [
+                f"学生{i}",
+                "居民身份证",
+                number,
+                sex,
+                "汉族",
+                f"138{i % 100_000_000:08d}",
+                f"2024{i:06d}",
+                "化学工程学院",
+                "应用化工技术",
+                f"应化24{i % 40:02d}",
+                "化工精馏安全控制",
+                "中级",
+                PLAN,
+                waived,
+                "新考",
+            ]
+        )
     wb.save(path)
 
 
@@ -73,8 +104,11 @@ def bare_read(path: Path) -> int:
 
 
 def rules() -> IntakeRules:
-    return IntakeRules(load_catalogue(DATA / "catalogue.toml"), load_fees(DATA / "fees.toml"),
-                       load_eligibility(DATA / "eligibility.toml"))  # fmt: skip
+    return IntakeRules(
+        load_catalogue(DATA / "catalogue.toml"),
+        load_fees(DATA / "fees.toml"),
+        load_eligibility(DATA / "eligibility.toml"),
+    )
 
 
 def check(path: Path, intake: IntakeRules) -> int:
@@ -95,12 +129,18 @@ def command(path: Path, folder: Path) -> float:
     config.write_text(
         f'database_url = "sqlite+aiosqlite:///{folder / "none.db"}"\n'
         f'catalogue_file = "{DATA / "catalogue.toml"}"\nfees_file = "{DATA / "fees.toml"}"\n'
-        f'eligibility_file = "{DATA / "eligibility.toml"}"\n', encoding="utf-8")  # fmt: skip
+        f'eligibility_file = "{DATA / "eligibility.toml"}"\n',
+        encoding="utf-8",
+    )
     xgate = str(Path(sys.executable).with_name("xgate"))
     with Timer() as t:
-        done = subprocess.run([xgate, "check", str(path), "--plan", PLAN, "--json"],
-                              env={**os.environ, "XGATE_CONFIG": str(config)}, cwd=folder,
-                              capture_output=True, check=False)  # fmt: skip
+        done = subprocess.run(
+            [xgate, "check", str(path), "--plan", PLAN, "--json"],
+            env={**os.environ, "XGATE_CONFIG": str(config)},
+            cwd=folder,
+            capture_output=True,
+            check=False,
+        )
     if done.returncode != 0:
         raise RuntimeError(f"xgate check failed ({done.returncode}): {done.stderr[-500:]!r}")
     return t.seconds
@@ -123,10 +163,16 @@ def measure(rows: int, rounds: int, folder: Path) -> dict[str, float]:
     check(path, intake)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return {"rows": rows, "mb": path.stat().st_size / 1e6,
-            "bare_cpu": min(b[0] for b in bare), "bare_wall": min(b[1] for b in bare),
-            "check_cpu": min(c[0] for c in checks), "check_wall": min(c[1] for c in checks),
-            "peak": peak, "command": command(path, folder)}  # fmt: skip
+    return {
+        "rows": rows,
+        "mb": path.stat().st_size / 1e6,
+        "bare_cpu": min(b[0] for b in bare),
+        "bare_wall": min(b[1] for b in bare),
+        "check_cpu": min(c[0] for c in checks),
+        "check_wall": min(c[1] for c in checks),
+        "peak": peak,
+        "command": command(path, folder),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,10 +183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"# intake check; {machine()}")
     with tempfile.TemporaryDirectory(prefix="xgate-bench-") as tmp:
         r = measure(args.rows, args.rounds, Path(tmp))
-    print(f"rows={r['rows']} ({r['mb']:.1f} MB): bare openpyxl read {r['bare_cpu']:.2f}s CPU "
-          f"({r['bare_wall']:.2f}s wall), check {r['check_cpu']:.2f}s CPU "
-          f"({r['check_wall']:.2f}s wall); check peak traced memory {r['peak'] / 1e6:.0f} MB; "
-          f"xgate check command end to end {r['command']:.2f}s")  # fmt: skip
+    print(
+        f"rows={r['rows']} ({r['mb']:.1f} MB): bare openpyxl read {r['bare_cpu']:.2f}s CPU "
+        f"({r['bare_wall']:.2f}s wall), check {r['check_cpu']:.2f}s CPU "
+        f"({r['check_wall']:.2f}s wall); check peak traced memory {r['peak'] / 1e6:.0f} MB; "
+        f"xgate check command end to end {r['command']:.2f}s"
+    )
     print(ratio_line(r["check_cpu"] / r["bare_cpu"], TARGET))
     return 0
 

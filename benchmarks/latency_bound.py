@@ -36,30 +36,48 @@ from gateway.sync import run_sync
 TARGET = 1.2
 
 
-async def measure(orgs: int, latency: float, pages: int, page_size: int, concurrency: int,
-                  folder: Path, profile: bool = False,
-                  backend: str = "sqlite") -> dict[str, float]:  # fmt: skip
+async def measure(
+    orgs: int,
+    latency: float,
+    pages: int,
+    page_size: int,
+    concurrency: int,
+    folder: Path,
+    profile: bool = False,
+    backend: str = "sqlite",
+) -> dict[str, float]:
     policy = HttpPolicy(max_concurrency=concurrency)
     with simulators(orgs=orgs, records=pages * page_size, latency=latency) as served:
-        async with database(backend, folder) as (url, schema), gateway(
-            url, schema, beifang_orgs(served.urls, page_size=page_size, policy=policy),
-            sync_concurrency=min(64, orgs),
-        ) as gw:  # fmt: skip
+        async with (
+            database(backend, folder) as (url, schema),
+            gateway(
+                url,
+                schema,
+                beifang_orgs(served.urls, page_size=page_size, policy=policy),
+                sync_concurrency=min(64, orgs),
+            ) as gw,
+        ):
             # open every organization's client before the clock starts (plugin set-up is
             # not what this measures); the token request is part of the run
             for name in gw.organization_names():
                 gw.organization(name)
             with profiled(profile), Timer() as run_t:
                 report = await run_sync(gw)
-            requests = sum(gw.organization(n).client.stats.requests
-                           for n in gw.organization_names())  # fmt: skip
+            requests = sum(
+                gw.organization(n).client.stats.requests for n in gw.organization_names()
+            )
     if not report.ok or report.totals()["records"] != orgs * pages * page_size:
         raise RuntimeError(f"the sync did not complete: {report.as_dict()}")
     ideal = requests * latency / (orgs * concurrency)
     sequential = requests * latency / orgs
-    return {"requests": requests, "gateway": run_t.seconds, "ideal": ideal,
-            "sequential": sequential, "ratio": run_t.seconds / ideal,
-            "ratio_sequential": run_t.seconds / sequential}  # fmt: skip
+    return {
+        "requests": requests,
+        "gateway": run_t.seconds,
+        "ideal": ideal,
+        "sequential": sequential,
+        "ratio": run_t.seconds / ideal,
+        "ratio_sequential": run_t.seconds / sequential,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,12 +92,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"# latency bound on {args.db}; {machine()}")
     with tempfile.TemporaryDirectory(prefix="xgate-bench-") as tmp:
-        r = asyncio.run(measure(args.orgs, args.latency, args.pages, args.page_size,
-                                args.concurrency, Path(tmp), args.profile,
-                                args.db))  # fmt: skip
-    print(f"orgs={args.orgs} latency={args.latency}s requests={r['requests']} "
-          f"gateway={r['gateway']:.2f}s ideal={r['ideal']:.2f}s "
-          f"sequential-cursor bound={r['sequential']:.2f}s")
+        r = asyncio.run(
+            measure(
+                args.orgs,
+                args.latency,
+                args.pages,
+                args.page_size,
+                args.concurrency,
+                Path(tmp),
+                args.profile,
+                args.db,
+            )
+        )
+    print(
+        f"orgs={args.orgs} latency={args.latency}s requests={r['requests']} "
+        f"gateway={r['gateway']:.2f}s ideal={r['ideal']:.2f}s "
+        f"sequential-cursor bound={r['sequential']:.2f}s"
+    )
     print(f"against the sequential-cursor bound: ratio={r['ratio_sequential']:.3f}")
     print(ratio_line(r["ratio"], TARGET))
     return 0

@@ -29,8 +29,7 @@ def peak_rss(records: int, page_size: int, folder: Path) -> tuple[int, float]:
     """(peak RSS in KiB, seconds) of one full ``xgate sync`` of ``records`` records."""
     with simulators(records=records) as served:
         db = folder / f"mem-{records}.db"
-        config = write_config(folder, served.urls, f"sqlite+aiosqlite:///{db}",
-                              page_size=page_size)  # fmt: skip
+        config = write_config(folder, served.urls, f"sqlite+aiosqlite:///{db}", page_size=page_size)
         with Timer() as t:
             done = run_xgate(config, "sync", "--json")
         for suffix in ("", "-wal", "-shm"):
@@ -52,8 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"# memory; {machine()}")
     with tempfile.TemporaryDirectory(prefix="xgate-bench-") as tmp:
         small, small_s = peak_rss(args.small, args.page_size, Path(tmp))
-        print(f"records={args.small} peak_rss={small / 1024:.1f}MiB time={small_s:.1f}s",
-              flush=True)
+        print(
+            f"records={args.small} peak_rss={small / 1024:.1f}MiB time={small_s:.1f}s", flush=True
+        )
         large, large_s = peak_rss(args.large, args.page_size, Path(tmp))
         print(f"records={args.large} peak_rss={large / 1024:.1f}MiB time={large_s:.1f}s")
     print(ratio_line(large / small, TARGET))

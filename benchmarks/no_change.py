@@ -50,9 +50,15 @@ async def measure(orgs: int, records: int, page_size: int, folder: Path) -> dict
                 _check(cold)
     per_stream = [s.requests for s in warm.streams]
     cold_requests = sum(s.requests for s in cold.streams)
-    return {"first": first_t.seconds, "first_requests": sum(s.requests for s in first.streams),
-            "warm": warm_t.seconds, "cold": cold_t.seconds, "streams": len(per_stream),
-            "max_requests": max(per_stream), "cold_requests": cold_requests}  # fmt: skip
+    return {
+        "first": first_t.seconds,
+        "first_requests": sum(s.requests for s in first.streams),
+        "warm": warm_t.seconds,
+        "cold": cold_t.seconds,
+        "streams": len(per_stream),
+        "max_requests": max(per_stream),
+        "cold_requests": cold_requests,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,12 +70,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"# no change; {machine()}")
     with tempfile.TemporaryDirectory(prefix="xgate-bench-") as tmp:
         r = asyncio.run(measure(args.orgs, args.records, args.page_size, Path(tmp)))
-    print(f"orgs={args.orgs} records/org={args.records}: first sync {r['first']:.2f}s "
-          f"({r['first_requests']} requests)")
-    print(f"second sync, nothing new: {r['warm'] * 1000:.0f} ms, {r['streams']} streams, at most "
-          f"{r['max_requests']} request(s) per stream")
-    print(f"same in a fresh gateway (new process): {r['cold'] * 1000:.0f} ms, "
-          f"{r['cold_requests']} requests (one token per organization included)")
+    print(
+        f"orgs={args.orgs} records/org={args.records}: first sync {r['first']:.2f}s "
+        f"({r['first_requests']} requests)"
+    )
+    print(
+        f"second sync, nothing new: {r['warm'] * 1000:.0f} ms, {r['streams']} streams, at most "
+        f"{r['max_requests']} request(s) per stream"
+    )
+    print(
+        f"same in a fresh gateway (new process): {r['cold'] * 1000:.0f} ms, "
+        f"{r['cold_requests']} requests (one token per organization included)"
+    )
     print(ratio_line(r["max_requests"] / 1, TARGET))
     return 0
 

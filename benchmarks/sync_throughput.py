@@ -40,8 +40,9 @@ from gateway.sync import run_sync
 TARGET = 2.0
 
 
-async def reference_round(url: str, page_size: int, backend: str,
-                          folder: Path) -> tuple[dict[str, float], int]:  # fmt: skip
+async def reference_round(
+    url: str, page_size: int, backend: str, folder: Path
+) -> tuple[dict[str, float], int]:
     """The three bare parts once: seconds of each, and the number of pages."""
     with Timer() as fetch_t:
         raw = await reference.fetch(url, page_size)
@@ -62,29 +63,40 @@ async def reference_round(url: str, page_size: int, backend: str,
             assert ref_schema is not None
             with Timer() as upsert_t:
                 await reference.upsert_postgresql(ref_schema, rows)
-    return ({"fetch": fetch_t.seconds, "validate": validate_t.seconds,
-             "upsert": upsert_t.seconds}, len(raw))  # fmt: skip
+    return (
+        {"fetch": fetch_t.seconds, "validate": validate_t.seconds, "upsert": upsert_t.seconds},
+        len(raw),
+    )
 
 
-async def gateway_round(url: str, records: int, page_size: int, backend: str, folder: Path,
-                        credit: bool, profile: bool) -> float:  # fmt: skip
+async def gateway_round(
+    url: str, records: int, page_size: int, backend: str, folder: Path, credit: bool, profile: bool
+) -> float:
     """One full sync into a fresh database; seconds."""
-    async with database(backend, folder) as (db_url, schema), gateway(
-        db_url, schema, beifang_orgs([url], page_size=page_size), credit=credit
-    ) as gw:  # fmt: skip
+    async with (
+        database(backend, folder) as (db_url, schema),
+        gateway(db_url, schema, beifang_orgs([url], page_size=page_size), credit=credit) as gw,
+    ):
         with profiled(profile), Timer() as gateway_t:
             report = await run_sync(gw)
         async with gw.db.connect() as conn:
             stored = (await conn.execute(select(func.count()).select_from(t.scores))).scalar()
     if not report.ok or stored != records:
-        raise RuntimeError(f"the sync did not store every record: {stored} of {records}; "
-                           f"{report.as_dict()}")  # fmt: skip
+        raise RuntimeError(
+            f"the sync did not store every record: {stored} of {records}; {report.as_dict()}"
+        )
     return gateway_t.seconds
 
 
-async def measure(records: int, page_size: int, backend: str, folder: Path,
-                  credit: bool = True, profile: bool = False,
-                  rounds: int = 1) -> dict[str, Any]:  # fmt: skip
+async def measure(
+    records: int,
+    page_size: int,
+    backend: str,
+    folder: Path,
+    credit: bool = True,
+    profile: bool = False,
+    rounds: int = 1,
+) -> dict[str, Any]:
     """Reference and gateway alternately, ``rounds`` times each, against one simulator (its
     order cache warm for both); the fastest time of each part and of the gateway counts."""
     refs: list[dict[str, float]] = []
@@ -94,12 +106,21 @@ async def measure(records: int, page_size: int, backend: str, folder: Path,
         for _ in range(rounds):
             ref, n_pages = await reference_round(url, page_size, backend, folder)
             refs.append(ref)
-            runs.append(await gateway_round(url, records, page_size, backend, folder, credit,
-                                            profile))  # fmt: skip
+            runs.append(
+                await gateway_round(url, records, page_size, backend, folder, credit, profile)
+            )
     best = {k: min(r[k] for r in refs) for k in ("fetch", "validate", "upsert")}
     parts = sum(best.values())
-    return {"records": records, "pages": n_pages, "gateway": min(runs), **best,
-            "parts": parts, "ratio": min(runs) / parts, "rounds": refs, "runs": runs}
+    return {
+        "records": records,
+        "pages": n_pages,
+        "gateway": min(runs),
+        **best,
+        "parts": parts,
+        "ratio": min(runs) / parts,
+        "rounds": refs,
+        "runs": runs,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,25 +128,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--no-credit", action="store_true",
-                        help="run without credit rules (no accounts, no conversion)")
+    parser.add_argument(
+        "--no-credit",
+        action="store_true",
+        help="run without credit rules (no accounts, no conversion)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the gateway's sync")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="reference and gateway alternately this many times; fastest counts")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="reference and gateway alternately this many times; fastest counts",
+    )
     args = parser.parse_args(argv)
     print(f"# sync throughput on {args.db}; {machine()}")
     with tempfile.TemporaryDirectory(prefix="xgate-bench-") as tmp:
-        r = asyncio.run(measure(args.records, args.page_size, args.db, Path(tmp),
-                                credit=not args.no_credit, profile=args.profile,
-                                rounds=args.rounds))  # fmt: skip
-    print(f"records={r['records']} pages={r['pages']} gateway={r['gateway']:.2f}s "
-          f"({r['records'] / r['gateway']:.0f} records/s)")
-    print(f"parts={r['parts']:.2f}s: fetch={r['fetch']:.2f}s validate={r['validate']:.2f}s "
-          f"upsert={r['upsert']:.2f}s")  # fmt: skip
+        r = asyncio.run(
+            measure(
+                args.records,
+                args.page_size,
+                args.db,
+                Path(tmp),
+                credit=not args.no_credit,
+                profile=args.profile,
+                rounds=args.rounds,
+            )
+        )
+    print(
+        f"records={r['records']} pages={r['pages']} gateway={r['gateway']:.2f}s "
+        f"({r['records'] / r['gateway']:.0f} records/s)"
+    )
+    print(
+        f"parts={r['parts']:.2f}s: fetch={r['fetch']:.2f}s validate={r['validate']:.2f}s "
+        f"upsert={r['upsert']:.2f}s"
+    )
     if args.rounds > 1:
         for i, (ref, run) in enumerate(zip(r["rounds"], r["runs"], strict=True), 1):
-            print(f"  round {i}: gateway={run:.2f}s fetch={ref['fetch']:.2f}s "
-                  f"validate={ref['validate']:.2f}s upsert={ref['upsert']:.2f}s")
+            print(
+                f"  round {i}: gateway={run:.2f}s fetch={ref['fetch']:.2f}s "
+                f"validate={ref['validate']:.2f}s upsert={ref['upsert']:.2f}s"
+            )
     print(ratio_line(r["ratio"], TARGET))
     return 0
 

@@ -27,8 +27,13 @@ from gateway.store import tables as t
 from gateway.sync import run_sync
 
 DEMO_SEED = 2026
-DATA_FILES = ("catalogue.toml", "credit-rules.toml", "fees.toml", "eligibility.toml",
-              "candidates.xlsx")  # fmt: skip
+DATA_FILES = (
+    "catalogue.toml",
+    "credit-rules.toml",
+    "fees.toml",
+    "eligibility.toml",
+    "candidates.xlsx",
+)
 
 
 def demo_data() -> Path:
@@ -89,21 +94,21 @@ def write_config(directory: Path, urls: dict[str, str]) -> Path:
     path.write_text(
         f"""# Written by `xgate demo` for its simulated organizations (ports change every run).
 database_url = "sqlite+aiosqlite:///{db.as_posix()}"
-catalogue_file = "{(directory / 'catalogue.toml').resolve().as_posix()}"
-rules_file = "{(directory / 'credit-rules.toml').resolve().as_posix()}"
-fees_file = "{(directory / 'fees.toml').resolve().as_posix()}"
-eligibility_file = "{(directory / 'eligibility.toml').resolve().as_posix()}"
+catalogue_file = "{(directory / "catalogue.toml").resolve().as_posix()}"
+rules_file = "{(directory / "credit-rules.toml").resolve().as_posix()}"
+fees_file = "{(directory / "fees.toml").resolve().as_posix()}"
+eligibility_file = "{(directory / "eligibility.toml").resolve().as_posix()}"
 
 [organizations.beifang]
 plugin = "beifang"
-base_url = "{urls['beifang']}"
+base_url = "{urls["beifang"]}"
 client_id = "{DEFAULT_CLIENT_ID}"
 client_secret = "{DEFAULT_CLIENT_SECRET}"
 page_size = 50
 
 [organizations.liaohe]
 plugin = "liaohe"
-base_url = "{urls['liaohe']}"
+base_url = "{urls["liaohe"]}"
 app_key = "{DEFAULT_APP_KEY}"
 app_secret = "{DEFAULT_APP_SECRET}"
 page_size = 50
@@ -121,9 +126,18 @@ async def _count(gw: Gateway, query: Any) -> int:
 
 async def _database_state(gw: Gateway) -> tuple[int, ...]:
     """Row counts of everything the demo writes: equal before and after means no change."""
-    tables = (t.registrations, t.registration_events, t.scores, t.score_revisions,
-              t.certificates, t.certificate_events, t.credit_ledger, t.learning_accounts,
-              t.issue_requests, t.candidates)  # fmt: skip
+    tables = (
+        t.registrations,
+        t.registration_events,
+        t.scores,
+        t.score_revisions,
+        t.certificates,
+        t.certificate_events,
+        t.credit_ledger,
+        t.learning_accounts,
+        t.issue_requests,
+        t.candidates,
+    )
     return tuple([await _count(gw, select(func.count()).select_from(x)) for x in tables])
 
 
@@ -151,24 +165,37 @@ async def summarise(gw: Gateway, summary: DemoSummary) -> None:
             line.passed = await _scalar(
                 conn, select(count).where(of_plan, sc.c.rule_passed.is_(True))
             )
-            valid = and_(cert.c.organization == p.organization, cert.c.plan_code == p.code,
-                         cert.c.status == "valid")  # fmt: skip
+            valid = and_(
+                cert.c.organization == p.organization,
+                cert.c.plan_code == p.code,
+                cert.c.status == "valid",
+            )
             line.certificates = await _scalar(conn, select(count).where(valid))
             credits = await _scalar(
                 conn,
                 select(func.coalesce(func.sum(led.c.credits), 0))
-                .join(cert, and_(cert.c.organization == led.c.source_org,
-                                 cert.c.number == led.c.source_ref))
+                .join(
+                    cert,
+                    and_(
+                        cert.c.organization == led.c.source_org, cert.c.number == led.c.source_ref
+                    ),
+                )
                 .where(cert.c.plan_code == p.code, cert.c.organization == p.organization),
-            )  # fmt: skip
+            )
             line.credits = Decimal(str(credits))
             summary.lines.append(line)
         rejected = await conn.execute(
-            select(reg.c.organization, reg.c.plan_code, reg.c.reason_code, reg.c.reason,
-                   t.candidates.c.name)
+            select(
+                reg.c.organization,
+                reg.c.plan_code,
+                reg.c.reason_code,
+                reg.c.reason,
+                t.candidates.c.name,
+            )
             .join(t.candidates, t.candidates.c.id == reg.c.candidate_id)
-            .where(reg.c.status == "rejected").order_by(reg.c.id)
-        )  # fmt: skip
+            .where(reg.c.status == "rejected")
+            .order_by(reg.c.id)
+        )
         summary.rejected = [dict(r._mapping) for r in rejected]
         total = await _scalar(conn, select(func.coalesce(func.sum(led.c.credits), 0)))
         summary.credits_converted = Decimal(str(total))
@@ -180,17 +207,24 @@ async def check_truth(gw: Gateway, sims: dict[str, Any], summary: DemoSummary) -
     for name, sim in sims.items():
         truth = sim.truth
         async with gw.db.connect() as conn:
-            our_plans = set((await conn.execute(
-                select(t.exam_plans.c.code).where(t.exam_plans.c.organization == name)
-            )).scalars())  # fmt: skip
+            our_plans = set(
+                (
+                    await conn.execute(
+                        select(t.exam_plans.c.code).where(t.exam_plans.c.organization == name)
+                    )
+                ).scalars()
+            )
         registered = [key for key in truth.registrations if key[0] in our_plans]
-        accepted = await _count(gw, select(func.count()).where(
-            reg.c.organization == name, reg.c.status == "accepted"))  # fmt: skip
+        accepted = await _count(
+            gw, select(func.count()).where(reg.c.organization == name, reg.c.status == "accepted")
+        )
         scores = await _count(gw, select(func.count()).where(sc.c.organization == name))
         certs = await _count(gw, select(func.count()).where(cert.c.organization == name))
-        pairs = {"registrations": (accepted, len(registered)),
-                 "scores": (scores, len(truth.scores)),
-                 "certificates": (certs, len(truth.certificates))}  # fmt: skip
+        pairs = {
+            "registrations": (accepted, len(registered)),
+            "scores": (scores, len(truth.scores)),
+            "certificates": (certs, len(truth.certificates)),
+        }
         for what, (in_db, at_org) in pairs.items():
             summary.truth[f"{name} {what}"] = {"database": in_db, "organization": at_org}
 
@@ -229,8 +263,10 @@ async def run_demo(directory: Path, *, submit: Any) -> DemoSummary:
 
     started = time.monotonic()
     prepare_folder(directory)
-    sims: dict[str, Any] = {"beifang": BeifangSimulator(seed=DEMO_SEED),
-                            "liaohe": LiaoheSimulator(seed=DEMO_SEED)}  # fmt: skip
+    sims: dict[str, Any] = {
+        "beifang": BeifangSimulator(seed=DEMO_SEED),
+        "liaohe": LiaoheSimulator(seed=DEMO_SEED),
+    }
     states = {name: directory / "simulators" / f"{name}.state" for name in sims}
     first_run = not any([sim.load_state(states[name]) for name, sim in sims.items()])
     if first_run:
@@ -288,9 +324,10 @@ async def submit_sample(gw: Gateway, directory: Path) -> tuple[int, list[dict[st
     for org in gw.organization_names():
         names = organization_names(gw, org)
         checked = check_file(
-            path, rules, IntakeOptions(organization=org, organization_names=names,
-                                       require_plan=True)
-        )  # fmt: skip
+            path,
+            rules,
+            IntakeOptions(organization=org, organization_names=names, require_plan=True),
+        )
         checked.rows = [
             r for r in checked.rows if not any(p.code == "plan_other_org" for p in r.problems)
         ]

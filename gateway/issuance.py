@@ -26,8 +26,13 @@ from gateway.runtime import Gateway
 from gateway.store import tables as t
 
 log = logging.getLogger("xgate.issue")
-reg, sc, ir, cand, cert = (t.registrations, t.scores, t.issue_requests, t.candidates,
-                           t.certificates)  # fmt: skip
+reg, sc, ir, cand, cert = (
+    t.registrations,
+    t.scores,
+    t.issue_requests,
+    t.candidates,
+    t.certificates,
+)
 
 
 @dataclass
@@ -49,18 +54,32 @@ async def _queue(gw: Gateway, organization: str, plan_code: str | None) -> int:
     """Record an issue request for every passed, accepted registration without a certificate."""
     now = datetime.now(UTC)
     has_cert = exists().where(
-        and_(cert.c.organization == reg.c.organization, cert.c.id_hash == cand.c.id_hash,
-             cert.c.certificate_code == sc.c.certificate_code)
-    )  # fmt: skip
+        and_(
+            cert.c.organization == reg.c.organization,
+            cert.c.id_hash == cand.c.id_hash,
+            cert.c.certificate_code == sc.c.certificate_code,
+        )
+    )
     q = (
         select(reg.c.id, reg.c.plan_code, cand.c.id_hash)
         .join(cand, cand.c.id == reg.c.candidate_id)
-        .join(sc, and_(sc.c.organization == reg.c.organization, sc.c.plan_code == reg.c.plan_code,
-                       sc.c.id_hash == cand.c.id_hash))
+        .join(
+            sc,
+            and_(
+                sc.c.organization == reg.c.organization,
+                sc.c.plan_code == reg.c.plan_code,
+                sc.c.id_hash == cand.c.id_hash,
+            ),
+        )
         .outerjoin(ir, ir.c.registration_id == reg.c.id)
-        .where(reg.c.organization == organization, reg.c.status == "accepted",
-               sc.c.rule_passed.is_(True), ir.c.id.is_(None), ~has_cert)
-    )  # fmt: skip
+        .where(
+            reg.c.organization == organization,
+            reg.c.status == "accepted",
+            sc.c.rule_passed.is_(True),
+            ir.c.id.is_(None),
+            ~has_cert,
+        )
+    )
     if plan_code:
         q = q.where(reg.c.plan_code == plan_code)
     async with gw.db.begin() as conn:
@@ -68,10 +87,17 @@ async def _queue(gw: Gateway, organization: str, plan_code: str | None) -> int:
         if rows:
             await conn.execute(
                 ir.insert(),
-                [{"idempotency_key": issue_key(organization, r.plan_code, r.id_hash),
-                  "registration_id": r.id, "status": "pending", "created_at": now,
-                  "updated_at": now} for r in rows],
-            )  # fmt: skip
+                [
+                    {
+                        "idempotency_key": issue_key(organization, r.plan_code, r.id_hash),
+                        "registration_id": r.id,
+                        "status": "pending",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for r in rows
+                ],
+            )
     return len(rows)
 
 
@@ -80,13 +106,18 @@ async def _open_requests(gw: Gateway, organization: str, plan_code: str | None) 
     Sending those again is safe: the ``issue`` capability treats a repeated key as the same
     request, so it answers with the certificate already issued."""
     q = (
-        select(ir.c.id.label("ir_id"), ir.c.idempotency_key, reg.c.plan_code,
-               reg.c.org_registration_id, cand)
+        select(
+            ir.c.id.label("ir_id"),
+            ir.c.idempotency_key,
+            reg.c.plan_code,
+            reg.c.org_registration_id,
+            cand,
+        )
         .join(reg, reg.c.id == ir.c.registration_id)
         .join(cand, cand.c.id == reg.c.candidate_id)
         .where(reg.c.organization == organization, ir.c.status.in_(("pending", "sent", "unknown")))
         .order_by(ir.c.id)
-    )  # fmt: skip
+    )
     if plan_code:
         q = q.where(reg.c.plan_code == plan_code)
     async with gw.db.connect() as conn:
@@ -96,9 +127,10 @@ async def _open_requests(gw: Gateway, organization: str, plan_code: str | None) 
 async def _set(gw: Gateway, ids: list[int], status: str, **values: Any) -> None:
     async with gw.db.begin() as conn:
         await conn.execute(
-            ir.update().where(ir.c.id.in_(ids))
+            ir.update()
+            .where(ir.c.id.in_(ids))
             .values(status=status, updated_at=datetime.now(UTC), **values)
-        )  # fmt: skip
+        )
 
 
 async def issue_for(
@@ -123,11 +155,14 @@ async def issue_for(
             batch = items[start : start + org.spec.batch_size]
             ids = [r["ir_id"] for r in batch]
             requests = [
-                IssueRequest(idempotency_key=r["idempotency_key"], plan=plan,
-                             candidate=candidate_from_row(r),
-                             org_registration_id=r["org_registration_id"])
+                IssueRequest(
+                    idempotency_key=r["idempotency_key"],
+                    plan=plan,
+                    candidate=candidate_from_row(r),
+                    org_registration_id=r["org_registration_id"],
+                )
                 for r in batch
-            ]  # fmt: skip
+            ]
             await _set(gw, ids, "sent")
             try:
                 outcomes = await org.adapter.issue(requests)
@@ -173,7 +208,9 @@ async def _record(
             elif o.issued and o.certificate is not None:
                 certificates.append(o.certificate)
                 await conn.execute(
-                    ir.update().where(where).values(
+                    ir.update()
+                    .where(where)
+                    .values(
                         status="issued", certificate_number=o.certificate.number, updated_at=now
                     )
                 )
@@ -187,15 +224,22 @@ async def _record(
                 report.refused += 1
         if certificates:
             await apply_certificates(
-                conn, organization, certificates, hash_id=gw.hash_id, run_id=run_id, now=now,
+                conn,
+                organization,
+                certificates,
+                hash_id=gw.hash_id,
+                run_id=run_id,
+                now=now,
                 result=result,
-            )  # fmt: skip
+            )
     for hook, kwargs in result.events:
         gw.host.emit(hook, **kwargs)
 
 
 async def issue_all(
-    gw: Gateway, organizations: list[str] | None = None, plan_code: str | None = None,
+    gw: Gateway,
+    organizations: list[str] | None = None,
+    plan_code: str | None = None,
     run_id: int | None = None,
 ) -> list[IssueReport]:
     reports = []

@@ -13,13 +13,9 @@ from collections.abc import Iterable
 
 # Resident ID numbers as people write them: 18 characters, optionally spaced 6-8-4; the
 # 15-digit pre-1999 form too. Mobiles with or without +86/86 and spaces or dashes.
-_ID18 = re.compile(
-    r"(?<![0-9A-Za-z])(\d{6})[ ]?(\d{8})[ ]?(\d{3}[0-9Xx])(?![0-9A-Za-z])"
-)
+_ID18 = re.compile(r"(?<![0-9A-Za-z])(\d{6})[ ]?(\d{8})[ ]?(\d{3}[0-9Xx])(?![0-9A-Za-z])")
 _ID15 = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{6})(\d{3})(?![0-9A-Za-z])")
-_MOBILE = re.compile(
-    r"(?<![\d+])((?:\+?86[ -]?)?1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)"
-)
+_MOBILE = re.compile(r"(?<![\d+])((?:\+?86[ -]?)?1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９ＸｘＫ", "0123456789XxK")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _SECRET_KV = re.compile(

@@ -81,10 +81,21 @@ class Level(IntEnum):
         """Accept 1/2/3, '初级'/'中级'/'高级', 'junior'/'intermediate'/'senior'."""
         text = _strip(str(value)).lower() if not isinstance(value, int) else str(value)
         aliases = {
-            "1": 1, "初级": 1, "初": 1, "junior": 1, "primary": 1,
-            "2": 2, "中级": 2, "中": 2, "intermediate": 2,
-            "3": 3, "高级": 3, "高": 3, "senior": 3, "advanced": 3,
-        }  # fmt: skip
+            "1": 1,
+            "初级": 1,
+            "初": 1,
+            "junior": 1,
+            "primary": 1,
+            "2": 2,
+            "中级": 2,
+            "中": 2,
+            "intermediate": 2,
+            "3": 3,
+            "高级": 3,
+            "高": 3,
+            "senior": 3,
+            "advanced": 3,
+        }
         if text not in aliases:
             raise ValueError(f"unknown level {value!r}; use 初级/中级/高级 or 1/2/3")
         return cls(aliases[text])
@@ -232,8 +243,12 @@ REGISTRATION_TRANSITIONS: dict[RegistrationStatus, frozenset[RegistrationStatus]
         {RegistrationStatus.SENT, RegistrationStatus.CANCELLED, RegistrationStatus.REJECTED}
     ),
     RegistrationStatus.SENT: frozenset(
-        {RegistrationStatus.ACCEPTED, RegistrationStatus.REJECTED, RegistrationStatus.UNKNOWN,
-         RegistrationStatus.PENDING}
+        {
+            RegistrationStatus.ACCEPTED,
+            RegistrationStatus.REJECTED,
+            RegistrationStatus.UNKNOWN,
+            RegistrationStatus.PENDING,
+        }
     ),
     RegistrationStatus.UNKNOWN: frozenset(
         {RegistrationStatus.ACCEPTED, RegistrationStatus.REJECTED, RegistrationStatus.PENDING}
@@ -241,7 +256,7 @@ REGISTRATION_TRANSITIONS: dict[RegistrationStatus, frozenset[RegistrationStatus]
     RegistrationStatus.ACCEPTED: frozenset({RegistrationStatus.CANCELLED}),
     RegistrationStatus.REJECTED: frozenset({RegistrationStatus.PENDING}),
     RegistrationStatus.CANCELLED: frozenset(),
-}  # fmt: skip
+}
 
 
 def can_transition(old: RegistrationStatus, new: RegistrationStatus) -> bool:

@@ -172,12 +172,16 @@ async def ensure_plan(conn: AsyncConnection, plan: ExamPlan) -> None:
 
 async def load_plan(conn: AsyncConnection, organization: str, code: str) -> ExamPlan | None:
     row = (
-        await conn.execute(
-            select(t.exam_plans).where(
-                t.exam_plans.c.organization == organization, t.exam_plans.c.code == code
+        (
+            await conn.execute(
+                select(t.exam_plans).where(
+                    t.exam_plans.c.organization == organization, t.exam_plans.c.code == code
+                )
             )
         )
-    ).mappings().first()
+        .mappings()
+        .first()
+    )
     if row is None:
         return None
     return ExamPlan(
@@ -271,11 +275,15 @@ async def enqueue(
             await conn.execute(
                 t.registration_events.insert(),
                 [
-                    {"registration_id": rows[k].id, "status": S.PENDING.value,
-                     "detail": "enqueued", "at": now}
+                    {
+                        "registration_id": rows[k].id,
+                        "status": S.PENDING.value,
+                        "detail": "enqueued",
+                        "at": now,
+                    }
                     for k in created
                 ],
-            )  # fmt: skip
+            )
         for key in keys:
             row = rows[key]
             out.append(Enqueued(key, row.id, S(row.status), key in created))
@@ -302,14 +310,16 @@ async def _claim(
         plan = picked[0].plan_code
         ids = [r.id for r in picked if r.plan_code == plan]
         await _transition(
-            conn, ids, S.SENT, now, "claimed for sending",
-            lease_owner=owner, lease_until=now + LEASE, attempts=reg.c.attempts + 1,
-        )  # fmt: skip
-        rows = await conn.execute(
-            _with_candidate()
-            .where(reg.c.id.in_(ids))
-            .order_by(reg.c.id)
+            conn,
+            ids,
+            S.SENT,
+            now,
+            "claimed for sending",
+            lease_owner=owner,
+            lease_until=now + LEASE,
+            attempts=reg.c.attempts + 1,
         )
+        rows = await conn.execute(_with_candidate().where(reg.c.id.in_(ids)).order_by(reg.c.id))
         return plan, [dict(r) for r in rows.mappings()]
 
 
@@ -344,18 +354,30 @@ async def _record(
                 unknown_ids.append(row["reg_id"])
                 continue
             await _transition(
-                conn, [row["reg_id"]], o.status, now, o.reason,
-                org_registration_id=o.org_registration_id, reason_code=o.reason_code,
-                reason=o.reason, lease_owner=None, lease_until=None,
-            )  # fmt: skip
+                conn,
+                [row["reg_id"]],
+                o.status,
+                now,
+                o.reason,
+                org_registration_id=o.org_registration_id,
+                reason_code=o.reason_code,
+                reason=o.reason,
+                lease_owner=None,
+                lease_until=None,
+            )
             if o.status is S.ACCEPTED:
                 report.accepted += 1
             else:
                 report.rejected += 1
         await _transition(
-            conn, unknown_ids, S.UNKNOWN, now, "no answer for this candidate",
-            lease_owner=None, lease_until=None,
-        )  # fmt: skip
+            conn,
+            unknown_ids,
+            S.UNKNOWN,
+            now,
+            "no answer for this candidate",
+            lease_owner=None,
+            lease_until=None,
+        )
         report.unknown += len(unknown_ids)
     plan_code = rows[0].get("plan_code") if rows else None
     for row in rows:
@@ -441,9 +463,7 @@ async def deliver(
             report.errors.append(f"{organization}: deferred: {exc}")
             break
         except RejectedError as exc:
-            await _release(
-                gw, ids, S.REJECTED, str(exc), reason_code=exc.code, reason=str(exc)
-            )
+            await _release(gw, ids, S.REJECTED, str(exc), reason_code=exc.code, reason=str(exc))
             report.rejected += len(ids)
             continue
         except Exception as exc:  # a plugin bug: we cannot know whether anything went out
@@ -498,13 +518,16 @@ async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileRe
                     reg.c.organization == name, reg.c.status == S.SENT.value
                 )
             )
-            abandoned = [
-                r.id for r in sent_rows if _abandoned(r.lease_owner, r.lease_until, now)
-            ]
+            abandoned = [r.id for r in sent_rows if _abandoned(r.lease_owner, r.lease_until, now)]
             await _transition(
-                conn, abandoned, S.UNKNOWN, now, "abandoned while sending (process ended)",
-                lease_owner=None, lease_until=None,
-            )  # fmt: skip
+                conn,
+                abandoned,
+                S.UNKNOWN,
+                now,
+                "abandoned while sending (process ended)",
+                lease_owner=None,
+                lease_until=None,
+            )
             rows = [
                 dict(r)
                 for r in (
@@ -546,10 +569,15 @@ async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileRe
                     report.requeued += 1
                 else:
                     await _transition(
-                        conn, [row["reg_id"]], outcome.status, _now(), "settled by look-up",
+                        conn,
+                        [row["reg_id"]],
+                        outcome.status,
+                        _now(),
+                        "settled by look-up",
                         org_registration_id=outcome.org_registration_id,
-                        reason_code=outcome.reason_code, reason=outcome.reason,
-                    )  # fmt: skip
+                        reason_code=outcome.reason_code,
+                        reason=outcome.reason,
+                    )
                     if outcome.status is not S.ACCEPTED:
                         report.rejected += 1
             if outcome is not None and outcome.status is S.ACCEPTED:
@@ -560,11 +588,14 @@ async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileRe
                     organization=name,
                     plan_code=row["plan_code"],
                     registration=Registration(
-                        organization=name, plan_code=row["plan_code"],
-                        idempotency_key=row["idempotency_key"], status=outcome.status,
-                        org_registration_id=outcome.org_registration_id, updated_at=_now(),
+                        organization=name,
+                        plan_code=row["plan_code"],
+                        idempotency_key=row["idempotency_key"],
+                        status=outcome.status,
+                        org_registration_id=outcome.org_registration_id,
+                        updated_at=_now(),
                     ),
-                )  # fmt: skip
+                )
     return report
 
 
@@ -588,16 +619,29 @@ async def statuses(gw: Gateway, registration_ids: Sequence[int]) -> dict[int, Re
         for i in range(0, len(ids), 500):
             rows = await conn.execute(
                 select(
-                    reg.c.id, reg.c.idempotency_key, reg.c.organization, reg.c.plan_code,
-                    reg.c.status, reg.c.org_registration_id, reg.c.reason_code, reg.c.reason,
+                    reg.c.id,
+                    reg.c.idempotency_key,
+                    reg.c.organization,
+                    reg.c.plan_code,
+                    reg.c.status,
+                    reg.c.org_registration_id,
+                    reg.c.reason_code,
+                    reg.c.reason,
                     reg.c.updated_at,
                 ).where(reg.c.id.in_(ids[i : i + 500]))
-            )  # fmt: skip
+            )
             for r in rows:
                 out[r.id] = RegistrationRow(
-                    r.id, r.idempotency_key, r.organization, r.plan_code, S(r.status),
-                    r.org_registration_id, r.reason_code, r.reason, _aware(r.updated_at),
-                )  # fmt: skip
+                    r.id,
+                    r.idempotency_key,
+                    r.organization,
+                    r.plan_code,
+                    S(r.status),
+                    r.org_registration_id,
+                    r.reason_code,
+                    r.reason,
+                    _aware(r.updated_at),
+                )
     return out
 
 
@@ -605,9 +649,12 @@ async def open_entries(gw: Gateway, organization: str | None = None) -> list[Reg
     """Entries not settled yet: pending, sent and unknown (what ``xgate outbox`` lists)."""
     async with gw.db.connect() as conn:
         q = select(reg.c.id).where(
-            or_(reg.c.status == S.PENDING.value, reg.c.status == S.SENT.value,
-                reg.c.status == S.UNKNOWN.value)
-        )  # fmt: skip
+            or_(
+                reg.c.status == S.PENDING.value,
+                reg.c.status == S.SENT.value,
+                reg.c.status == S.UNKNOWN.value,
+            )
+        )
         if organization:
             q = q.where(reg.c.organization == organization)
         ids = [r.id for r in await conn.execute(q.order_by(reg.c.id))]

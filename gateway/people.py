@@ -16,9 +16,16 @@ from gateway.models import Candidate, IdType, Sex
 from gateway.store import tables as t
 
 PERSON_FIELDS = (
-    "name", "sex", "birth_date", "mobile", "student_number", "department", "major",
-    "class_name", "ethnicity",
-)  # fmt: skip
+    "name",
+    "sex",
+    "birth_date",
+    "mobile",
+    "student_number",
+    "department",
+    "major",
+    "class_name",
+    "ethnicity",
+)
 
 
 def _values(c: Candidate) -> dict[str, object]:
@@ -50,9 +57,7 @@ async def upsert_candidates(
     hashes = list(by_hash)
     for i in range(0, len(hashes), 500):
         chunk = hashes[i : i + 500]
-        rows = await conn.execute(
-            select(t.candidates).where(t.candidates.c.id_hash.in_(chunk))
-        )
+        rows = await conn.execute(select(t.candidates).where(t.candidates.c.id_hash.in_(chunk)))
         for row in rows.mappings():
             existing[row["id_hash"]] = (row["id"], dict(row))
     ids: dict[str, int] = {}
@@ -61,9 +66,7 @@ async def upsert_candidates(
         values = _values(c)
         if h in existing:
             row_id, old = existing[h]
-            changes = {
-                k: v for k, v in values.items() if v not in (None, "") and old.get(k) != v
-            }
+            changes = {k: v for k, v in values.items() if v not in (None, "") and old.get(k) != v}
             if changes:
                 await conn.execute(
                     t.candidates.update()

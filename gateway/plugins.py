@@ -65,7 +65,10 @@ class PluginHost:
             except Exception as exc:  # isolation: an observer can never break the core
                 log.error(
                     "plugin %s failed in hook %s: %s: %s",
-                    impl.plugin_name, hook, type(exc).__name__, exc,
+                    impl.plugin_name,
+                    hook,
+                    type(exc).__name__,
+                    exc,
                 )
 
 
@@ -153,7 +156,8 @@ def load_plugins(
             host.errors.append(
                 PluginError(
                     name,
-                    "implements unknown hook(s) " + ", ".join(wrong)
+                    "implements unknown hook(s) "
+                    + ", ".join(wrong)
                     + " (misspelt? known hooks: see gateway.hookspecs)",
                     dist,
                 )

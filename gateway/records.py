@@ -96,10 +96,16 @@ async def quarantine(
     now: datetime,
 ) -> int:
     rows = [
-        {"organization": organization, "stream": stream, "run_id": run_id, "error": reason,
-         "payload": payload, "created_at": now}
+        {
+            "organization": organization,
+            "stream": stream,
+            "run_id": run_id,
+            "error": reason,
+            "payload": payload,
+            "created_at": now,
+        }
         for payload, reason in bad
-    ]  # fmt: skip
+    ]
     if rows:
         await conn.execute(t.quarantine.insert(), rows)
     return len(rows)
@@ -140,8 +146,13 @@ def _row_values(row: Mapping[str, Any]) -> tuple[Any, ...]:
     def dec(v: Any) -> Decimal | None:
         return None if v is None else Decimal(str(v)).quantize(Decimal("0.01"))
 
-    return (dec(row["theory"]), dec(row["practical"]), dec(row["total"]), row["org_passed"],
-            bool(row["absent"]))  # fmt: skip
+    return (
+        dec(row["theory"]),
+        dec(row["practical"]),
+        dec(row["total"]),
+        row["org_passed"],
+        bool(row["absent"]),
+    )
 
 
 async def apply_scores(
@@ -179,16 +190,28 @@ async def apply_scores(
         values = {
             "certificate_code": cert_code,
             "level": int(s.level) if s.level else None,
-            "theory": s.theory, "practical": s.practical, "total": s.total,
-            "org_passed": s.passed, "rule_passed": rule,
+            "theory": s.theory,
+            "practical": s.practical,
+            "total": s.total,
+            "org_passed": s.passed,
+            "rule_passed": rule,
             "pass_disagreement": s.passed is not None and rule is not None and s.passed != rule,
-            "absent": s.absent, "revised_at": s.revised_at, "org_record_id": s.org_record_id,
+            "absent": s.absent,
+            "revised_at": s.revised_at,
+            "org_record_id": s.org_record_id,
             "updated_at": now,
-        }  # fmt: skip
+        }
         old = existing.get((s.plan_code, h))
         if old is None:
-            inserts.append({"organization": organization, "plan_code": s.plan_code,
-                            "id_hash": h, "revision": 1, **values})  # fmt: skip
+            inserts.append(
+                {
+                    "organization": organization,
+                    "plan_code": s.plan_code,
+                    "id_hash": h,
+                    "revision": 1,
+                    **values,
+                }
+            )
             new_scores.append(s)
             result.new += 1
             continue
@@ -203,17 +226,21 @@ async def apply_scores(
         revisions.append(_revision(old["id"], revision, s, run_id, now))
         result.changed += 1
         result.events.append(
-            ("xgate_score_recorded",
-             {"organization": organization, "score": s, "revision": revision, "corrected": True})
-        )  # fmt: skip
+            (
+                "xgate_score_recorded",
+                {"organization": organization, "score": s, "revision": revision, "corrected": True},
+            )
+        )
     if inserts:
         ids = await _insert_scores(conn, organization, inserts)
         for new, s in zip(inserts, new_scores, strict=True):
             revisions.append(_revision(ids[(new["plan_code"], new["id_hash"])], 1, s, run_id, now))
             result.events.append(
-                ("xgate_score_recorded",
-                 {"organization": organization, "score": s, "revision": 1, "corrected": False})
-            )  # fmt: skip
+                (
+                    "xgate_score_recorded",
+                    {"organization": organization, "score": s, "revision": 1, "corrected": False},
+                )
+            )
     if revisions:
         await conn.execute(t.score_revisions.insert(), revisions)
     result.records += len(scores)
@@ -231,8 +258,9 @@ async def _insert_scores(
     """
     await conn.execute(t.scores.insert(), rows)
     found = await conn.execute(
-        select(t.scores.c.id, t.scores.c.organization, t.scores.c.plan_code, t.scores.c.id_hash)
-        .where(t.scores.c.id_hash.in_({r["id_hash"] for r in rows}))
+        select(
+            t.scores.c.id, t.scores.c.organization, t.scores.c.plan_code, t.scores.c.id_hash
+        ).where(t.scores.c.id_hash.in_({r["id_hash"] for r in rows}))
     )  # by id_hash alone, as in apply_scores
     return {(r.plan_code, r.id_hash): r.id for r in found if r.organization == organization}
 
@@ -241,10 +269,17 @@ def _revision(
     score_id: int, revision: int, s: ScoreRecord, run_id: int | None, now: datetime
 ) -> dict[str, Any]:
     return {
-        "score_id": score_id, "revision": revision, "theory": s.theory, "practical": s.practical,
-        "total": s.total, "org_passed": s.passed, "absent": s.absent, "revised_at": s.revised_at,
-        "run_id": run_id, "recorded_at": now,
-    }  # fmt: skip
+        "score_id": score_id,
+        "revision": revision,
+        "theory": s.theory,
+        "practical": s.practical,
+        "total": s.total,
+        "org_passed": s.passed,
+        "absent": s.absent,
+        "revised_at": s.revised_at,
+        "run_id": run_id,
+        "recorded_at": now,
+    }
 
 
 async def apply_certificates(
@@ -276,11 +311,17 @@ async def apply_certificates(
         h = hash_id(c.id_number)
         result.people.setdefault(h, Person(h, mask_id(c.id_number), c.holder_name))
         values = {
-            "certificate_code": c.certificate_code, "certificate_name": c.certificate_name,
-            "level": int(c.level), "id_hash": h, "plan_code": c.plan_code,
-            "issued_on": c.issued_on, "status": CertificateStatus(c.status).value,
-            "revoked_reason": c.revoked_reason, "org_updated_at": c.updated_at, "updated_at": now,
-        }  # fmt: skip
+            "certificate_code": c.certificate_code,
+            "certificate_name": c.certificate_name,
+            "level": int(c.level),
+            "id_hash": h,
+            "plan_code": c.plan_code,
+            "issued_on": c.issued_on,
+            "status": CertificateStatus(c.status).value,
+            "revoked_reason": c.revoked_reason,
+            "org_updated_at": c.updated_at,
+            "updated_at": now,
+        }
         old = existing.get(c.number)
         if old is None:
             inserts.append({"organization": organization, "number": c.number, **values})
@@ -299,8 +340,15 @@ async def apply_certificates(
         )
         result.changed += 1
         if old["status"] != values["status"]:
-            events.append({"certificate_id": old["id"], "status": values["status"],
-                           "detail": c.revoked_reason, "run_id": run_id, "at": now})  # fmt: skip
+            events.append(
+                {
+                    "certificate_id": old["id"],
+                    "status": values["status"],
+                    "detail": c.revoked_reason,
+                    "run_id": run_id,
+                    "at": now,
+                }
+            )
             hook = (
                 "xgate_certificate_revoked"
                 if values["status"] == CertificateStatus.REVOKED.value
@@ -313,8 +361,15 @@ async def apply_certificates(
             inserts,
         )
         for cert_id, c in zip(returned.scalars().all(), new_certs, strict=True):
-            events.append({"certificate_id": cert_id, "status": CertificateStatus(c.status).value,
-                           "detail": "recorded", "run_id": run_id, "at": now})  # fmt: skip
+            events.append(
+                {
+                    "certificate_id": cert_id,
+                    "status": CertificateStatus(c.status).value,
+                    "detail": "recorded",
+                    "run_id": run_id,
+                    "at": now,
+                }
+            )
             result.events.append(
                 ("xgate_certificate_recorded", {"organization": organization, "certificate": c})
             )

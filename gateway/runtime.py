@@ -122,7 +122,8 @@ class Gateway:
             unknown = sorted(set(only) - set(self.settings.organizations))
             if unknown:
                 raise ConfigurationError(
-                    "unknown organization(s): " + ", ".join(unknown)
+                    "unknown organization(s): "
+                    + ", ".join(unknown)
                     + f" (configured: {', '.join(sorted(self.settings.organizations)) or 'none'})"
                 )
             names = [n for n in names if n in only]

@@ -100,17 +100,23 @@ async def webhook(request: web.Request) -> web.Response:
     report = StreamReport(name, "webhook")
     scores = [r for r in records if isinstance(r, ScoreRecord)]
     certificates = [r for r in records if isinstance(r, CertificateRecord)]
-    for stream, model, items in (("scores", ScoreRecord, scores),
-                                 ("certificates", CertificateRecord, certificates)):  # fmt: skip
+    for stream, model, items in (
+        ("scores", ScoreRecord, scores),
+        ("certificates", CertificateRecord, certificates),
+    ):
         if items:
             page: Page[Any] = Page(records=items, next_cursor=None)
             await _apply_page(gw, org, stream, model, page, run_id, report, credit)
     report.status = "ok"
     await finish_run(gw, SyncReport(run_id=run_id, streams=[report]))
     result = WebhookResult(
-        organization=name, records=report.records, new=report.new, changed=report.changed,
-        unchanged=report.unchanged, quarantined=report.quarantined,
-    )  # fmt: skip
+        organization=name,
+        records=report.records,
+        new=report.new,
+        changed=report.changed,
+        unchanged=report.unchanged,
+        quarantined=report.quarantined,
+    )
     return web.json_response(result.model_dump())
 
 
@@ -153,28 +159,45 @@ def openapi() -> dict[str, Any]:
         schemas[model.__name__] = schema
     return {
         "openapi": "3.1.0",
-        "info": {"title": "xgate", "version": "1",
-                 "description": "The gateway's own API: health and organization webhooks."},
+        "info": {
+            "title": "xgate",
+            "version": "1",
+            "description": "The gateway's own API: health and organization webhooks.",
+        },
         "paths": {
-            "/health": {"get": {"summary": "Liveness and configured organizations",
-                                "responses": {"200": {"description": "ok",
-                                                      "content": content("Health")}}}},
-            "/webhooks/{organization}": {"post": {
-                "summary": "Receive an organization's signed change notification",
-                "parameters": [{"name": "organization", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
-                "requestBody": {"required": True, "description": "the organization's own "
-                                "signed format, verified by its plugin",
-                                "content": {"application/json": {"schema": {}}}},
-                "responses": {
-                    "200": {"description": "applied", "content": content("WebhookResult")},
-                    "400": error("the body does not parse or validate"),
-                    "401": error("the signature does not verify"),
-                    "404": error("unknown organization, or one without webhooks"),
-                    "413": error("body too large"),
-                    "500": error("gateway failure"),
-                },
-            }},
+            "/health": {
+                "get": {
+                    "summary": "Liveness and configured organizations",
+                    "responses": {"200": {"description": "ok", "content": content("Health")}},
+                }
+            },
+            "/webhooks/{organization}": {
+                "post": {
+                    "summary": "Receive an organization's signed change notification",
+                    "parameters": [
+                        {
+                            "name": "organization",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "description": "the organization's own "
+                        "signed format, verified by its plugin",
+                        "content": {"application/json": {"schema": {}}},
+                    },
+                    "responses": {
+                        "200": {"description": "applied", "content": content("WebhookResult")},
+                        "400": error("the body does not parse or validate"),
+                        "401": error("the signature does not verify"),
+                        "404": error("unknown organization, or one without webhooks"),
+                        "413": error("body too large"),
+                        "500": error("gateway failure"),
+                    },
+                }
+            },
         },
         "components": {"schemas": schemas},
-    }  # fmt: skip
+    }

@@ -62,9 +62,7 @@ class Settings(BaseSettings):
         toml_file=DEFAULT_CONFIG,
     )
 
-    database_url: str = Field(
-        "sqlite+aiosqlite:///xgate.db", description="SQLAlchemy async URL"
-    )
+    database_url: str = Field("sqlite+aiosqlite:///xgate.db", description="SQLAlchemy async URL")
     database_schema: str | None = Field(
         None, description="PostgreSQL schema to use (default: the server's search_path)"
     )

@@ -78,13 +78,25 @@ class SyncReport:
         return not self.failed
 
     def totals(self) -> dict[str, int]:
-        keys = ("pages", "records", "new", "changed", "quarantined", "credits_converted",
-                "credits_reversed")  # fmt: skip
+        keys = (
+            "pages",
+            "records",
+            "new",
+            "changed",
+            "quarantined",
+            "credits_converted",
+            "credits_reversed",
+        )
         return {k: sum(getattr(s, k) for s in self.streams) for k in keys}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "ok": self.ok, "issued": self.issued,
-                "totals": self.totals(), "streams": [asdict(s) for s in self.streams]}  # fmt: skip
+        return {
+            "run_id": self.run_id,
+            "ok": self.ok,
+            "issued": self.issued,
+            "totals": self.totals(),
+            "streams": [asdict(s) for s in self.streams],
+        }
 
 
 ProgressFn = Callable[[str, str, int], None]
@@ -146,10 +158,13 @@ async def _save_cursor(
     if updated.rowcount == 0:
         await conn.execute(
             t.sync_cursors.insert().values(
-                organization=organization, stream=stream, cursor=cursor, run_id=run_id,
+                organization=organization,
+                stream=stream,
+                cursor=cursor,
+                run_id=run_id,
                 updated_at=now,
             )
-        )  # fmt: skip
+        )
 
 
 def _open_stream(org: Organization, stream: str, cursor: str | None) -> AsyncIterator[Page[Any]]:
@@ -275,13 +290,25 @@ async def _apply_page(
         result.quarantined = await quarantine(conn, org.name, stream, run_id, bad, now)
         if model is ScoreRecord:
             await apply_scores(
-                conn, org.name, good, hash_id=gw.hash_id, catalogue=gw.catalogue,  # type: ignore[arg-type]
-                run_id=run_id, now=now, result=result,
-            )  # fmt: skip
+                conn,
+                org.name,
+                good,
+                hash_id=gw.hash_id,
+                catalogue=gw.catalogue,  # type: ignore[arg-type]
+                run_id=run_id,
+                now=now,
+                result=result,
+            )
         else:
             await apply_certificates(
-                conn, org.name, good, hash_id=gw.hash_id, run_id=run_id, now=now, result=result,  # type: ignore[arg-type]
-            )  # fmt: skip
+                conn,
+                org.name,
+                good,
+                hash_id=gw.hash_id,
+                run_id=run_id,
+                now=now,
+                result=result,  # type: ignore[arg-type]
+            )
         if credit is not None:
             converted, reversed_ = await credit.apply(conn, result, run_id, now)
         if page.next_cursor is not None:
@@ -325,14 +352,26 @@ async def _sync_org(
         return [StreamReport(name, "*", status="failed", error=str(exc))]
     streams = [c.value for c in STREAM_ORDER if org.can(c)]
     if since is not None and not callable(getattr(org.adapter, "cursor_since", None)):
-        return [StreamReport(name, s, status="failed",
-                             error=f"plugin {org.spec.name!r} cannot start at a date; use --full")
-                for s in streams]  # fmt: skip
+        return [
+            StreamReport(
+                name,
+                s,
+                status="failed",
+                error=f"plugin {org.spec.name!r} cannot start at a date; use --full",
+            )
+            for s in streams
+        ]
     for stream in streams:
         try:
             reports.append(
                 await sync_stream(
-                    gw, org, stream, run_id, full=full, since=since, credit=credit,
+                    gw,
+                    org,
+                    stream,
+                    run_id,
+                    full=full,
+                    since=since,
+                    credit=credit,
                     progress=progress,
                 )
             )
@@ -380,8 +419,11 @@ async def run_sync(
 
 
 async def finish_run(gw: Gateway, report: SyncReport) -> None:
-    status = "ok" if report.ok else ("failed" if len(report.failed) == len(report.streams)
-                                     else "partial")  # fmt: skip
+    status = (
+        "ok"
+        if report.ok
+        else ("failed" if len(report.failed) == len(report.streams) else "partial")
+    )
     async with gw.db.begin() as conn:
         await conn.execute(
             t.sync_runs.update()
@@ -389,12 +431,23 @@ async def finish_run(gw: Gateway, report: SyncReport) -> None:
             .values(finished_at=datetime.now(UTC), status=status)
         )
         rows = [
-            {"run_id": report.run_id, "organization": s.organization, "stream": s.stream,
-             "status": s.status, "pages": s.pages, "records": s.records, "new": s.new,
-             "changed": s.changed, "unchanged": s.unchanged, "quarantined": s.quarantined,
-             "retries": s.retries, "requests": s.requests, "error": s.error,
-             "duration": Decimal(str(s.duration))}
+            {
+                "run_id": report.run_id,
+                "organization": s.organization,
+                "stream": s.stream,
+                "status": s.status,
+                "pages": s.pages,
+                "records": s.records,
+                "new": s.new,
+                "changed": s.changed,
+                "unchanged": s.unchanged,
+                "quarantined": s.quarantined,
+                "retries": s.retries,
+                "requests": s.requests,
+                "error": s.error,
+                "duration": Decimal(str(s.duration)),
+            }
             for s in report.streams
-        ]  # fmt: skip
+        ]
         if rows:
             await conn.execute(t.sync_run_streams.insert(), rows)

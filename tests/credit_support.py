@@ -23,18 +23,38 @@ def rules(version: str = "2026.1", **defaults: Any) -> RuleSet:
             "version": version,
             "defaults": {"max_credits_per_certificate": 8, "validity_years": 5, **defaults},
             "rule": [
-                {"certificate": "HGJL", "levels": [1, 3], "course_code": "HG101",
-                 "course_name": "化工单元操作", "credits": 2},
-                {"certificate": "HGJL", "levels": [2, 3], "course_code": "HG201",
-                 "course_name": "化工精馏技术", "credits": 4},
-                {"certificate": "HGJL", "levels": [2, 3], "course_code": "HG202",
-                 "course_name": "化工安全控制", "credits": 3},
-                {"certificate": "HAZOP", "level": 1, "course_code": "HG101",
-                 "course_name": "化工单元操作", "credits": 2},
+                {
+                    "certificate": "HGJL",
+                    "levels": [1, 3],
+                    "course_code": "HG101",
+                    "course_name": "化工单元操作",
+                    "credits": 2,
+                },
+                {
+                    "certificate": "HGJL",
+                    "levels": [2, 3],
+                    "course_code": "HG201",
+                    "course_name": "化工精馏技术",
+                    "credits": 4,
+                },
+                {
+                    "certificate": "HGJL",
+                    "levels": [2, 3],
+                    "course_code": "HG202",
+                    "course_name": "化工安全控制",
+                    "credits": 3,
+                },
+                {
+                    "certificate": "HAZOP",
+                    "level": 1,
+                    "course_code": "HG101",
+                    "course_name": "化工单元操作",
+                    "credits": 2,
+                },
             ],
         },
         "test-rules",
-    )  # fmt: skip
+    )
 
 
 async def add_certificate(
@@ -51,12 +71,19 @@ async def add_certificate(
 ) -> None:
     await conn.execute(
         t.certificates.insert().values(
-            organization=org, number=number, certificate_code=code,
+            organization=org,
+            number=number,
+            certificate_code=code,
             certificate_name={"HGJL": "化工精馏安全控制", "HAZOP": "HAZOP分析"}.get(code),
-            level=level, id_hash=id_hash, plan_code=plan_code, issued_on=issued_on,
-            status=status, org_updated_at=NOW, updated_at=NOW,
+            level=level,
+            id_hash=id_hash,
+            plan_code=plan_code,
+            issued_on=issued_on,
+            status=status,
+            org_updated_at=NOW,
+            updated_at=NOW,
         )
-    )  # fmt: skip
+    )
 
 
 async def set_certificate_status(conn: Any, number: str, status: str) -> None:
@@ -77,11 +104,19 @@ async def add_score(
 ) -> None:
     await conn.execute(
         t.scores.insert().values(
-            organization=org, plan_code=plan_code, id_hash=id_hash, certificate_code=code,
-            level=level, theory=Decimal(total), practical=Decimal(total), total=Decimal(total),
-            revision=1, revised_at=NOW, updated_at=NOW,
+            organization=org,
+            plan_code=plan_code,
+            id_hash=id_hash,
+            certificate_code=code,
+            level=level,
+            theory=Decimal(total),
+            practical=Decimal(total),
+            total=Decimal(total),
+            revision=1,
+            revised_at=NOW,
+            updated_at=NOW,
         )
-    )  # fmt: skip
+    )
 
 
 async def correct_score(conn: Any, id_hash: str, total: str, plan_code: str = "P-HGJL") -> None:
@@ -124,8 +159,9 @@ def write_xlsx(path: Any, rows: list[list[Any]], header: list[str] = HEADER) -> 
     return path
 
 
-def write_csv(path: Any, rows: list[list[Any]], *, encoding: str = "utf-8-sig",
-              header: list[str] = HEADER) -> Any:  # fmt: skip
+def write_csv(
+    path: Any, rows: list[list[Any]], *, encoding: str = "utf-8-sig", header: list[str] = HEADER
+) -> Any:
     import csv
     import io
 

@@ -15,8 +15,18 @@ from gateway.intake.check import CheckedFile, resolve_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "examples" / "data"
-HEADERS = ["姓名", "证件号码", "性别", "手机号码", "专业", "证书名称", "等级", "考核批次",
-           "是否家庭经济困难", "新考/补考"]  # fmt: skip
+HEADERS = [
+    "姓名",
+    "证件号码",
+    "性别",
+    "手机号码",
+    "专业",
+    "证书名称",
+    "等级",
+    "考核批次",
+    "是否家庭经济困难",
+    "新考/补考",
+]
 
 
 def rules() -> IntakeRules:
@@ -44,8 +54,18 @@ def student(
     waiver: str = "否",
     sitting: str = "新考",
 ) -> list[Any]:
-    return [name, make_id() if id_number is None else id_number, sex, mobile, major,
-            certificate, level, plan, waiver, sitting]  # fmt: skip
+    return [
+        name,
+        make_id() if id_number is None else id_number,
+        sex,
+        mobile,
+        major,
+        certificate,
+        level,
+        plan,
+        waiver,
+        sitting,
+    ]
 
 
 def write_xlsx(
@@ -73,17 +93,26 @@ def write_xlsx(
     return path
 
 
-def csv_bytes(rows: Sequence[Sequence[Any]], encoding: str, headers: Sequence[str] = HEADERS,
-              delimiter: str = ",") -> bytes:  # fmt: skip
-    lines = [delimiter.join(headers)] + [delimiter.join("" if v is None else str(v) for v in r)
-                                         for r in rows]  # fmt: skip
+def csv_bytes(
+    rows: Sequence[Sequence[Any]],
+    encoding: str,
+    headers: Sequence[str] = HEADERS,
+    delimiter: str = ",",
+) -> bytes:
+    lines = [delimiter.join(headers)] + [
+        delimiter.join("" if v is None else str(v) for v in r) for r in rows
+    ]
     return ("\r\n".join(lines) + "\r\n").encode(encoding)
 
 
 def check(path: Path, plan: str | None = None, **options: Any) -> CheckedFile:
     r = rules()
-    plan_def = resolve_plan(r.catalogue, plan, options.get("organization"),
-                            options.get("organization_names", frozenset()))  # fmt: skip
+    plan_def = resolve_plan(
+        r.catalogue,
+        plan,
+        options.get("organization"),
+        options.get("organization_names", frozenset()),
+    )
     return check_file(path, r, IntakeOptions(plan=plan_def, **options))
 
 

@@ -138,10 +138,15 @@ def score_truth(sim: BeifangSimulator) -> dict[tuple[str, str], tuple[Any, ...]]
 def score_seen(records: list[ScoreRecord]) -> dict[tuple[str, str], tuple[Any, ...]]:
     return {
         (r.plan_code, r.id_number): (
-            r.theory, r.practical, r.total, r.passed, r.absent, r.revised_at
+            r.theory,
+            r.practical,
+            r.total,
+            r.passed,
+            r.absent,
+            r.revised_at,
         )
         for r in records
-    }  # fmt: skip
+    }
 
 
 # ---------------------------------------------------------------- registration
@@ -319,10 +324,16 @@ def test_unmappable_records_become_invalid_without_leaking_the_id() -> None:
 
     number = make_ids(1)[0]
     bad = {
-        "id": 3, "plan": "P", "certificate": {"code": "HGJL", "level": 9},
-        "candidate": {"name": "甲", "id_number": number}, "theory": 120, "practical": 80,
-        "total": 90, "result": "pass", "updated_at": "2026-12-20T10:00:00+08:00",
-    }  # fmt: skip
+        "id": 3,
+        "plan": "P",
+        "certificate": {"code": "HGJL", "level": 9},
+        "candidate": {"name": "甲", "id_number": number},
+        "theory": 120,
+        "practical": 80,
+        "total": 90,
+        "result": "pass",
+        "updated_at": "2026-12-20T10:00:00+08:00",
+    }
     mapped = wire.score("beifang", bad)
     assert isinstance(mapped, Invalid) and mapped.payload is bad
     assert "level" in mapped.reason and "theory" in mapped.reason
@@ -370,9 +381,10 @@ async def test_wrong_credentials_are_an_auth_error_without_the_secret(
 
 def issue_requests(sim: BeifangSimulator, passed: bool, n: int) -> list[IssueRequest]:
     chosen = [
-        s for s in sorted(sim.truth.scores.values(), key=lambda s: s.seq)
+        s
+        for s in sorted(sim.truth.scores.values(), key=lambda s: s.seq)
         if s.current.passed is passed and not s.current.absent
-    ][:n]  # fmt: skip
+    ][:n]
     return [
         IssueRequest(
             idempotency_key=f"xgi-{s.registration_id}",
@@ -478,8 +490,10 @@ async def test_revocation_webhook_maps_to_a_revoked_certificate(sim: BeifangSimu
     [record] = await make_adapter(sim).parse_webhook(headers, body)
     assert isinstance(record, CertificateRecord)
     assert (record.number, record.status, record.revoked_reason) == (
-        cert.number, "revoked", "重复发证",
-    )  # fmt: skip
+        cert.number,
+        "revoked",
+        "重复发证",
+    )
 
 
 # ---------------------------------------------------------------- whole-batch 4xx answers
@@ -511,13 +525,20 @@ class Front(httpx.AsyncBaseTransport):
 def adapter_behind(sim: BeifangSimulator, front: httpx.AsyncBaseTransport) -> BeifangAdapter:
     sleeper = Recorder()
     http = build_client(
-        "beifang", FAST, base_url=sim.url, sleep=sleeper, repeatable=SPEC.repeatable,
+        "beifang",
+        FAST,
+        base_url=sim.url,
+        sleep=sleeper,
+        repeatable=SPEC.repeatable,
         transport=front,
-    )  # fmt: skip
+    )
     context = AdapterContext(
-        organization="beifang", http=http, logger=logging.getLogger("tests.beifang"),
-        sleep=sleeper, now=sim.clock.now,
-    )  # fmt: skip
+        organization="beifang",
+        http=http,
+        logger=logging.getLogger("tests.beifang"),
+        sleep=sleeper,
+        now=sim.clock.now,
+    )
     settings = BeifangSettings(
         base_url=sim.url, client_id=sim.client_id, client_secret=sim.client_secret
     )
@@ -578,11 +599,14 @@ async def test_the_outbox_keeps_413_and_408_batches_open_and_settles_them(
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'xgate.db'}",
             organizations={
                 "beifang": {
-                    "plugin": "beifang", "base_url": sim.url, "client_id": sim.client_id,
-                    "client_secret": sim.client_secret, "http": FAST.model_dump(),
+                    "plugin": "beifang",
+                    "base_url": sim.url,
+                    "client_id": sim.client_id,
+                    "client_secret": sim.client_secret,
+                    "http": FAST.model_dump(),
                 }
             },
-        )  # fmt: skip
+        )
         host = load_plugins(lambda: [], extra=[("beifang", xgate_beifang.plugin)])
         candidates = people(3, seed=4)
         async with open_gateway(settings=conf, host=host, sleep=Recorder(), transport=front) as gw:
@@ -606,9 +630,14 @@ async def test_the_outbox_keeps_413_and_408_batches_open_and_settles_them(
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("theory", "七十八"), ("practical", "66,5"), ("total", "NaN"), ("theory", [78]),
-     ("practical", True)],
-)  # fmt: skip
+    [
+        ("theory", "七十八"),
+        ("practical", "66,5"),
+        ("total", "NaN"),
+        ("theory", [78]),
+        ("practical", True),
+    ],
+)
 def test_a_score_that_is_not_a_number_is_quarantined_naming_the_field(
     field: str, value: Any
 ) -> None:
@@ -616,10 +645,16 @@ def test_a_score_that_is_not_a_number_is_quarantined_naming_the_field(
 
     number = make_ids(1)[0]
     item = {
-        "id": 3, "plan": "P", "certificate": {"code": "HGJL", "level": 2},
-        "candidate": {"name": "甲", "id_number": number}, "theory": 78.5, "practical": 66,
-        "total": 72.25, "result": "pass", "updated_at": "2026-12-20T10:00:00+08:00",
-    }  # fmt: skip
+        "id": 3,
+        "plan": "P",
+        "certificate": {"code": "HGJL", "level": 2},
+        "candidate": {"name": "甲", "id_number": number},
+        "theory": 78.5,
+        "practical": 66,
+        "total": 72.25,
+        "result": "pass",
+        "updated_at": "2026-12-20T10:00:00+08:00",
+    }
     assert isinstance(wire.score("beifang", item), ScoreRecord)
     mapped = wire.score("beifang", {**item, field: value})
     assert isinstance(mapped, Invalid)

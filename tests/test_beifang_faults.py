@@ -29,9 +29,13 @@ from tests.idgen import make_ids
 from tests.test_beifang_adapter import Recorder, make_adapter, score_seen, score_truth
 
 RESILIENT = HttpPolicy(
-    attempts=10, timeout=5, wait_base=0.01, wait_max=0.5, total_budget=600,
+    attempts=10,
+    timeout=5,
+    wait_base=0.01,
+    wait_max=0.5,
+    total_budget=600,
     breaker_threshold=1000,
-)  # fmt: skip
+)
 
 
 def populate(sim: BeifangSimulator, n: int) -> None:
@@ -163,10 +167,14 @@ async def test_nightly_sync_under_faults_stores_the_ground_truth(
         for r in scores
     }
     assert stored_scores == {
-        (plan, hashed[idn]): (s.current.theory, s.current.practical, s.current.total,
-                              s.current.absent)
+        (plan, hashed[idn]): (
+            s.current.theory,
+            s.current.practical,
+            s.current.total,
+            s.current.absent,
+        )
         for (plan, idn), s in sim.truth.scores.items()
-    }  # fmt: skip
+    }
     stored_certs = {r["number"]: (r["status"], r["revoked_reason"], r["id_hash"]) for r in certs}
     assert stored_certs == {
         n: (c.status, c.revoked_reason, hashed[c.id_number])

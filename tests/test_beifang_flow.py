@@ -41,12 +41,15 @@ async def gateway_for(sim: BeifangSimulator, db_target: DbTarget) -> AsyncIterat
         catalogue_file=ROOT / "examples" / "data" / "catalogue.toml",
         organizations={
             "beifang": {
-                "plugin": "beifang", "base_url": sim.url, "client_id": sim.client_id,
-                "client_secret": sim.client_secret, "page_size": 20,
+                "plugin": "beifang",
+                "base_url": sim.url,
+                "client_id": sim.client_id,
+                "client_secret": sim.client_secret,
+                "page_size": 20,
                 "http": RESILIENT.model_dump(),
             }
         },
-    )  # fmt: skip
+    )
     host = load_plugins(lambda: [], extra=[("beifang", xgate_beifang.plugin)])
     async with open_gateway(settings=conf, host=host, sleep=Recorder()) as gw:
         yield gw
@@ -67,8 +70,14 @@ async def test_register_sync_issue_sync_exactly_once_under_faults(db_target: DbT
     sim = BeifangSimulator(seed=8)
     async with sim.running(), gateway_for(sim, db_target) as gw:
         # writes first: answers lost after the organization committed, garbled, refused
-        writes = FaultPlan(commit_then_drop=0.3, malformed=0.15, error_5xx=0.1, reset=0.05,
-                           paths=("/v1/",), seed=13)  # fmt: skip
+        writes = FaultPlan(
+            commit_then_drop=0.3,
+            malformed=0.15,
+            error_5xx=0.1,
+            reset=0.05,
+            paths=("/v1/",),
+            seed=13,
+        )
         sim.set_faults(writes)
         await enqueue(gw, "beifang", HGJL2, [OutboxItem(c) for c in people[:40]])
         await enqueue(gw, "beifang", SHJ1, [OutboxItem(c) for c in people[40:]])

@@ -40,16 +40,21 @@ async def client(sim: BeifangSimulator) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=sim.url) as http:
         token = await http.post(
             "/oauth/token",
-            data={"grant_type": "client_credentials", "client_id": sim.client_id,
-                  "client_secret": sim.client_secret},
-        )  # fmt: skip
+            data={
+                "grant_type": "client_credentials",
+                "client_id": sim.client_id,
+                "client_secret": sim.client_secret,
+            },
+        )
         http.headers["Authorization"] = "Bearer " + token.json()["access_token"]
         yield http
 
 
 def truth_scores(sim: BeifangSimulator) -> dict[Any, Any]:
-    return {k: (s.current.theory, s.current.practical, s.current.passed)
-            for k, s in sim.truth.scores.items()}  # fmt: skip
+    return {
+        k: (s.current.theory, s.current.practical, s.current.passed)
+        for k, s in sim.truth.scores.items()
+    }
 
 
 def test_scores_are_deterministic_per_seed_and_about_80_percent_pass() -> None:
@@ -75,12 +80,17 @@ async def test_refusals_per_candidate_and_whole_request_errors(sim: BeifangSimul
     good, bad_check = make_ids(2)
     bad_check = bad_check[:17] + ("0" if bad_check[17] != "0" else "1")
     async with client(sim) as http:
-        answer = await http.post(f"/v1/plans/{PLAN}/registrations", json={"candidates": [
-            {"name": "甲", "id_number": good},
-            {"id_number": make_ids(3)[2]},
-            {"name": "乙", "id_number": bad_check},
-            {"name": "丙", "id_type": "DRIVING_LICENCE", "id_number": "X1"},
-        ]})  # fmt: skip
+        answer = await http.post(
+            f"/v1/plans/{PLAN}/registrations",
+            json={
+                "candidates": [
+                    {"name": "甲", "id_number": good},
+                    {"id_number": make_ids(3)[2]},
+                    {"name": "乙", "id_number": bad_check},
+                    {"name": "丙", "id_type": "DRIVING_LICENCE", "id_number": "X1"},
+                ]
+            },
+        )
         codes = [r.get("error", {}).get("code", r["status"]) for r in answer.json()["results"]]
         assert codes == ["accepted", "MISSING_FIELD", "INVALID_ID_NUMBER", "INVALID_ID_TYPE"]
         assert sim.truth.registered() == {good}
@@ -97,9 +107,12 @@ async def test_refusals_per_candidate_and_whole_request_errors(sim: BeifangSimul
         assert (await anonymous.get("/v1/scores")).status_code == 401
         refused = await anonymous.post(
             "/oauth/token",
-            data={"grant_type": "client_credentials", "client_id": sim.client_id,
-                  "client_secret": "guess"},
-        )  # fmt: skip
+            data={
+                "grant_type": "client_credentials",
+                "client_id": sim.client_id,
+                "client_secret": "guess",
+            },
+        )
         assert (refused.status_code, refused.json()) == (401, {"error": "invalid_client"})
     assert sim.unauthorized == 1
 
@@ -176,18 +189,24 @@ def test_runs_as_a_command_and_prints_its_url() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "examples" / "simulators")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "xgate_simulators.beifang", "--port", "0", "--seed", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
         answer = httpx.post(
             url + "/oauth/token",
-            data={"grant_type": "client_credentials", "client_id": "xgate-college",
-                  "client_secret": "beifang-demo-secret"},
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "xgate-college",
+                "client_secret": "beifang-demo-secret",
+            },
             timeout=5,
-        )  # fmt: skip
+        )
         assert answer.status_code == 200 and answer.json()["expires_in"] == 60
     finally:
         proc.send_signal(signal.SIGTERM)

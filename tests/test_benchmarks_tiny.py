@@ -24,16 +24,22 @@ RATIO_LINE = re.compile(r"^ratio=\d+\.\d{3} target=\d+(\.\d+)? (PASS|FAIL)$")
 Main = Callable[[Sequence[str] | None], int]
 
 CASES: list[tuple[str, Main, list[str]]] = [
-    ("sync_throughput", sync_throughput.main,
-     ["--records", "600", "--page-size", "100", "--rounds", "1"]),
-    ("latency_bound", latency_bound.main,
-     ["--orgs", "2", "--pages", "2", "--page-size", "5", "--latency", "0.01"]),
+    (
+        "sync_throughput",
+        sync_throughput.main,
+        ["--records", "600", "--page-size", "100", "--rounds", "1"],
+    ),
+    (
+        "latency_bound",
+        latency_bound.main,
+        ["--orgs", "2", "--pages", "2", "--page-size", "5", "--latency", "0.01"],
+    ),
     ("memory", memory.main, ["--large", "400", "--small", "200", "--page-size", "100"]),
     ("no_change", no_change.main, ["--orgs", "2", "--records", "300", "--page-size", "100"]),
     ("intake_check", intake_check.main, ["300", "--rounds", "1"]),
     ("fault_soak", fault_soak.main, ["--people", "30", "--nights", "2"]),
     ("crash_harness", crash_harness.main, ["--trials", "1", "--people", "10"]),
-]  # fmt: skip
+]
 
 
 def last_line(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
@@ -54,8 +60,12 @@ def test_benchmark_prints_a_ratio_line(
 
 @pytest.mark.skipif(not PG_UP, reason="PostgreSQL at 127.0.0.1:5432 is unreachable")
 def test_sync_throughput_on_postgresql(capsys: pytest.CaptureFixture[str]) -> None:
-    assert sync_throughput.main(["--records", "300", "--page-size", "100", "--rounds", "1",
-                                 "--db", "postgresql"]) == 0  # fmt: skip
+    assert (
+        sync_throughput.main(
+            ["--records", "300", "--page-size", "100", "--rounds", "1", "--db", "postgresql"]
+        )
+        == 0
+    )
     line, out = last_line(capsys)
     assert RATIO_LINE.match(line), out
     assert "on postgresql" in out

@@ -43,7 +43,9 @@ def test_plugins_list_json_names_builtins_and_their_distribution(run) -> None:  
 def test_config_show_masks_secrets_from_file_and_environment(run, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "xgate.toml").write_text(
         '[organizations.bf]\nplugin = "beifang"\nbase_url = "http://127.0.0.1:1"\n'
-        'client_id = "c"\nclient_secret = "file-secret-123"\n', encoding="utf-8")
+        'client_id = "c"\nclient_secret = "file-secret-123"\n',
+        encoding="utf-8",
+    )
     monkeypatch.setenv("XGATE_ORGANIZATIONS__BF__WEBHOOK_SECRET", "env-secret-456")
     monkeypatch.setenv("XGATE_DATABASE_URL", "postgresql+asyncpg://u:pw-789@127.0.0.1/x")
     result = run("config", "show", "--json")
@@ -140,7 +142,9 @@ def test_outbox_with_an_unknown_organization_is_a_configuration_error(run) -> No
 def test_sync_summary_says_why_an_organization_failed(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "xgate.toml").write_text(
         '[organizations.bf]\nplugin = "beifang"\nbase_url = "http://127.0.0.1:1"\n'
-        'client_id = "c"\n', encoding="utf-8")  # client_secret missing
+        'client_id = "c"\n',
+        encoding="utf-8",
+    )  # client_secret missing
     result = run("sync")
     assert result.exit_code == 1
     assert "client_secret" in result.stdout

@@ -53,8 +53,8 @@ class Tripwire(Counter[str]):
 def write_config(path: Path, url: str) -> None:
     path.write_text(
         f"""
-catalogue_file = "{DATA / 'catalogue.toml'}"
-rules_file = "{DATA / 'credit-rules.toml'}"
+catalogue_file = "{DATA / "catalogue.toml"}"
+rules_file = "{DATA / "credit-rules.toml"}"
 
 [organizations.beifang]
 plugin = "beifang"
@@ -69,9 +69,14 @@ page_size = 6
 
 async def run_sync(env: dict[str, str], cwd: Path, wire: Tripwire, at: int | None) -> int:
     proc = await asyncio.create_subprocess_exec(
-        XGATE, "sync", "--json", env=env, cwd=cwd,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        XGATE,
+        "sync",
+        "--json",
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     wire.pid, wire.at, wire.seen = proc.pid, at, 0
     _, err = await proc.communicate()
     wire.pid = None
@@ -90,8 +95,12 @@ async def test_killed_sync_resumes_to_exact_ground_truth(db_target, tmp_path: Pa
     rng = random.Random(2026)
     async with sim.running() as url:
         write_config(tmp_path / "xgate.toml", url)
-        env = {**os.environ, **db_target.env(), "XGATE_CONFIG": str(tmp_path / "xgate.toml"),
-               "XGATE_ID_SALT": SALT}  # fmt: skip
+        env = {
+            **os.environ,
+            **db_target.env(),
+            "XGATE_CONFIG": str(tmp_path / "xgate.toml"),
+            "XGATE_ID_SALT": SALT,
+        }
         killed = 0
         for _ in range(3):
             rc = await run_sync(env, tmp_path, wire, at=rng.randint(2, 8))
@@ -113,12 +122,15 @@ async def test_killed_sync_resumes_to_exact_ground_truth(db_target, tmp_path: Pa
             certs = {r.number: r.status for r in await conn.execute(select(t.certificates))}
             dupes = (
                 await conn.execute(
-                    select(t.credit_ledger.c.account_id, t.credit_ledger.c.course_code,
-                           func.sum(t.credit_ledger.c.credits))
+                    select(
+                        t.credit_ledger.c.account_id,
+                        t.credit_ledger.c.course_code,
+                        func.sum(t.credit_ledger.c.credits),
+                    )
                     .group_by(t.credit_ledger.c.account_id, t.credit_ledger.c.course_code)
                     .having(func.sum(t.credit_ledger.c.credits) > 8)
                 )
-            ).all()  # fmt: skip
+            ).all()
             verdict = await verify_report(conn)
     finally:
         await db.dispose()
@@ -134,5 +146,3 @@ async def test_killed_sync_resumes_to_exact_ground_truth(db_target, tmp_path: Pa
     assert certs == {c.number: c.status for c in sim.truth.certificates.values()}
     assert dupes == []
     assert verdict.ok, verdict.problems
-
-

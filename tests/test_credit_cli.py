@@ -55,27 +55,32 @@ def on_db(target: Any, work: Any) -> Any:
 
 def ledger_count(target: Any) -> int:
     async def count(conn: Any) -> int:
-        return int((await conn.execute(select(func.count()).select_from(t.credit_ledger)))
-                   .scalar())  # fmt: skip
+        return int((await conn.execute(select(func.count()).select_from(t.credit_ledger))).scalar())
 
     return int(on_db(target, count))
 
 
 @pytest.mark.storage
 def test_import_show_transcript_verify(cli: Any, tmp_path: Path) -> None:
-    bad = write_csv(tmp_path / "bad.csv", [
-        [P1, "张三", "课程", "GE101", "大学英语", 4, "2025-07-01"],
-        [P2, "李四", "课程", "GE101", "大学英语", "four", "2025-07-01"],
-    ])  # fmt: skip
+    bad = write_csv(
+        tmp_path / "bad.csv",
+        [
+            [P1, "张三", "课程", "GE101", "大学英语", 4, "2025-07-01"],
+            [P2, "李四", "课程", "GE101", "大学英语", "four", "2025-07-01"],
+        ],
+    )
     code, out = cli("credits", "import", str(bad))
     assert code == 2 and "row 3: credits" in out and "nothing imported" in out
     assert ledger_count(cli.target) == 0
     code, out = cli("credits", "import", str(bad), "--skip-invalid", "--json")
     assert code == 1 and json.loads(out)["added"] == 1
-    good = write_xlsx(tmp_path / "good.xlsx", [
-        [P1, "张三", "课程", "GE101", "大学英语", 4, date(2025, 7, 1)],
-        [P1, "张三", "培训", "TR9", "叉车培训", 1, date(2025, 9, 1)],
-    ])  # fmt: skip
+    good = write_xlsx(
+        tmp_path / "good.xlsx",
+        [
+            [P1, "张三", "课程", "GE101", "大学英语", 4, date(2025, 7, 1)],
+            [P1, "张三", "培训", "TR9", "叉车培训", 1, date(2025, 9, 1)],
+        ],
+    )
     code, out = cli("credits", "import", str(good), "--json")
     assert code == 0 and (json.loads(out)["added"], json.loads(out)["already"]) == (1, 1)
     assert ledger_count(cli.target) == 2
@@ -99,10 +104,13 @@ def test_import_show_transcript_verify(cli: Any, tmp_path: Path) -> None:
 
 @pytest.mark.storage
 def test_verify_fails_naming_account_and_entry(cli: Any, tmp_path: Path) -> None:
-    good = write_csv(tmp_path / "g.csv", [
-        [P1, "张三", "课程", "GE101", "大学英语", 4, "2025-07-01"],
-        [P1, "张三", "课程", "GE102", "高等数学", 4, "2025-07-01"],
-    ])  # fmt: skip
+    good = write_csv(
+        tmp_path / "g.csv",
+        [
+            [P1, "张三", "课程", "GE101", "大学英语", 4, "2025-07-01"],
+            [P1, "张三", "课程", "GE102", "高等数学", 4, "2025-07-01"],
+        ],
+    )
     assert cli("credits", "import", str(good))[0] == 0
     assert cli("credits", "verify")[0] == 0
 
@@ -130,8 +138,12 @@ def test_reconcile_converts_with_the_configured_rules(cli: Any) -> None:
 
     on_db(cli.target, seed)
     code, out = cli("credits", "reconcile", "--json")
-    assert code == 0 and json.loads(out) == {"rule_version": "2026.1", "accounts": 1,
-                                             "converted": 3, "reversed": 0}  # fmt: skip
+    assert code == 0 and json.loads(out) == {
+        "rule_version": "2026.1",
+        "accounts": 1,
+        "converted": 3,
+        "reversed": 0,
+    }
     assert json.loads(cli("credits", "reconcile", "--json")[1])["converted"] == 0
     code, out = cli("credits", "show", holder, "--json")
     shown = json.loads(out)
@@ -144,8 +156,11 @@ def test_rules_check_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     result = runner.invoke(app, ["credits", "rules", "check", str(RULES)])
     assert result.exit_code == 0 and "version 2026.1, 13 rules" in result.output
     broken = tmp_path / "r.toml"
-    broken.write_text('version = "x"\n[[rule]]\ncertificate = "HGJL"\nlevel = 2\n'
-                      'course_code = "A"\ncourse_name = "B"\ncredits = 0\n', encoding="utf-8")
+    broken.write_text(
+        'version = "x"\n[[rule]]\ncertificate = "HGJL"\nlevel = 2\n'
+        'course_code = "A"\ncourse_name = "B"\ncredits = 0\n',
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["credits", "rules", "check", str(broken), "--json"])
     assert result.exit_code == 1
     assert json.loads(result.output)["errors"] == [

@@ -33,13 +33,19 @@ B = person(2)
 async def open_accounts(db: Any, *hashes: str) -> None:
     async with db.begin() as conn:
         await ensure_accounts(
-            conn, [(h, f"210802********{i:04d}", f"学员{i}", "student")
-                   for i, h in enumerate(hashes)]
-        )  # fmt: skip
+            conn,
+            [(h, f"210802********{i:04d}", f"学员{i}", "student") for i, h in enumerate(hashes)],
+        )
 
 
-async def reconcile(db: Any, *hashes: str, version: str = "2026.1", run_id: int | None = 7,
-                    now: Any = NOW, **defaults: Any) -> Any:  # fmt: skip
+async def reconcile(
+    db: Any,
+    *hashes: str,
+    version: str = "2026.1",
+    run_id: int | None = 7,
+    now: Any = NOW,
+    **defaults: Any,
+) -> Any:
     async with db.begin() as conn:
         return await reconcile_accounts(
             conn, hashes, rules(version, **defaults), run_id=run_id, now=now
@@ -63,8 +69,9 @@ async def test_valid_certificate_converts_with_grade_rule_version_and_chain(db) 
         await add_score(conn, A, "85.50")
     result = await reconcile(db, A)
     assert [(e.course_code, e.credits) for e in result.converted] == [
-        ("HG201", Decimal("4.00")), ("HG202", Decimal("3.00"))
-    ]  # fmt: skip
+        ("HG201", Decimal("4.00")),
+        ("HG202", Decimal("3.00")),
+    ]
     assert result.reversed == []
     async with db.connect() as conn:
         rows = await ledger_rows(conn)
@@ -74,7 +81,9 @@ async def test_valid_certificate_converts_with_grade_rule_version_and_chain(db) 
     assert {r["grade"] for r in rows} == {"良好"}
     assert {r["rule_version"] for r in rows} == {"2026.1"}
     assert {r["run_id"] for r in rows} == {7}
-    assert {r["source_ref"] for r in rows} == {"BF-0001"} and {r["source_org"] for r in rows} == {ORG}
+    assert {r["source_ref"] for r in rows} == {"BF-0001"} and {r["source_org"] for r in rows} == {
+        ORG
+    }
     assert rows[0]["valid_until"] == date(2030, 12, 20)
     assert rows[0]["prev_hash"] == GENESIS and rows[1]["prev_hash"] == rows[0]["hash"]
     assert rows[0]["score_revision"] == 1
@@ -93,7 +102,9 @@ async def test_second_reconcile_adds_nothing(db) -> None:
     assert again.converted == [] and again.reversed == []
     async with db.connect() as conn:
         assert len(await ledger_rows(conn)) == 2
-        assert (await conn.execute(select(func.count()).select_from(t.learning_outcomes))).scalar() == 1
+        assert (
+            await conn.execute(select(func.count()).select_from(t.learning_outcomes))
+        ).scalar() == 1
 
 
 async def test_score_correction_changing_grade_reverses_and_reconverts(db) -> None:
@@ -129,8 +140,9 @@ async def test_revocation_reverses_all_credits_of_the_certificate(db) -> None:
     result = await reconcile(db, A, run_id=9)
     assert result.converted == []
     assert sorted((e.reverses_seq, e.credits) for e in result.reversed) == [
-        (1, Decimal("-4.00")), (2, Decimal("-3.00"))
-    ]  # fmt: skip
+        (1, Decimal("-4.00")),
+        (2, Decimal("-3.00")),
+    ]
     assert {e.reason for e in result.reversed} == {"certificate revoked"}
     assert await active_credit(db, A) == {}
     async with db.connect() as conn:
@@ -145,8 +157,9 @@ async def test_course_is_replaced_by_at_most_one_certificate(db) -> None:
     async with db.begin() as conn:
         # Same level: the earlier issue date wins the shared course HG101.
         await add_certificate(conn, A, "BF-HGJL1", "HGJL", 1, issued_on=date(2025, 6, 1))
-        await add_certificate(conn, A, "BF-HAZOP", "HAZOP", 1, issued_on=date(2025, 1, 10),
-                              plan_code="P-HAZOP")  # fmt: skip
+        await add_certificate(
+            conn, A, "BF-HAZOP", "HAZOP", 1, issued_on=date(2025, 1, 10), plan_code="P-HAZOP"
+        )
     first = await reconcile(db, A)
     assert [(e.source_ref, e.course_code) for e in first.converted] == [("BF-HAZOP", "HG101")]
     async with db.begin() as conn:  # a higher level of another certificate takes the course
@@ -155,13 +168,18 @@ async def test_course_is_replaced_by_at_most_one_certificate(db) -> None:
     assert [(e.source_ref, e.course_code) for e in second.reversed] == [("BF-HAZOP", "HG101")]
     assert second.reversed[0].reason == "course now replaced by certificate BF-HGJL3"
     assert {(e.source_ref, e.course_code) for e in second.converted} == {
-        ("BF-HGJL3", "HG101"), ("BF-HGJL3", "HG201"), ("BF-HGJL3", "HG202")
-    }  # fmt: skip
+        ("BF-HGJL3", "HG101"),
+        ("BF-HGJL3", "HG201"),
+        ("BF-HGJL3", "HG202"),
+    }
     async with db.connect() as conn:
         rows = await ledger_rows(conn)
         assert await verify(conn) == []
-    active = [r for r in rows if r["kind"] == "conversion"
-              and r["seq"] not in {x["reverses_seq"] for x in rows}]  # fmt: skip
+    active = [
+        r
+        for r in rows
+        if r["kind"] == "conversion" and r["seq"] not in {x["reverses_seq"] for x in rows}
+    ]
     assert sorted(r["course_code"] for r in active) == ["HG101", "HG201", "HG202"]
 
 
@@ -172,8 +190,10 @@ async def test_credits_from_one_certificate_are_capped(db) -> None:
         await add_certificate(conn, B, "BF-I1", "HGJL", 2)  # 4 + 3 = 7 > 5
     await reconcile(db, A)
     assert await active_credit(db, A) == {
-        "HG101": Decimal("2.00"), "HG201": Decimal("4.00"), "HG202": Decimal("2.00")
-    }  # fmt: skip
+        "HG101": Decimal("2.00"),
+        "HG201": Decimal("4.00"),
+        "HG202": Decimal("2.00"),
+    }
     await reconcile(db, B, max_credits_per_certificate=5)
     assert await active_credit(db, B) == {"HG201": Decimal("4.00"), "HG202": Decimal("1.00")}
 
@@ -188,7 +208,11 @@ async def test_new_rule_version_is_recorded_and_reissues(db) -> None:
     assert result.reversed[0].reason == "changed: rules 2026.1 -> 2026.2"
     assert [e.rule_version for e in result.converted] == ["2026.2"]
     async with db.connect() as conn:
-        assert [r["rule_version"] for r in await ledger_rows(conn)] == ["2026.1", "2026.2", "2026.2"]
+        assert [r["rule_version"] for r in await ledger_rows(conn)] == [
+            "2026.1",
+            "2026.2",
+            "2026.2",
+        ]
         assert await verify(conn) == []
 
 
@@ -218,11 +242,24 @@ async def test_many_accounts_take_a_few_queries(db) -> None:
     people = [person(1000 + i) for i in range(600)]
     await open_accounts(db, *people)
     async with db.begin() as conn:
-        await conn.execute(t.certificates.insert(), [
-            dict(organization=ORG, number=f"BF-{i:05d}", certificate_code="HGJL", level=2,
-                 id_hash=h, plan_code="P-HGJL", issued_on=date(2025, 12, 20), status="valid",
-                 org_updated_at=NOW, updated_at=NOW) for i, h in enumerate(people)
-        ])  # fmt: skip
+        await conn.execute(
+            t.certificates.insert(),
+            [
+                dict(
+                    organization=ORG,
+                    number=f"BF-{i:05d}",
+                    certificate_code="HGJL",
+                    level=2,
+                    id_hash=h,
+                    plan_code="P-HGJL",
+                    issued_on=date(2025, 12, 20),
+                    status="valid",
+                    org_updated_at=NOW,
+                    updated_at=NOW,
+                )
+                for i, h in enumerate(people)
+            ],
+        )
     statements: list[str] = []
 
     def count(*_: Any) -> None:

@@ -60,13 +60,21 @@ async def test_good_file_opens_accounts_and_appends_entries(db, tmp_path: Path) 
     async with db.connect() as conn:
         rows = [r for r in await ledger_rows(conn) if r["id_hash"] == hasher(P1)]
         accounts = {r.id_hash: r for r in await conn.execute(select(t.learning_accounts))}
-        outcome = (await conn.execute(select(t.learning_outcomes).where(
-            t.learning_outcomes.c.kind == "training"))).mappings().one()  # fmt: skip
+        outcome = (
+            (
+                await conn.execute(
+                    select(t.learning_outcomes).where(t.learning_outcomes.c.kind == "training")
+                )
+            )
+            .mappings()
+            .one()
+        )
         assert await verify(conn) == []
     assert accounts[hasher(P1)].id_masked == mask_id(P1) and accounts[hasher(P1)].name == "张三"
     assert [(r["kind"], r["course_code"], Decimal(r["credits"])) for r in rows] == [
-        ("course", "GE101", Decimal(4)), ("training", "TR01", Decimal("1.5"))
-    ]  # fmt: skip
+        ("course", "GE101", Decimal(4)),
+        ("training", "TR01", Decimal("1.5")),
+    ]
     assert rows[1]["source_org"] == "college" and rows[1]["source_ref"] == "TR01@2025-08-15"
     assert outcome["title"] == "安全生产培训" and outcome["achieved_on"] == date(2025, 8, 15)
 
@@ -105,8 +113,15 @@ def test_bad_rows_are_named_by_row_and_column(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "bad.csv", rows, encoding="gb18030")
     parsed = read_credit_file(path, today=TODAY)
     found = [(p.row, p.column) for p in parsed.problems]
-    assert found == [(3, "id_number"), (4, "credits"), (5, "kind"), (6, "date"),
-                     (7, "id_number"), (8, "name"), (8, "title")]  # fmt: skip
+    assert found == [
+        (3, "id_number"),
+        (4, "credits"),
+        (5, "kind"),
+        (6, "date"),
+        (7, "id_number"),
+        (8, "name"),
+        (8, "title"),
+    ]
     assert [r.name for r in parsed.rows] == ["䶮"]
     messages = " ".join(str(p) for p in parsed.problems)
     assert "check character" in messages and "stored by Excel as a number" in messages
@@ -130,8 +145,11 @@ def test_full_width_digits_lowercase_x_and_duplicate_rows(tmp_path: Path) -> Non
 def test_missing_column_and_missing_header(tmp_path: Path) -> None:
     from gateway.errors import InputError
 
-    no_credits = write_csv(tmp_path / "a.csv", [[P1, "x", "课程", "C", "t", "2025-01-01"]],
-                           header=["证件号码", "姓名", "类型", "课程代码", "课程名称", "日期"])
+    no_credits = write_csv(
+        tmp_path / "a.csv",
+        [[P1, "x", "课程", "C", "t", "2025-01-01"]],
+        header=["证件号码", "姓名", "类型", "课程代码", "课程名称", "日期"],
+    )
     with pytest.raises(InputError, match=r"missing column\(s\): credits \(学分/credits\)"):
         read_credit_file(no_credits, today=TODAY)
     with pytest.raises(InputError, match="no header row"):

@@ -14,8 +14,13 @@ from gateway.credit.rules import RulesError, advisories, load_rules, parse_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "data" / "credit-rules.toml"
-RULE = {"certificate": "HGJL", "level": 2, "course_code": "HG1", "course_name": "精馏",
-        "credits": 4}  # fmt: skip
+RULE = {
+    "certificate": "HGJL",
+    "level": 2,
+    "course_code": "HG1",
+    "course_name": "精馏",
+    "credits": 4,
+}
 
 
 def problems(data: dict[str, Any]) -> list[str]:
@@ -51,8 +56,7 @@ def test_validation_names_file_rule_and_field() -> None:
     bad_credits = {**RULE, "credits": -1}
     found = problems({"version": "1", "rule": [RULE, bad_credits]})
     assert found == [
-        "rules.toml: [[rule]] #2 (HGJL -> HG1): field credits: "
-        "Input should be greater than 0"
+        "rules.toml: [[rule]] #2 (HGJL -> HG1): field credits: Input should be greater than 0"
     ]
     found = problems({"version": "1", "rule": [{**RULE, "level": "特级"}]})
     assert found[0].startswith("rules.toml: [[rule]] #1 (HGJL -> HG1): field levels")

@@ -31,10 +31,23 @@ async def seed(db) -> None:  # type: ignore[no-untyped-def]
         await add_certificate(conn, H, "BF-T0", "HAZOP", 1, plan_code="P-HAZOP")
         await add_score(conn, H, "93")
         await reconcile_accounts(conn, [H], rules(), run_id=1, now=NOW)
-        await import_rows(conn, [
-            CreditRow(2, NUMBER, "王小明", CreditEntryKind.COURSE, "GE101", "=HYPERLINK(\"x\")",
-                      Decimal("2.5"), NOW.date() - timedelta(days=40)),
-        ], lambda n: hash_id(n, "s"), now=NOW)  # fmt: skip
+        await import_rows(
+            conn,
+            [
+                CreditRow(
+                    2,
+                    NUMBER,
+                    "王小明",
+                    CreditEntryKind.COURSE,
+                    "GE101",
+                    '=HYPERLINK("x")',
+                    Decimal("2.5"),
+                    NOW.date() - timedelta(days=40),
+                ),
+            ],
+            lambda n: hash_id(n, "s"),
+            now=NOW,
+        )
     async with db.begin() as conn:  # HAZOP revoked: its course credit is reversed
         await set_certificate_status(conn, "BF-T0", "revoked")
         await reconcile_accounts(conn, [H], rules(), run_id=2, now=NOW + timedelta(hours=1))
@@ -53,7 +66,11 @@ async def test_transcript_counts_only_active_credit(db) -> None:
     ]
     assert tr.total == Decimal("9.50")
     assert [e.kind.value for e in tr.entries] == [
-        "conversion", "conversion", "conversion", "course", "reversal"
+        "conversion",
+        "conversion",
+        "conversion",
+        "course",
+        "reversal",
     ]
     assert {o["status"] for o in tr.outcomes if o["source_ref"] == "BF-T0"} == {"revoked"}
     data = json.loads(dumps(transcript_json(tr)))

@@ -34,7 +34,11 @@ async def test_demo_runs_and_a_second_run_changes_nothing(tmp_path: Path) -> Non
 
 def test_demo_command_exit_code_and_summary(tmp_path: Path) -> None:
     xgate = str(Path(sys.executable).with_name("xgate"))
-    done = subprocess.run([xgate, "demo", "--dir", str(tmp_path / "d"), "--json"],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [xgate, "demo", "--dir", str(tmp_path / "d"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert '"matches_truth": true' in done.stdout

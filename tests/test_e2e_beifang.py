@@ -21,8 +21,15 @@ PLAN = "BF-2026-HGJL-2"
 
 
 def orgs(url: str) -> dict[str, Any]:
-    return {"beifang": {"plugin": "beifang", "base_url": url, "client_id": DEFAULT_CLIENT_ID,
-                        "client_secret": DEFAULT_CLIENT_SECRET, "page_size": 9}}  # fmt: skip
+    return {
+        "beifang": {
+            "plugin": "beifang",
+            "base_url": url,
+            "client_id": DEFAULT_CLIENT_ID,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+            "page_size": 9,
+        }
+    }
 
 
 def dec(value: Any) -> Decimal | None:
@@ -31,8 +38,9 @@ def dec(value: Any) -> Decimal | None:
 
 async def db_scores(gw: Any) -> dict[str, tuple[Decimal | None, Decimal | None, int]]:
     async with gw.db.connect() as conn:
-        rows = await conn.execute(select(t.scores.c.id_hash, t.scores.c.theory,
-                                         t.scores.c.practical, t.scores.c.revision))  # fmt: skip
+        rows = await conn.execute(
+            select(t.scores.c.id_hash, t.scores.c.theory, t.scores.c.practical, t.scores.c.revision)
+        )
         return {r.id_hash: (dec(r.theory), dec(r.practical), r.revision) for r in rows}
 
 
@@ -48,10 +56,14 @@ async def test_sync_matches_ground_truth_and_keeps_history(make_gateway) -> None
     sim.grade_all()
     certs = sim.issue_passed()
     assert certs
-    async with sim.running() as url, make_gateway(
-        orgs=orgs(url), catalogue_file=DATA / "catalogue.toml",
-        rules_file=DATA / "credit-rules.toml",
-    ) as gw:  # fmt: skip
+    async with (
+        sim.running() as url,
+        make_gateway(
+            orgs=orgs(url),
+            catalogue_file=DATA / "catalogue.toml",
+            rules_file=DATA / "credit-rules.toml",
+        ) as gw,
+    ):
         report = await run_sync(gw)
         assert report.ok, report.as_dict()
         truth = {gw.hash_id(s.id_number): s for s in sim.truth.scores.values()}
@@ -60,7 +72,9 @@ async def test_sync_matches_ground_truth_and_keeps_history(make_gateway) -> None
         for h, (theory, practical, _rev) in got.items():
             assert (theory, practical) == (truth[h].current.theory, truth[h].current.practical)
         async with gw.db.connect() as conn:
-            n_certs = (await conn.execute(select(func.count()).select_from(t.certificates))).scalar()
+            n_certs = (
+                await conn.execute(select(func.count()).select_from(t.certificates))
+            ).scalar()
         assert n_certs == len(sim.truth.certificates)
         entries = await ledger(gw)
         assert entries and all(e.kind == "conversion" for e in entries)
@@ -88,9 +102,10 @@ async def test_sync_matches_ground_truth_and_keeps_history(make_gateway) -> None
         await run_sync(gw)
         async with gw.db.connect() as conn:
             account = (
-                await conn.execute(select(t.learning_accounts.c.id).where(
-                    t.learning_accounts.c.id_hash == h))
-            ).scalar_one()  # fmt: skip
+                await conn.execute(
+                    select(t.learning_accounts.c.id).where(t.learning_accounts.c.id_hash == h)
+                )
+            ).scalar_one()
         net = sum(Decimal(e.credits) for e in await ledger(gw) if e.account_id == account)
         assert net == 0
         async with gw.db.connect() as conn:

@@ -150,9 +150,13 @@ async def test_half_open_lets_exactly_one_trial_through(no_sleep) -> None:
         return httpx.Response(200)
 
     async with client_for(
-        httpx.MockTransport(handler), no_sleep, attempts=1, breaker_threshold=1,
-        breaker_cooldown=10, now=clock,
-    ) as client:  # fmt: skip
+        httpx.MockTransport(handler),
+        no_sleep,
+        attempts=1,
+        breaker_threshold=1,
+        breaker_cooldown=10,
+        now=clock,
+    ) as client:
         with pytest.raises(TransientError):
             await client.get("/v1/scores")
         failing = False

@@ -86,9 +86,7 @@ async def test_nothing_personal_or_secret_reaches_any_log(no_sleep, caplog) -> N
     )
     script = Script([503, 200])
     async with client_for(script, no_sleep, secrets=[SECRET]) as client:
-        await client.get(
-            url, headers={"Authorization": f"Bearer {TOKEN}", "X-Mobile": MOBILE}
-        )
+        await client.get(url, headers={"Authorization": f"Bearer {TOKEN}", "X-Mobile": MOBILE})
         logging.getLogger("xgate.org.test").info(
             "adapter saw %s %s with %s", ID, MOBILE, f"Authorization: Bearer {TOKEN}"
         )

@@ -71,4 +71,3 @@ def client_for(
         transport=transport,
         **extra,
     )
-

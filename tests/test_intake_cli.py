@@ -94,23 +94,35 @@ def test_check_json_lists_every_problem_and_exits_1(xgate: Any, tmp_path: Path) 
     result = xgate("check", str(mixed_file(tmp_path)), "--json")
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert data["ok"] is False and data["rows"] == {"total": 3, "valid": 2, "invalid": 1,
-                                                   "skipped": 0}  # fmt: skip
+    assert data["ok"] is False and data["rows"] == {
+        "total": 3,
+        "valid": 2,
+        "invalid": 1,
+        "skipped": 0,
+    }
     assert [(p["row"], p["field"], p["code"]) for p in data["problems"]] == [
-        (4, "id_number", "id_excel_number")]
+        (4, "id_number", "id_excel_number")
+    ]
     assert data["totals"]["charged"] == 320 and data["totals"]["waived"] == 320
     line = data["by_certificate"][0]
     assert (line["certificate_code"], line["level"], line["plan"], line["count"]) == (
-        "HGJL", 2, "BF-2026-HGJL-2", 2)
+        "HGJL",
+        2,
+        "BF-2026-HGJL-2",
+        2,
+    )
     assert not (tmp_path / "xgate.db").exists()
 
 
 @pytest.mark.parametrize(
     ("content", "name", "code"),
-    [(b"", "empty.csv", "file_empty"), (b"%PDF-1.4 ...", "a.pdf", "not_spreadsheet"),
-     (b"PK\x03\x04truncated", "cut.xlsx", "xlsx_damaged"),
-     (b"\xff\xfe\x00", "x.csv", "encoding_undecidable")],
-)  # fmt: skip
+    [
+        (b"", "empty.csv", "file_empty"),
+        (b"%PDF-1.4 ...", "a.pdf", "not_spreadsheet"),
+        (b"PK\x03\x04truncated", "cut.xlsx", "xlsx_damaged"),
+        (b"\xff\xfe\x00", "x.csv", "encoding_undecidable"),
+    ],
+)
 def test_check_whole_file_problem_exits_2(
     xgate: Any, tmp_path: Path, content: bytes, name: str, code: str
 ) -> None:
@@ -126,7 +138,9 @@ def test_check_header_only_and_missing_column_exit_2(xgate: Any, tmp_path: Path)
     (tmp_path / "h.csv").write_bytes(csv_bytes([], "utf-8-sig"))
     result = xgate("check", str(tmp_path / "h.csv"))
     assert result.exit_code == 2 and "no data rows" in result.stderr
-    path = write_xlsx(tmp_path / "m.xlsx", [["张三", "HGJL", "中级"]], headers=["姓名", "证书", "等级"])
+    path = write_xlsx(
+        tmp_path / "m.xlsx", [["张三", "HGJL", "中级"]], headers=["姓名", "证书", "等级"]
+    )
     result = xgate("check", str(path))
     assert result.exit_code == 2 and "证件号码" in result.stderr
 
@@ -169,8 +183,9 @@ def test_submit_asks_first_and_no_means_nothing_happens(xgate: Any, tmp_path: Pa
 
 def test_submit_yes_json_end_to_end_and_again_is_a_no_op(xgate: Any, tmp_path: Path) -> None:
     path = mixed_file(tmp_path)
-    result = xgate("submit", str(path), "--org", "beifang", "--yes", "--json",
-                   "--operator", "王老师")  # fmt: skip
+    result = xgate(
+        "submit", str(path), "--org", "beifang", "--yes", "--json", "--operator", "王老师"
+    )
     assert result.exit_code == 1  # one invalid row
     data = json.loads(result.stdout)
     assert data["counts"] == {"accepted": 2, "invalid": 1}
@@ -182,8 +197,9 @@ def test_submit_yes_json_end_to_end_and_again_is_a_no_op(xgate: Any, tmp_path: P
     assert statuses[0].startswith("accepted") and statuses[2].startswith("accepted")
     assert statuses[1].startswith("invalid: row 4, ID number: the ID number was stored by Excel")
     regs = registrations(tmp_path)
-    assert len(regs) == 2 and {r["submission_id"] for r in regs} == {data["submissions"][
-        "BF-2026-HGJL-2"]}  # fmt: skip
+    assert len(regs) == 2 and {r["submission_id"] for r in regs} == {
+        data["submissions"]["BF-2026-HGJL-2"]
+    }
     calls = fakeorg.org("beifang").register_calls
 
     again = xgate("submit", str(path), "--org", "beifang", "--yes", "--json")
@@ -221,7 +237,10 @@ def test_sample_file_has_exactly_the_planted_problems(xgate: Any) -> None:
     assert len(found) == 7 and 190 <= data["rows"]["total"] <= 210
     assert data["header_row"] == 3
     assert {line["plan"] for line in data["by_certificate"]} == {
-        "BF-2026-HGJL-2", "LH-2026-PLC-1", "BF-2026-SHJ-1"}
+        "BF-2026-HGJL-2",
+        "LH-2026-PLC-1",
+        "BF-2026-SHJ-1",
+    }
 
 
 def test_sample_file_is_generated_deterministically(tmp_path: Path) -> None:
@@ -235,8 +254,10 @@ def test_sample_file_is_generated_deterministically(tmp_path: Path) -> None:
 
 def test_overlong_class_is_a_row_problem_and_is_never_sent(xgate: Any, tmp_path: Path) -> None:
     long_class = "化工" * 75  # 150 characters; the candidates.class_name column holds 128
-    rows = [[*student(name="甲", id_number=make_id(seq=101)), "化工2301"],
-            [*student(name="乙", id_number=make_id(seq=103)), long_class]]  # fmt: skip
+    rows = [
+        [*student(name="甲", id_number=make_id(seq=101)), "化工2301"],
+        [*student(name="乙", id_number=make_id(seq=103)), long_class],
+    ]
     path = write_xlsx(tmp_path / "名单.xlsx", rows, headers=[*HEADERS, "班级"])
     result = xgate("check", str(path), "--json")
     assert result.exit_code == 1
@@ -259,9 +280,11 @@ def test_overlong_class_is_a_row_problem_and_is_never_sent(xgate: Any, tmp_path:
 
 
 def test_csv_cell_over_the_size_limit_exits_2_naming_the_row(xgate: Any, tmp_path: Path) -> None:
-    rows = [student(name="甲", id_number=make_id(seq=101)),
-            student(name="乙" * (1 << 20 | 1), id_number=make_id(seq=103)),
-            student(name="丙", id_number=make_id(seq=105))]  # fmt: skip
+    rows = [
+        student(name="甲", id_number=make_id(seq=101)),
+        student(name="乙" * (1 << 20 | 1), id_number=make_id(seq=103)),
+        student(name="丙", id_number=make_id(seq=105)),
+    ]
     path = tmp_path / "名单.csv"
     path.write_bytes(csv_bytes(rows, "utf-8"))
     for args in (["check", str(path)], ["submit", str(path), "--org", "beifang", "--yes"]):
@@ -291,7 +314,7 @@ def test_csv_stray_opening_quote_exits_2_naming_the_row(
         result = xgate(*args)
         assert result.exit_code == 2, result.output
         en, zh = " ".join(result.stderr.split()), "".join(result.stderr.split())
-        assert f"stray double quote (\") in row {stray} (line {stray} of the text)" in en
+        assert f'stray double quote (") in row {stray} (line {stray} of the text)' in en
         assert "remove the stray quote" in en and f"第{stray}行（文本第{stray}行）" in zh
     result = xgate("check", str(path), "--json")
     assert json.loads(result.stdout)["error"]["code"] == "csv_stray_quote"

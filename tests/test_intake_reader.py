@@ -27,14 +27,27 @@ def file_error(path: Path, plan: str | None = None) -> IntakeFileError:
 @pytest.mark.parametrize(
     ("header", "field"),
     [
-        ("姓名", "name"), ("Name", "name"), ("身份证号", "id_number"), ("证件号码", "id_number"),
-        ("ID Number", "id_number"), ("id_number", "id_number"), ("手机", "mobile"),
-        ("手机号码（必填）", "mobile"), ("*姓名", "name"), ("系部", "department"),
-        ("院系", "department"), ("级别", "level"), ("考核批次", "plan"),
-        ("是否家庭经济困难", "fee_waiver"), ("新考/补考", "sitting"), ("ＩＤ　ｎｕｍｂｅｒ", "id_number"),
-        (" 专业 ", "major"), ("Certificate", "certificate"), ("民族", "ethnicity"),
+        ("姓名", "name"),
+        ("Name", "name"),
+        ("身份证号", "id_number"),
+        ("证件号码", "id_number"),
+        ("ID Number", "id_number"),
+        ("id_number", "id_number"),
+        ("手机", "mobile"),
+        ("手机号码（必填）", "mobile"),
+        ("*姓名", "name"),
+        ("系部", "department"),
+        ("院系", "department"),
+        ("级别", "level"),
+        ("考核批次", "plan"),
+        ("是否家庭经济困难", "fee_waiver"),
+        ("新考/补考", "sitting"),
+        ("ＩＤ　ｎｕｍｂｅｒ", "id_number"),
+        (" 专业 ", "major"),
+        ("Certificate", "certificate"),
+        ("民族", "ethnicity"),
     ],
-)  # fmt: skip
+)
 def test_header_aliases(header: str, field: str) -> None:
     assert match_header(header) == field
 
@@ -51,7 +64,12 @@ def test_unknown_header_is_not_matched() -> None:
 def test_header_found_below_merged_title_rows_and_blank_rows_skipped(tmp_path: Path) -> None:
     path = write_xlsx(
         tmp_path / "名单.xlsx",
-        [student(), [None] * len(HEADERS), ["  ", None, None], student(name="李四", id_number=make_id(seq=125))],
+        [
+            student(),
+            [None] * len(HEADERS),
+            ["  ", None, None],
+            student(name="李四", id_number=make_id(seq=125)),
+        ],
         titles=["辽宁石化职业技术学院 2026年考核报名表", "填表日期：2026-11-20"],
     )
     source = open_candidate_file(path)
@@ -65,10 +83,29 @@ def test_header_found_below_merged_title_rows_and_blank_rows_skipped(tmp_path: P
 
 def test_full_width_characters_and_spaces_are_normalised(tmp_path: Path) -> None:
     wide_id = make_id().translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
-    row = student(name="　王五　", id_number=f" {wide_id} ", mobile="１３８１２３４５６７８",
-                  level="中级　", plan="ＢＦ－２０２６－ＨＧＪＬ－２")  # fmt: skip
-    path = write_xlsx(tmp_path / "wide.xlsx", [row], headers=["姓名", "身份证号", "性别", "手机",
-                      "专业", "证书", "级别", "考核批次", "是否家庭经济困难", "新考/补考"])  # fmt: skip
+    row = student(
+        name="　王五　",
+        id_number=f" {wide_id} ",
+        mobile="１３８１２３４５６７８",
+        level="中级　",
+        plan="ＢＦ－２０２６－ＨＧＪＬ－２",
+    )
+    path = write_xlsx(
+        tmp_path / "wide.xlsx",
+        [row],
+        headers=[
+            "姓名",
+            "身份证号",
+            "性别",
+            "手机",
+            "专业",
+            "证书",
+            "级别",
+            "考核批次",
+            "是否家庭经济困难",
+            "新考/补考",
+        ],
+    )
     checked = check(path)
     assert codes(checked) == {}
     entry = next(checked.valid())
@@ -87,7 +124,7 @@ def test_wrong_dimension_record_does_not_cut_columns(tmp_path: Path) -> None:
             data = src.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
                 text = data.decode()
-                start = text.index("<dimension ref=\"")
+                start = text.index('<dimension ref="')
                 end = text.index("/>", start)
                 data = (text[:start] + '<dimension ref="A1"' + text[end:]).encode()
             dst.writestr(item, data)
@@ -117,13 +154,26 @@ def test_header_on_a_later_sheet_is_found(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("encoding", "expected"),
-    [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("gb18030", "gb18030"), ("gbk", "gb18030"),
-     ("utf-16", "utf-16")],
-)  # fmt: skip
+    [
+        ("utf-8", "utf-8"),
+        ("utf-8-sig", "utf-8-sig"),
+        ("gb18030", "gb18030"),
+        ("gbk", "gb18030"),
+        ("utf-16", "utf-16"),
+    ],
+)
 def test_csv_in_each_encoding(tmp_path: Path, encoding: str, expected: str) -> None:
-    rows = [student(name="王芳" if encoding == "gbk" else "刘䶮"),  # 䶮 is not in GBK
-            student(name="欧阳娜娜", id_number=make_id(seq=124), major="石油化工技术",
-                    certificate="HAZOP分析", level="初级", plan="BF-2026-HAZOP-1")]  # fmt: skip
+    rows = [
+        student(name="王芳" if encoding == "gbk" else "刘䶮"),  # 䶮 is not in GBK
+        student(
+            name="欧阳娜娜",
+            id_number=make_id(seq=124),
+            major="石油化工技术",
+            certificate="HAZOP分析",
+            level="初级",
+            plan="BF-2026-HAZOP-1",
+        ),
+    ]
     delimiter = "\t" if encoding == "utf-16" else ","
     path = tmp_path / "名单.csv"
     path.write_bytes(csv_bytes(rows, encoding, delimiter=delimiter))
@@ -220,8 +270,9 @@ def test_truncated_xlsx(tmp_path: Path) -> None:
 
 def test_required_column_missing_names_it(tmp_path: Path) -> None:
     headers = ["姓名", "手机号码", "证书名称", "等级"]
-    path = write_xlsx(tmp_path / "noid.xlsx", [["张三", "13812345678", "HGJL", "中级"]],
-                      headers=headers)  # fmt: skip
+    path = write_xlsx(
+        tmp_path / "noid.xlsx", [["张三", "13812345678", "HGJL", "中级"]], headers=headers
+    )
     err = file_error(path)
     assert err.code == "missing_columns"
     assert "证件号码" in err.message_zh and "ID number" in err.message_en

@@ -25,12 +25,14 @@ def test_safe_value_escapes_formula_starts_only_in_text() -> None:
 def test_results_workbook_has_every_row_with_status_and_escapes_formulas(tmp_path: Path) -> None:
     headers = [*HEADERS, "班级"]
     rows = [
-        [*student(name="=HYPERLINK(\"http://evil.example\",\"点我\")",
-                  id_number=make_id(seq=101)), "@SUM(A1:A9)"],
+        [
+            *student(name='=HYPERLINK("http://evil.example","点我")', id_number=make_id(seq=101)),
+            "@SUM(A1:A9)",
+        ],
         [*student(name="李四", id_number=make_id(seq=103)), "+1"],
         [*student(name="王五", id_number=make_id(seq=105), mobile="12"), "-2"],
         [*student(name="赵六", id_number=make_id(seq=107)), "化工2401"],
-    ]  # fmt: skip
+    ]
     source = write_xlsx(tmp_path / "名单.xlsx", rows, headers=headers, titles=["报名表"])
     checked = check(source)
     outcomes = {
@@ -53,12 +55,13 @@ def test_results_workbook_has_every_row_with_status_and_escapes_formulas(tmp_pat
     assert statuses[3] == "skipped: already registered"
     # formula-looking cells are stored as plain strings with a leading apostrophe
     name_cell = ws.cell(row=2, column=1)
-    assert name_cell.value == "'=HYPERLINK(\"http://evil.example\",\"点我\")"
+    assert name_cell.value == '\'=HYPERLINK("http://evil.example","点我")'
     assert name_cell.data_type == "s"
     class_cells = [ws.cell(row=r, column=len(headers)) for r in (2, 3, 4)]
     assert [c.value for c in class_cells] == ["'@SUM(A1:A9)", "'+1", "'-2"]
-    assert all(c.data_type == "s" for row in ws.iter_rows() for c in row
-               if isinstance(c.value, str))  # fmt: skip
+    assert all(
+        c.data_type == "s" for row in ws.iter_rows() for c in row if isinstance(c.value, str)
+    )
     assert not any(c.data_type == "f" for sheet in wb for row in sheet.iter_rows() for c in row)
     # the original ID numbers are written back as they were (text)
     assert ws.cell(row=2, column=2).value == make_id(seq=101)

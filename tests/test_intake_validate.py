@@ -19,8 +19,13 @@ GOOD = make_id()  # born 2005-03-01, male (odd sequence 123)
 BAD_CHECK = GOOD[:17] + ("1" if GOOD[17] != "1" else "2")
 
 
-def one(tmp_path: Path, row: list[Any], headers: list[str] = HEADERS, plan: str | None = None,
-        **options: Any) -> Any:  # fmt: skip
+def one(
+    tmp_path: Path,
+    row: list[Any],
+    headers: list[str] = HEADERS,
+    plan: str | None = None,
+    **options: Any,
+) -> Any:
     path = write_xlsx(tmp_path / "one.xlsx", [row], headers=headers, titles=["标题"])
     return check(path, plan, **options).rows[0]
 
@@ -126,7 +131,9 @@ def test_bad_mobile(tmp_path: Path, mobile: str) -> None:
     assert mobile not in r.problems[0].message_zh + r.problems[0].message_en
 
 
-@pytest.mark.parametrize("mobile", ["138 1234 5678", "+86 13812345678", "138-1234-5678", 13812345678])
+@pytest.mark.parametrize(
+    "mobile", ["138 1234 5678", "+86 13812345678", "138-1234-5678", 13812345678]
+)
 def test_mobile_spelling_variants(tmp_path: Path, mobile: Any) -> None:
     assert one(tmp_path, student(mobile=mobile)).entry.candidate.mobile == "13812345678"
 
@@ -194,9 +201,18 @@ def test_plan_of_another_organization(tmp_path: Path) -> None:
 
 def test_duplicate_reports_the_second_occurrence_naming_the_first(tmp_path: Path) -> None:
     other = make_id(seq=125)
-    rows = [student(), student(name="李四", id_number=other), student(name="张三丰"),
-            student(id_number=GOOD, major="石油化工技术", certificate="HAZOP", level="初级",
-                    plan="BF-2026-HAZOP-1")]  # fmt: skip
+    rows = [
+        student(),
+        student(name="李四", id_number=other),
+        student(name="张三丰"),
+        student(
+            id_number=GOOD,
+            major="石油化工技术",
+            certificate="HAZOP",
+            level="初级",
+            plan="BF-2026-HAZOP-1",
+        ),
+    ]
     checked = check(write_xlsx(tmp_path / "dup.xlsx", rows, titles=["标题"]))
     assert codes(checked) == {5: ["duplicate"]}  # row 6: same person, another plan: fine
     p = checked.rows[2].problems[0]
@@ -219,7 +235,10 @@ def test_eligibility_and_its_overrides(tmp_path: Path) -> None:
     r = one(tmp_path, [*row, "是"], headers)
     assert r.status == "valid" and r.entry.eligibility_overridden
     assert problem_codes(one(tmp_path, [*row, "否"], headers)) == ["major_ineligible"]
-    assert problem_codes(one(tmp_path, [*row, "也许"], headers)) == ["override_value", "major_ineligible"]
+    assert problem_codes(one(tmp_path, [*row, "也许"], headers)) == [
+        "override_value",
+        "major_ineligible",
+    ]
     assert one(tmp_path, student(major="")).status == "valid"  # no major: not checked
 
 
@@ -228,10 +247,23 @@ def test_eligibility_and_its_overrides(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("是", True), ("Y", True), ("yes", True), ("1", True), ("true", True), (1, True),
-     (True, True), ("否", False), ("N", False), ("", False), (None, False), (0, False),
-     ("也许", None), (2, None)],
-)  # fmt: skip
+    [
+        ("是", True),
+        ("Y", True),
+        ("yes", True),
+        ("1", True),
+        ("true", True),
+        (1, True),
+        (True, True),
+        ("否", False),
+        ("N", False),
+        ("", False),
+        (None, False),
+        (0, False),
+        ("也许", None),
+        (2, None),
+    ],
+)
 def test_yes_no(value: Any, expected: bool | None) -> None:
     assert parse_yes_no(value) is expected
 
@@ -248,15 +280,25 @@ def test_preview_totals_charged_and_waived_per_certificate_and_level(tmp_path: P
         student(id_number=make_id(seq=101)),
         student(id_number=make_id(seq=103), waiver="是"),
         student(id_number=make_id(seq=105)),
-        student(id_number=make_id(seq=107), major="环境工程技术", certificate="SHJ",
-                level="初级", plan="BF-2026-SHJ-1", waiver="Y"),
+        student(
+            id_number=make_id(seq=107),
+            major="环境工程技术",
+            certificate="SHJ",
+            level="初级",
+            plan="BF-2026-SHJ-1",
+            waiver="Y",
+        ),
         student(id_number=make_id(seq=109), mobile="1"),  # invalid: not counted
-    ]  # fmt: skip
+    ]
     preview = build_preview(check(write_xlsx(tmp_path / "fees.xlsx", rows)))
     lines = {(line.certificate_code, int(line.level)): line for line in preview.lines}
     hgjl, shj = lines[("HGJL", 2)], lines[("SHJ", 1)]
     assert (hgjl.count, hgjl.waived_count, hgjl.charged, hgjl.waived) == (
-        3, 1, Decimal("640.00"), Decimal("320.00"))
+        3,
+        1,
+        Decimal("640.00"),
+        Decimal("320.00"),
+    )
     assert (shj.count, shj.charged, shj.waived) == (1, Decimal(0), Decimal("280.00"))
     assert (preview.charged, preview.waived) == (Decimal("640.00"), Decimal("600.00"))
     assert (preview.valid, preview.invalid) == (4, 1)
@@ -267,8 +309,12 @@ def test_preview_totals_charged_and_waived_per_certificate_and_level(tmp_path: P
 
 def test_every_problem_of_a_row_is_reported_at_once(tmp_path: Path) -> None:
     r = one(tmp_path, student(id_number="123", mobile="1", level="特级", waiver="?"))
-    assert sorted(problem_codes(r)) == ["fee_waiver_value", "id_format", "level_unknown",
-                                        "mobile_format"]  # fmt: skip
+    assert sorted(problem_codes(r)) == [
+        "fee_waiver_value",
+        "id_format",
+        "level_unknown",
+        "mobile_format",
+    ]
 
 
 def test_every_row_message_has_both_languages() -> None:

@@ -24,13 +24,24 @@ async def test_issue_only_for_passed_and_exactly_once(make_gateway) -> None:
     ids = make_ids(4, seed=21)
     async with make_gateway(orgs=ORGS) as gw:
         org = fakeorg.org("fake")
-        await enqueue(gw, "fake", PLAN, [OutboxItem(Candidate(name=f"生{i}", id_number=n))
-                                         for i, n in enumerate(ids)])
+        await enqueue(
+            gw,
+            "fake",
+            PLAN,
+            [OutboxItem(Candidate(name=f"生{i}", id_number=n)) for i, n in enumerate(ids)],
+        )
         await deliver(gw, "fake")
         marks = [(80, 90), (59, 90), (75, 75), (90, 40)]  # two pass by the 60/60 rule
         org.scores = [
-            ScoreRecord(organization="fake", plan_code="P1", id_number=n, theory=a, practical=b,
-                        passed=a >= 60 and b >= 60, revised_at=datetime(2026, 12, 21, tzinfo=UTC))
+            ScoreRecord(
+                organization="fake",
+                plan_code="P1",
+                id_number=n,
+                theory=a,
+                practical=b,
+                passed=a >= 60 and b >= 60,
+                revised_at=datetime(2026, 12, 21, tzinfo=UTC),
+            )
             for n, (a, b) in zip(ids, marks, strict=True)
         ]
         await run_sync(gw)
@@ -56,12 +67,23 @@ async def test_a_failing_issue_call_leaves_nothing_stuck(make_gateway) -> None:
     ids = make_ids(2, seed=22)
     async with make_gateway(orgs=ORGS) as gw:
         org = fakeorg.org("fake")
-        await enqueue(gw, "fake", PLAN, [OutboxItem(Candidate(name=f"生{i}", id_number=n))
-                                         for i, n in enumerate(ids)])
+        await enqueue(
+            gw,
+            "fake",
+            PLAN,
+            [OutboxItem(Candidate(name=f"生{i}", id_number=n)) for i, n in enumerate(ids)],
+        )
         await deliver(gw, "fake")
         org.scores = [
-            ScoreRecord(organization="fake", plan_code="P1", id_number=n, theory=80, practical=80,
-                        passed=True, revised_at=datetime(2026, 12, 21, tzinfo=UTC))
+            ScoreRecord(
+                organization="fake",
+                plan_code="P1",
+                id_number=n,
+                theory=80,
+                practical=80,
+                passed=True,
+                revised_at=datetime(2026, 12, 21, tzinfo=UTC),
+            )
             for n in ids
         ]
         await run_sync(gw)

@@ -98,8 +98,9 @@ def test_a_declared_capability_without_its_method(pytester: pytest.Pytester) -> 
     message = run.message["test_declared_capabilities_are_implemented"]
     assert "declared but not implemented: parse_webhook (for capability 'webhooks')" in message
     assert "make OrganizationSpec.capabilities list exactly what the adapter implements" in message
-    assert "reported by test_declared_capabilities_are_implemented" in (
-        run.message["test_webhooks_are_checked"]
+    assert (
+        "reported by test_declared_capabilities_are_implemented"
+        in (run.message["test_webhooks_are_checked"])
     )
 
 
@@ -181,9 +182,11 @@ def test_the_settings_fixture_overrides_the_sandbox_settings(pytester: pytest.Py
     pytester.makepyfile(test_functions=FUNCTIONS.replace("{SETTINGS}", '{"page_size": 0}'))
     result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio")
     result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines([
-        "[[]xgate conformance[]] the sandbox's settings do not validate with ExampleOrgSettings*",
-        "  organizations.example.page_size: Input should be greater than or equal to 1",
-        "  fix: make Sandbox.settings() return valid settings for your settings model",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "[[]xgate conformance[]] the sandbox's settings do not validate with ExampleOrgSettings*",
+            "  organizations.example.page_size: Input should be greater than or equal to 1",
+            "  fix: make Sandbox.settings() return valid settings for your settings model",
+        ]
+    )
     assert "During handling" not in result.stdout.str()

@@ -38,11 +38,14 @@ class Exploding:
     def xgate_register_organizations(register: Callable[[Any], None]) -> None:
         register(
             OrganizationSpec(
-                name="exploding", title="Exploding", version="0.1",
+                name="exploding",
+                title="Exploding",
+                version="0.1",
                 capabilities=frozenset({Capability.SCORES}),
-                settings_model=ExplodingSettings, factory=explode,
+                settings_model=ExplodingSettings,
+                factory=explode,
             )
-        )  # fmt: skip
+        )
 
 
 def plan(org: str) -> ExamPlan:
@@ -50,8 +53,9 @@ def plan(org: str) -> ExamPlan:
 
 
 def people(n: int, seed: int) -> list[OutboxItem]:
-    return [OutboxItem(Candidate(name=f"考生{i}", id_number=x))
-            for i, x in enumerate(make_ids(n, seed))]  # fmt: skip
+    return [
+        OutboxItem(Candidate(name=f"考生{i}", id_number=x)) for i, x in enumerate(make_ids(n, seed))
+    ]
 
 
 async def registrations(gw: Any, organization: str) -> dict[str, int]:
@@ -67,7 +71,10 @@ async def registrations(gw: Any, organization: str) -> dict[str, int]:
 async def test_a_plugin_that_raises_in_register_leaves_the_other_organizations_alone(
     make_gateway: Any,
 ) -> None:
-    orgs = {"good": {"plugin": "fake", "name": "good"}, "buggy": {"plugin": "fake", "name": "buggy"}}
+    orgs = {
+        "good": {"plugin": "fake", "name": "good"},
+        "buggy": {"plugin": "fake", "name": "buggy"},
+    }
     async with make_gateway(orgs=orgs) as gw:
         calls: list[int] = []
 
@@ -93,16 +100,24 @@ async def test_a_plugin_that_raises_in_register_leaves_the_other_organizations_a
 async def test_a_plugin_whose_adapter_cannot_be_built_does_not_stop_the_sync(
     make_gateway: Any,
 ) -> None:
-    orgs = {"fake": {"plugin": "fake", "name": "fake"},
-            "broken": {"plugin": "exploding"},
-            "misconfigured": {"plugin": "fake", "page_size": "many"}}  # fmt: skip
+    orgs = {
+        "fake": {"plugin": "fake", "name": "fake"},
+        "broken": {"plugin": "exploding"},
+        "misconfigured": {"plugin": "fake", "page_size": "many"},
+    }
     async with make_gateway(orgs=orgs, extra=[("exploding", Exploding())]) as gw:
         revised = datetime(2026, 12, 20, 9, 0, tzinfo=UTC)
         fakeorg.org("fake").scores = [
-            ScoreRecord(organization="fake", plan_code="P1", id_number=n, theory=80, practical=75,
-                        revised_at=revised)
+            ScoreRecord(
+                organization="fake",
+                plan_code="P1",
+                id_number=n,
+                theory=80,
+                practical=75,
+                revised_at=revised,
+            )
             for n in make_ids(6, seed=23)
-        ]  # fmt: skip
+        ]
         report = await run_sync(gw)
         by = {(s.organization, s.stream): s for s in report.streams}
         assert by[("fake", "scores")].status == "ok" and by[("fake", "scores")].new == 6

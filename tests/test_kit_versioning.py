@@ -46,8 +46,11 @@ def _plugin(api_version: str) -> object:
         @staticmethod
         @hookimpl
         def xgate_register_organizations(register: Callable[[Any], None]) -> None:
-            register(dataclasses.replace(SPEC, name=f"v{api_version.replace('.', '_')}",
-                                         api_version=api_version))  # fmt: skip
+            register(
+                dataclasses.replace(
+                    SPEC, name=f"v{api_version.replace('.', '_')}", api_version=api_version
+                )
+            )
 
     return Versioned()
 

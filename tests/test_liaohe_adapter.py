@@ -52,9 +52,13 @@ PLC2 = ExamPlan(code="LH-2026-PLC-2", organization="liaohe", certificate_code="P
 GYJQR2 = ExamPlan(code="LH-2026-GYJQR-2", organization="liaohe", certificate_code="GYJQR", level=2)
 FAST = HttpPolicy(attempts=1, timeout=5)
 RESILIENT = HttpPolicy(
-    attempts=10, timeout=5, wait_base=0.01, wait_max=0.5, total_budget=600,
+    attempts=10,
+    timeout=5,
+    wait_base=0.01,
+    wait_max=0.5,
+    total_budget=600,
     breaker_threshold=1000,
-)  # fmt: skip
+)
 
 
 class Recorder:
@@ -170,9 +174,13 @@ def test_signature_follows_the_documented_recipe() -> None:
     assert expected_sign(params, "s3cret", "md5") == signature(params, "s3cret", "md5")
     # the worked example of docs/organizations/liaohe.md
     doc = {
-        "app_key": "xgate-college", "timestamp": "1795000000000", "nonce": "9f1c2e4a7b3d5e60",
-        "sign_type": "HMAC-SHA256", "plan": "LH-2026-PLC-1", "id_no": "11010519491231002X",
-    }  # fmt: skip
+        "app_key": "xgate-college",
+        "timestamp": "1795000000000",
+        "nonce": "9f1c2e4a7b3d5e60",
+        "sign_type": "HMAC-SHA256",
+        "plan": "LH-2026-PLC-1",
+        "id_no": "11010519491231002X",
+    }
     assert signature(doc, "liaohe-demo-secret", "hmac-sha256") == (
         "ec3cafb6fdb3469e15a36e1b426a182e34e35abb3c923d27c91403334800d66c"
     )
@@ -298,8 +306,10 @@ async def test_register_accepts_and_rejects_rows_with_the_platform_reasons(
         truth = sim.truth.registrations[(PLC1.code, request.candidate.id_number)]
         assert outcome.status is RegistrationStatus.ACCEPTED
         assert outcome.org_registration_id == truth.registration_id
-    assert (by_key[requests[5].idempotency_key].reason_code, by_key[requests[6].idempotency_key]
-            .reason_code) == ("2005", "2004")  # fmt: skip
+    assert (
+        by_key[requests[5].idempotency_key].reason_code,
+        by_key[requests[6].idempotency_key].reason_code,
+    ) == ("2005", "2004")
     assert by_key[requests[5].idempotency_key].status is RegistrationStatus.REJECTED
     assert "手机号码" in (by_key[requests[5].idempotency_key].reason or "")
     assert sim.truth.registered(PLC1.code) == {c.id_number for c in [*good, passport]}
@@ -475,12 +485,15 @@ async def test_the_outbox_settles_a_batch_whose_job_poll_was_refused_by_look_up(
             database_url=f"sqlite+aiosqlite:///{tmp_path / 'xgate.db'}",
             organizations={
                 "liaohe": {
-                    "plugin": "liaohe", "base_url": sim.url, "app_key": sim.app_key,
-                    "app_secret": sim.app_secret, "poll_interval": 0.5,
+                    "plugin": "liaohe",
+                    "base_url": sim.url,
+                    "app_key": sim.app_key,
+                    "app_secret": sim.app_secret,
+                    "poll_interval": 0.5,
                     "http": FAST.model_dump(),
                 }
             },
-        )  # fmt: skip
+        )
         host = load_plugins(lambda: [], extra=[("liaohe", xgate_liaohe.plugin)])
         candidates = people(4, seed=7)
         async with open_gateway(settings=conf, host=host, sleep=Recorder()) as gw:

@@ -150,8 +150,9 @@ async def test_adapter_through_the_core_client_equals_truth_under_faults() -> No
             reg = sim.truth.registrations[(plan.code, request.candidate.id_number)]
             outcome = outcomes[request.idempotency_key]
             assert (outcome.status, outcome.org_registration_id) == (
-                RegistrationStatus.ACCEPTED, reg.registration_id
-            )  # fmt: skip
+                RegistrationStatus.ACCEPTED,
+                reg.registration_id,
+            )
     repeated = [key for key, n in sim.attempts.items() if n > 1]
     assert repeated, "some uploads reached the platform twice; each still registered once"
     assert sim.refusals[2001] == 0  # 2001 is a row code; request-level refusals are counted
@@ -252,10 +253,14 @@ async def test_outbox_and_nightly_sync_under_faults_store_the_ground_truth(
         for r in scores
     }
     assert stored_scores == {
-        (plan, hashed[idn]): (s.current.theory, s.current.practical, s.current.total,
-                              s.current.absent)
+        (plan, hashed[idn]): (
+            s.current.theory,
+            s.current.practical,
+            s.current.total,
+            s.current.absent,
+        )
         for (plan, idn), s in sim.truth.scores.items()
-    }  # fmt: skip
+    }
     stored_certs = {r["number"]: (r["status"], r["revoked_reason"], r["id_hash"]) for r in certs}
     assert stored_certs == {
         n: (c.status, c.revoked_reason, hashed[c.id_number])

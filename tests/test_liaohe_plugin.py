@@ -26,8 +26,11 @@ def test_the_entry_point_provides_the_liaohe_organization() -> None:
     assert loaded.plugin == "liaohe" and loaded.distribution and "xgate" in loaded.distribution
     spec = loaded.spec
     assert spec.capabilities == {
-        Capability.REGISTER, Capability.SCORES, Capability.CERTIFICATES, Capability.VERIFY
-    }  # fmt: skip
+        Capability.REGISTER,
+        Capability.SCORES,
+        Capability.CERTIFICATES,
+        Capability.VERIFY,
+    }
     assert spec.factory is LiaoheAdapter and spec.settings_model is LiaoheSettings
     assert spec.repeatable == {"upload_registrations"}
 

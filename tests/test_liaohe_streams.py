@@ -27,9 +27,15 @@ ScoreVersion = tuple[Any, ...]
 
 def score_version(r: ScoreRecord) -> ScoreVersion:
     return (
-        r.plan_code, r.id_number, r.theory, r.practical, r.total, r.passed, r.absent,
+        r.plan_code,
+        r.id_number,
+        r.theory,
+        r.practical,
+        r.total,
+        r.passed,
+        r.absent,
         r.revised_at,
-    )  # fmt: skip
+    )
 
 
 def score_truth(sim: LiaoheSimulator) -> set[ScoreVersion]:
@@ -37,10 +43,16 @@ def score_truth(sim: LiaoheSimulator) -> set[ScoreVersion]:
     for (plan, idn), s in sim.truth.scores.items():
         r = s.current
         record = ScoreRecord(
-            organization="liaohe", plan_code=plan, id_number=idn, theory=r.theory,
-            practical=r.practical, total=r.total, passed=r.passed, absent=r.absent,
+            organization="liaohe",
+            plan_code=plan,
+            id_number=idn,
+            theory=r.theory,
+            practical=r.practical,
+            total=r.total,
+            passed=r.passed,
+            absent=r.absent,
             revised_at=r.updated_at,
-        )  # fmt: skip
+        )
         out.add(score_version(record))
     return out
 
@@ -119,8 +131,10 @@ async def test_resuming_from_any_cursor_yields_exactly_the_rest(faulty: bool, ov
         assert len(full) == len(set(full)) and set(full) == score_truth(sim)
         for i, page in enumerate(pages[:-1]):
             before = {score_version(r) for r in records_of(pages[: i + 1])}
-            rest = [score_version(r) for r in records_of(await read_pages(adapter.scores(
-                page.next_cursor)))]  # fmt: skip
+            rest = [
+                score_version(r)
+                for r in records_of(await read_pages(adapter.scores(page.next_cursor)))
+            ]
             assert len(rest) == len(set(rest)), f"duplicates after page {i + 1}"
             assert set(rest) == score_truth(sim) - before, f"resume after page {i + 1}"
     if faulty:
@@ -231,11 +245,21 @@ async def test_a_garbled_page_is_a_contract_error_and_the_stream_resumes() -> No
 
 def test_rows_that_do_not_map_become_invalid_without_personal_data() -> None:
     row = {
-        "成绩编号": "LHS0000001", "考核计划": PLC1.code, "证书代码": "PLC", "证书名称": "x",
-        "等级": "初级", "姓名": "张三", "证件类型": "居民身份证", "证件号码": "11010519491231002X",
-        "理论成绩": "88.5", "实操成绩": "71", "总成绩": "79.75", "考核结果": "合格",
-        "成绩版本": "1", "更新时间": "2026-12-20 10:00:00",
-    }  # fmt: skip
+        "成绩编号": "LHS0000001",
+        "考核计划": PLC1.code,
+        "证书代码": "PLC",
+        "证书名称": "x",
+        "等级": "初级",
+        "姓名": "张三",
+        "证件类型": "居民身份证",
+        "证件号码": "11010519491231002X",
+        "理论成绩": "88.5",
+        "实操成绩": "71",
+        "总成绩": "79.75",
+        "考核结果": "合格",
+        "成绩版本": "1",
+        "更新时间": "2026-12-20 10:00:00",
+    }
     good = score_record("liaohe", row)
     assert isinstance(good, ScoreRecord) and good.revised_at.hour == 2  # 10:00 Beijing = 02:00 UTC
     for change in (

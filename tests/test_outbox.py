@@ -58,10 +58,14 @@ async def test_deliver_accepts_and_rejects_with_reason(make_gateway) -> None:
         assert fakeorg.org("fake").register_calls == 2  # batch size 25
         async with gw.db.connect() as conn:
             row = (
-                await conn.execute(
-                    select(t.registrations).where(t.registrations.c.reason_code.is_not(None))
+                (
+                    await conn.execute(
+                        select(t.registrations).where(t.registrations.c.reason_code.is_not(None))
+                    )
                 )
-            ).mappings().one()
+                .mappings()
+                .one()
+            )
             assert row["reason_code"] == "LEVEL_NOT_ALLOWED" and row["status"] == "rejected"
             events = (
                 await conn.execute(select(func.count()).select_from(t.registration_events))
@@ -101,13 +105,18 @@ async def test_entries_abandoned_by_a_killed_process_are_looked_up(make_gateway)
         batch = items(2)
         await enqueue(gw, "fake", PLAN, batch)
         # A process that died mid-send: the first candidate reached the organization.
-        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True)
+        dead = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         owner = f"{os.uname().nodename}:{dead.stdout.strip()}:deadbeef"
         async with gw.db.begin() as conn:
             await conn.execute(
                 t.registrations.update().values(
-                    status="sent", lease_owner=owner,
+                    status="sent",
+                    lease_owner=owner,
                     lease_until=datetime.now(UTC) + timedelta(minutes=5),
                 )
             )
@@ -139,9 +148,13 @@ async def test_a_live_owner_is_never_overtaken_even_past_its_lease(make_gateway)
         await enqueue(gw, "fake", PLAN, items(1))
         owner = f"{os.uname().nodename}:{os.getppid()}:alive"  # a live process on this host
         async with gw.db.begin() as conn:
-            await conn.execute(t.registrations.update().values(
-                status="sent", lease_owner=owner,
-                lease_until=datetime.now(UTC) - timedelta(hours=5)))  # fmt: skip
+            await conn.execute(
+                t.registrations.update().values(
+                    status="sent",
+                    lease_owner=owner,
+                    lease_until=datetime.now(UTC) - timedelta(hours=5),
+                )
+            )
         report = await reconcile(gw, "fake")
         assert report.requeued == 0 and fakeorg.org("fake").lookup_calls == 0
         assert await statuses(gw) == {"sent": 1}

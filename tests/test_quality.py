@@ -1,4 +1,4 @@
-"""ruff and mypy (strict for gateway/) run as part of the suite, so CI enforces them."""
+"""ruff (lint and format) and mypy (strict for gateway/) run as part of the suite, so CI enforces them."""
 
 from __future__ import annotations
 
@@ -25,6 +25,16 @@ def test_ruff_clean() -> None:
         [_tool("ruff"), "check", "--quiet", "."], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_clean() -> None:
+    result = subprocess.run(
+        [_tool("ruff"), "format", "--check", "--quiet", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, "run `ruff format .`:\n" + result.stdout + result.stderr
 
 
 def test_mypy_strict_on_gateway() -> None:

@@ -28,11 +28,15 @@ DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
 
 def orgs(url: str) -> dict[str, Any]:
     return {
-        "beifang": {"plugin": "beifang", "base_url": url, "client_id": DEFAULT_CLIENT_ID,
-                    "client_secret": DEFAULT_CLIENT_SECRET,
-                    "webhook_secret": DEFAULT_WEBHOOK_SECRET},
+        "beifang": {
+            "plugin": "beifang",
+            "base_url": url,
+            "client_id": DEFAULT_CLIENT_ID,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+            "webhook_secret": DEFAULT_WEBHOOK_SECRET,
+        },
         "fake": {"plugin": "fake"},
-    }  # fmt: skip
+    }
 
 
 async def count(gw: Any, table: Any) -> int:
@@ -44,10 +48,14 @@ async def test_webhooks_apply_records_and_bad_requests_get_clear_errors(make_gat
     # webhook signatures carry the organization's time; the gateway checks it against its own
     sim = BeifangSimulator(seed=4, start=datetime.now(UTC))
     sim.add_registrations("BF-2026-HGJL-2", [(n, f"生{i}") for i, n in enumerate(make_ids(5, 51))])
-    async with sim.running() as sim_url, make_gateway(
-        orgs=orgs(sim_url), catalogue_file=DATA / "catalogue.toml",
-        rules_file=DATA / "credit-rules.toml",
-    ) as gw:  # fmt: skip
+    async with (
+        sim.running() as sim_url,
+        make_gateway(
+            orgs=orgs(sim_url),
+            catalogue_file=DATA / "catalogue.toml",
+            rules_file=DATA / "credit-rules.toml",
+        ) as gw,
+    ):
         server = TestServer(build_app(gw), host="127.0.0.1")
         await server.start_server()
         base = str(server.make_url("")).rstrip("/")
@@ -56,7 +64,9 @@ async def test_webhooks_apply_records_and_bad_requests_get_clear_errors(make_gat
             sim.grade_all()
             sim.issue_passed()
             await sim.flush_webhooks()
-            assert sim.webhook_deliveries and all(s == 200 for _, s in sim.webhook_deliveries), sim.webhook_deliveries
+            assert sim.webhook_deliveries and all(s == 200 for _, s in sim.webhook_deliveries), (
+                sim.webhook_deliveries
+            )
             assert await count(gw, t.scores) == 5
             assert await count(gw, t.certificates) == len(sim.truth.certificates)
             assert await count(gw, t.credit_ledger) > 0
@@ -68,7 +78,9 @@ async def test_webhooks_apply_records_and_bad_requests_get_clear_errors(make_gat
             assert report.totals()["new"] == 0 and report.totals()["changed"] == 0
 
             async with httpx.AsyncClient(base_url=base) as client:
-                headers, body = sim.signed_event({"id": "evt_x", "type": "score.updated", "data": []})
+                headers, body = sim.signed_event(
+                    {"id": "evt_x", "type": "score.updated", "data": []}
+                )
                 forged = {**headers}
                 sig = next(k for k in forged if "signature" in k.lower())
                 forged[sig] = "t=1,v1=" + "0" * 64

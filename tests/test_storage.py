@@ -17,11 +17,26 @@ pytestmark = pytest.mark.storage
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 EXPECTED = {
-    "exam_plans", "registrations", "registration_events", "scores", "score_revisions",
-    "certificates", "certificate_events", "sync_cursors", "sync_runs", "sync_run_streams",
-    "learning_accounts", "credit_ledger", "learning_outcomes", "quarantine", "candidates",
-    "submissions", "issue_requests", "xgate_meta", "alembic_version",
-}  # fmt: skip
+    "exam_plans",
+    "registrations",
+    "registration_events",
+    "scores",
+    "score_revisions",
+    "certificates",
+    "certificate_events",
+    "sync_cursors",
+    "sync_runs",
+    "sync_run_streams",
+    "learning_accounts",
+    "credit_ledger",
+    "learning_outcomes",
+    "quarantine",
+    "candidates",
+    "submissions",
+    "issue_requests",
+    "xgate_meta",
+    "alembic_version",
+}
 
 
 async def test_empty_database_is_migrated_on_first_use(db, db_target) -> None:
@@ -94,12 +109,24 @@ async def test_registration_is_unique_per_candidate_and_plan(db) -> None:
         cid = (
             await conn.execute(
                 insert(t.candidates).returning(t.candidates.c.id),
-                dict(id_hash="h", id_type="resident", id_number="x", name="n",
-                     created_at=NOW, updated_at=NOW),
+                dict(
+                    id_hash="h",
+                    id_type="resident",
+                    id_number="x",
+                    name="n",
+                    created_at=NOW,
+                    updated_at=NOW,
+                ),
             )
         ).scalar_one()
-        row = dict(organization="o", plan_code="p", candidate_id=cid, status="pending",
-                   created_at=NOW, updated_at=NOW)
+        row = dict(
+            organization="o",
+            plan_code="p",
+            candidate_id=cid,
+            status="pending",
+            created_at=NOW,
+            updated_at=NOW,
+        )
         await conn.execute(insert(t.registrations), {**row, "idempotency_key": "k1"})
     with pytest.raises(IntegrityError):
         async with db.begin() as conn:

@@ -22,10 +22,16 @@ T0 = datetime(2026, 12, 20, 9, 0, tzinfo=UTC)
 
 def score(number: str, theory: int, practical: int, minutes: int = 0, **kw: Any) -> ScoreRecord:
     return ScoreRecord(
-        organization="fake", plan_code="P1", id_number=number, theory=theory,
-        practical=practical, total=(theory + practical) / 2, passed=theory >= 60 and practical >= 60,
-        revised_at=T0 + timedelta(minutes=minutes), **kw,
-    )  # fmt: skip
+        organization="fake",
+        plan_code="P1",
+        id_number=number,
+        theory=theory,
+        practical=practical,
+        total=(theory + practical) / 2,
+        passed=theory >= 60 and practical >= 60,
+        revised_at=T0 + timedelta(minutes=minutes),
+        **kw,
+    )
 
 
 async def count(gw: Any, table: Any) -> int:
@@ -60,14 +66,25 @@ async def test_correction_adds_a_revision_and_duplicates_change_nothing(make_gat
         assert report.totals()["changed"] == 1
         async with gw.db.connect() as conn:
             row = (
-                await conn.execute(select(t.scores).where(t.scores.c.id_hash == gw.hash_id(ids[0])))
-            ).mappings().one()
-            revs = (
-                await conn.execute(
-                    select(t.score_revisions.c.theory).where(t.score_revisions.c.score_id == row["id"])
-                    .order_by(t.score_revisions.c.revision)
+                (
+                    await conn.execute(
+                        select(t.scores).where(t.scores.c.id_hash == gw.hash_id(ids[0]))
+                    )
                 )
-            ).scalars().all()
+                .mappings()
+                .one()
+            )
+            revs = (
+                (
+                    await conn.execute(
+                        select(t.score_revisions.c.theory)
+                        .where(t.score_revisions.c.score_id == row["id"])
+                        .order_by(t.score_revisions.c.revision)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert row["revision"] == 2 and not row["rule_passed"] and not row["org_passed"]
         assert [float(v) for v in revs] == [70.0, 55.0]
 
@@ -107,23 +124,39 @@ async def test_pass_rule_is_data_and_disagreement_is_flagged(make_gateway, tmp_p
 async def test_certificate_revocation_is_history(make_gateway) -> None:
     ids = make_ids(1, seed=10)
     cert = CertificateRecord(
-        organization="fake", number="BF-0001", certificate_code="HGJL", level=2,
-        id_number=ids[0], issued_on=date(2026, 12, 25), updated_at=T0,
-    )  # fmt: skip
+        organization="fake",
+        number="BF-0001",
+        certificate_code="HGJL",
+        level=2,
+        id_number=ids[0],
+        issued_on=date(2026, 12, 25),
+        updated_at=T0,
+    )
     async with make_gateway(orgs=ORGS) as gw:
         org = fakeorg.org("fake")
         org.certificates = [cert]
         await run_sync(gw)
         org.certificates.append(
-            cert.model_copy(update={"status": "revoked", "revoked_reason": "cheating",
-                                    "updated_at": T0 + timedelta(days=1)})
-        )  # fmt: skip
+            cert.model_copy(
+                update={
+                    "status": "revoked",
+                    "revoked_reason": "cheating",
+                    "updated_at": T0 + timedelta(days=1),
+                }
+            )
+        )
         await run_sync(gw)
         async with gw.db.connect() as conn:
             status = (await conn.execute(select(t.certificates.c.status))).scalar_one()
             history = (
-                await conn.execute(select(t.certificate_events.c.status).order_by(t.certificate_events.c.id))
-            ).scalars().all()
+                (
+                    await conn.execute(
+                        select(t.certificate_events.c.status).order_by(t.certificate_events.c.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert status == "revoked" and history == ["valid", "revoked"]
 
 
@@ -185,13 +218,25 @@ async def test_a_damaged_id_number_from_an_organization_is_quarantined(make_gate
     good = make_ids(1, seed=14)[0]
     async with make_gateway(orgs=ORGS) as gw:
         fakeorg.org("fake").scores = [
-            {"plan_code": "P1", "id_number": good[:17], "theory": 70, "practical": 70,  # type: ignore[list-item]
-             "revised_at": "2026-12-20T10:00:00"},
-            {"plan_code": "P1", "id_number": good[:17] + ("0" if good[17] != "0" else "1"),  # type: ignore[list-item]
-             "theory": 70, "practical": 70, "revised_at": "2026-12-20T10:00:00"},
+            {
+                "plan_code": "P1",
+                "id_number": good[:17],
+                "theory": 70,
+                "practical": 70,  # type: ignore[list-item]
+                "revised_at": "2026-12-20T10:00:00",
+            },
+            {
+                "plan_code": "P1",
+                "id_number": good[:17] + ("0" if good[17] != "0" else "1"),  # type: ignore[list-item]
+                "theory": 70,
+                "practical": 70,
+                "revised_at": "2026-12-20T10:00:00",
+            },
         ]
         report = await run_sync(gw)
         assert report.totals()["quarantined"] == 2 and report.totals()["new"] == 0
         async with gw.db.connect() as conn:
-            accounts = (await conn.execute(select(func.count()).select_from(t.learning_accounts))).scalar()
+            accounts = (
+                await conn.execute(select(func.count()).select_from(t.learning_accounts))
+            ).scalar()
         assert accounts == 0

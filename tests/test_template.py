@@ -34,8 +34,12 @@ def run_plugin_tests(folder: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(folder), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio"],
-        cwd=folder, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def entry_points(folder: Path) -> list[EntryPoint]:
@@ -71,14 +75,22 @@ def test_plugins_new_scaffolds_a_renamed_plugin_whose_tests_pass(
     target = tmp_path / "xgate-acme-cnc"
     files = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
     assert files == [
-        "README.md", "pyproject.toml", "tests/fake_acme_cnc.py", "tests/test_conformance.py",
-        "tests/test_plugin.py", "xgate_acme_cnc/__init__.py", "xgate_acme_cnc/adapter.py",
-        "xgate_acme_cnc/plugin.py", "xgate_acme_cnc/settings.py", "xgate_acme_cnc/wire.py",
-    ]  # fmt: skip
+        "README.md",
+        "pyproject.toml",
+        "tests/fake_acme_cnc.py",
+        "tests/test_conformance.py",
+        "tests/test_plugin.py",
+        "xgate_acme_cnc/__init__.py",
+        "xgate_acme_cnc/adapter.py",
+        "xgate_acme_cnc/plugin.py",
+        "xgate_acme_cnc/settings.py",
+        "xgate_acme_cnc/wire.py",
+    ]
     leftovers = [
-        f for f in files
+        f
+        for f in files
         if re.search(r"example_org|example-org|ExampleOrg|Example Org", (target / f).read_text())
-    ]  # fmt: skip
+    ]
     assert leftovers == []
     project = (target / "pyproject.toml").read_text()
     assert 'name = "xgate-acme-cnc"' in project and 'acme_cnc = "xgate_acme_cnc.plugin"' in project
@@ -92,7 +104,11 @@ def test_plugins_new_scaffolds_a_renamed_plugin_whose_tests_pass(
     host = load_plugins(lambda: entry_points(target))
     assert host.errors == []
     spec = host.spec("acme_cnc").spec
-    assert (spec.name, spec.title, spec.factory.__name__) == ("acme_cnc", "Acme Cnc", "AcmeCncAdapter")
+    assert (spec.name, spec.title, spec.factory.__name__) == (
+        "acme_cnc",
+        "Acme Cnc",
+        "AcmeCncAdapter",
+    )
 
 
 def test_plugins_new_refuses_a_bad_name_and_an_existing_folder(tmp_path: Path) -> None:

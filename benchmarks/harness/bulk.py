@@ -45,8 +45,9 @@ class BulkBeifang(BeifangSimulator):
         for i, number in enumerate(id_numbers(n, people_seed)):
             plan = self.plans[PLAN_CODES[i % len(PLAN_CODES)]]
             self._reg_seq += 1
-            reg = TruthRegistration(f"BFR{self._reg_seq:07d}", plan.code, number, f"考生{i}",
-                                    moment)  # fmt: skip
+            reg = TruthRegistration(
+                f"BFR{self._reg_seq:07d}", plan.code, number, f"考生{i}", moment
+            )
             self.truth.registrations[(plan.code, number)] = reg
             roll = rng.random()
             if roll < 0.03:
@@ -59,10 +60,18 @@ class BulkBeifang(BeifangSimulator):
                 practical = Decimal(rng.randint(40, 200)) * HALF
             passed = theory is not None and practical is not None and min(theory, practical) >= 60
             self._score_seq += 1
-            score = TruthScore(self._score_seq, reg.registration_id, plan.code, number, reg.name,
-                               plan.certificate_code, plan.level)  # fmt: skip
-            revision = ScoreRevision(1, theory, practical, total_of(theory, practical), passed,
-                                     theory is None, moment)  # fmt: skip
+            score = TruthScore(
+                self._score_seq,
+                reg.registration_id,
+                plan.code,
+                number,
+                reg.name,
+                plan.certificate_code,
+                plan.level,
+            )
+            revision = ScoreRevision(
+                1, theory, practical, total_of(theory, practical), passed, theory is None, moment
+            )
             score.revisions.append(revision)
             self.truth.scores[(plan.code, number)] = score
         if certificates:
@@ -86,17 +95,19 @@ class BulkBeifang(BeifangSimulator):
     async def _scores(self, request: web.Request) -> web.Response:
         self.hits["scores"] += 1
         rows, keys = self._cached(
-            "scores", lambda: list(self.truth.scores.values()), lambda s: (s.current.updated_at,
-                                                                          s.seq)
-        )  # fmt: skip
+            "scores",
+            lambda: list(self.truth.scores.values()),
+            lambda s: (s.current.updated_at, s.seq),
+        )
         return self._fast_page(request, rows, keys, self._score_wire)
 
     async def _certificates(self, request: web.Request) -> web.Response:
         self.hits["certificates"] += 1
         rows, keys = self._cached(
-            "certificates", lambda: list(self.truth.certificates.values()),
+            "certificates",
+            lambda: list(self.truth.certificates.values()),
             lambda c: (c.updated_at, c.seq),
-        )  # fmt: skip
+        )
         return self._fast_page(request, rows, keys, self._cert_wire)
 
     def _fast_page(
@@ -124,5 +135,10 @@ class BulkBeifang(BeifangSimulator):
                 return web.json_response({"error": {"code": "INVALID_CURSOR"}}, status=400)
         page = rows[start : start + limit]
         next_cursor = encode_cursor(*keys[start + len(page) - 1]) if page else (cursor or None)
-        return web.json_response({"data": [wire(r) for r in page], "next_cursor": next_cursor,
-                                  "has_more": start + limit < len(rows)})  # fmt: skip
+        return web.json_response(
+            {
+                "data": [wire(r) for r in page],
+                "next_cursor": next_cursor,
+                "has_more": start + limit < len(rows),
+            }
+        )

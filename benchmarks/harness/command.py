@@ -21,17 +21,29 @@ from benchmarks.harness.gateway import DATA, SALT
 XGATE = str(Path(sys.executable).with_name("xgate"))
 
 
-def write_config(folder: Path, urls: list[str], db_url: str, *, page_size: int = 500,
-                 credit: bool = True, schema: str | None = None) -> Path:  # fmt: skip
+def write_config(
+    folder: Path,
+    urls: list[str],
+    db_url: str,
+    *,
+    page_size: int = 500,
+    credit: bool = True,
+    schema: str | None = None,
+) -> Path:
     lines = [f'database_url = "{db_url}"', f'catalogue_file = "{DATA / "catalogue.toml"}"']
     if schema:
         lines.append(f'database_schema = "{schema}"')
     if credit:
         lines.append(f'rules_file = "{DATA / "credit-rules.toml"}"')
     for i, url in enumerate(urls):
-        lines += [f"[organizations.bf{i}]", 'plugin = "beifang"', f'base_url = "{url}"',
-                  f'client_id = "{DEFAULT_CLIENT_ID}"',
-                  f'client_secret = "{DEFAULT_CLIENT_SECRET}"', f"page_size = {page_size}"]
+        lines += [
+            f"[organizations.bf{i}]",
+            'plugin = "beifang"',
+            f'base_url = "{url}"',
+            f'client_id = "{DEFAULT_CLIENT_ID}"',
+            f'client_secret = "{DEFAULT_CLIENT_SECRET}"',
+            f"page_size = {page_size}",
+        ]
     path = folder / "xgate.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -48,8 +60,9 @@ class Finished:
 def run_xgate(config: Path, *args: str) -> Finished:
     env = {**os.environ, "XGATE_CONFIG": str(config), "XGATE_ID_SALT": SALT}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([XGATE, *args], env=env, cwd=config.parent, text=True,
-                                stdout=out, stderr=err)  # fmt: skip
+        proc = subprocess.Popen(
+            [XGATE, *args], env=env, cwd=config.parent, text=True, stdout=out, stderr=err
+        )
         _, status, usage = os.wait4(proc.pid, 0)  # reaped here, with its own rusage
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)

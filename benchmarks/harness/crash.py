@@ -96,37 +96,52 @@ class CrashReport:
     def summary(self) -> str:
         kinds = Counter(f"{t.command}/{t.moment.split('@')[0]}" for t in self.trials)
         what = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items()))
-        return (f"{len(self.trials)} trials ({what}), {self.killed} processes killed mid-run, "
-                f"{sum(t.reruns for t in self.trials)} reruns; submitted "
-                + ", ".join(f"{o} {n}" for o, n in sorted(self.submitted.items())))  # fmt: skip
+        return (
+            f"{len(self.trials)} trials ({what}), {self.killed} processes killed mid-run, "
+            f"{sum(t.reruns for t in self.trials)} reruns; submitted "
+            + ", ".join(f"{o} {n}" for o, n in sorted(self.submitted.items()))
+        )
 
 
-def write_config(folder: Path, sims: dict[str, Simulator], db_url: str, schema: str | None,
-                 page_size: int) -> Path:  # fmt: skip
-    lines = [f'database_url = "{db_url}"', f'catalogue_file = "{DATA / "catalogue.toml"}"',
-             f'rules_file = "{DATA / "credit-rules.toml"}"',
-             f'fees_file = "{DATA / "fees.toml"}"',
-             f'eligibility_file = "{DATA / "eligibility.toml"}"']
+def write_config(
+    folder: Path, sims: dict[str, Simulator], db_url: str, schema: str | None, page_size: int
+) -> Path:
+    lines = [
+        f'database_url = "{db_url}"',
+        f'catalogue_file = "{DATA / "catalogue.toml"}"',
+        f'rules_file = "{DATA / "credit-rules.toml"}"',
+        f'fees_file = "{DATA / "fees.toml"}"',
+        f'eligibility_file = "{DATA / "eligibility.toml"}"',
+    ]
     if schema:
         lines.append(f'database_schema = "{schema}"')
     for name, sim in sims.items():
         section = ORGANIZATIONS[name].section(sim, page_size)
         lines.append(f"[organizations.{name}]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in section.items()]
-        lines += [f"[organizations.{name}.http]", "attempts = 3", "wait_base = 0.05",
-                  "wait_max = 0.2"]  # fmt: skip
+        lines += [
+            f"[organizations.{name}.http]",
+            "attempts = 3",
+            "wait_base = 0.05",
+            "wait_max = 0.2",
+        ]
     path = folder / "xgate.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
-async def _run(config: Path, args: list[str], shared: dict[str, Any], at: int | None,
-               delay: float | None) -> int:  # fmt: skip
+async def _run(
+    config: Path, args: list[str], shared: dict[str, Any], at: int | None, delay: float | None
+) -> int:
     env = {**os.environ, "XGATE_CONFIG": str(config), "XGATE_ID_SALT": SALT}
     proc = await asyncio.create_subprocess_exec(
-        XGATE, *args, env=env, cwd=config.parent,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        XGATE,
+        *args,
+        env=env,
+        cwd=config.parent,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     shared.update(pid=proc.pid, at=at, seen=0, killed=False)
     timer = None
     if delay is not None:
@@ -138,8 +153,10 @@ async def _run(config: Path, args: list[str], shared: dict[str, Any], at: int | 
         if timer is not None:
             timer.cancel()
     if proc.returncode not in (0, 1, -signal.SIGKILL):
-        raise AssertionError(f"xgate {' '.join(args)} failed ({proc.returncode}): "
-                             f"{err.decode(errors='replace')[-1500:]}")  # fmt: skip
+        raise AssertionError(
+            f"xgate {' '.join(args)} failed ({proc.returncode}): "
+            f"{err.decode(errors='replace')[-1500:]}"
+        )
     return proc.returncode
 
 
@@ -148,8 +165,13 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
         proc.send_signal(signal.SIGKILL)
 
 
-async def run_trials(folder: Path, db_url: str, schema: str | None, config: CrashConfig,
-                     progress: Callable[[Trial], None] | None = None) -> CrashReport:  # fmt: skip
+async def run_trials(
+    folder: Path,
+    db_url: str,
+    schema: str | None,
+    config: CrashConfig,
+    progress: Callable[[Trial], None] | None = None,
+) -> CrashReport:
     rng = random.Random(config.seed)
     shared: dict[str, Any] = {"pid": None, "at": None, "seen": 0}
     sims: dict[str, Simulator] = {
@@ -168,10 +190,19 @@ async def run_trials(folder: Path, db_url: str, schema: str | None, config: Cras
                 org = rng.choice(sorted(sims))
                 people_seed += 1
                 book = folder / f"trial{number}.xlsx"
-                submitted[org] += write_candidates(book, ORGANIZATIONS[org], config.people,
-                                                   people_seed)  # fmt: skip
-                args = ["submit", str(book), "--org", org, "--plan", ORGANIZATIONS[org].plan,
-                        "--yes", "--json"]  # fmt: skip
+                submitted[org] += write_candidates(
+                    book, ORGANIZATIONS[org], config.people, people_seed
+                )
+                args = [
+                    "submit",
+                    str(book),
+                    "--org",
+                    org,
+                    "--plan",
+                    ORGANIZATIONS[org].plan,
+                    "--yes",
+                    "--json",
+                ]
                 command = f"submit {org}"
             else:
                 _evolve(sims, rng)
@@ -213,20 +244,25 @@ def _evolve(sims: dict[str, Simulator], rng: random.Random) -> None:
             sim.revoke(cert, "复核撤销")
 
 
-async def verify(db_url: str, schema: str | None, sims: dict[str, Simulator],
-                 submitted: dict[str, list[str]]) -> None:  # fmt: skip
+async def verify(
+    db_url: str, schema: str | None, sims: dict[str, Simulator], submitted: dict[str, list[str]]
+) -> None:
     db = await open_database(db_url, schema=schema)
     try:
         async with db.connect() as conn:
             regs = (await conn.execute(select(t.registrations))).mappings().all()
             scores = (await conn.execute(select(t.scores))).mappings().all()
-            revisions = (await conn.execute(
-                select(func.count()).select_from(t.score_revisions))).scalar_one()  # fmt: skip
+            revisions = (
+                await conn.execute(select(func.count()).select_from(t.score_revisions))
+            ).scalar_one()
             certs = (await conn.execute(select(t.certificates))).mappings().all()
-            over_cap = (await conn.execute(
-                select(t.credit_ledger.c.account_id, t.credit_ledger.c.course_code)
-                .group_by(t.credit_ledger.c.account_id, t.credit_ledger.c.course_code)
-                .having(func.sum(t.credit_ledger.c.credits) > 8))).all()  # fmt: skip
+            over_cap = (
+                await conn.execute(
+                    select(t.credit_ledger.c.account_id, t.credit_ledger.c.course_code)
+                    .group_by(t.credit_ledger.c.account_id, t.credit_ledger.c.course_code)
+                    .having(func.sum(t.credit_ledger.c.credits) > 8)
+                )
+            ).all()
             verdict = await verify_report(conn)
     finally:
         await db.dispose()
@@ -234,22 +270,26 @@ async def verify(db_url: str, schema: str | None, sims: dict[str, Simulator],
         truth = sim.truth
         plan = ORGANIZATIONS[name].plan
         assert truth.registered(plan) == set(submitted[name]), (
-            f"{name}: {len(truth.registered(plan))} registered of {len(submitted[name])} submitted")
+            f"{name}: {len(truth.registered(plan))} registered of {len(submitted[name])} submitted"
+        )
         assert len(truth.registrations) == len(submitted[name])
         if isinstance(sim, BeifangSimulator):
             processed = truth.registration_items - truth.replayed_items
             assert processed == len(truth.registrations), (
                 f"beifang processed {processed} candidate items for "
-                f"{len(truth.registrations)} registrations: someone was sent twice")
+                f"{len(truth.registrations)} registrations: someone was sent twice"
+            )
         else:
             assert not sim.attempts or max(sim.attempts.values()) == 1, (
                 "liaohe: a candidate row was uploaded twice: "
-                + str([k[0] for k, n in sim.attempts.items() if n > 1][:3]))
+                + str([k[0] for k, n in sim.attempts.items() if n > 1][:3])
+            )
         mine = [r for r in regs if r["organization"] == name]
         assert len(mine) == len(submitted[name])
         assert {r["status"] for r in mine} <= {"accepted"}, Counter(r["status"] for r in mine)
         assert sorted(r["org_registration_id"] for r in mine) == sorted(
-            r.registration_id for r in truth.registrations.values())
+            r.registration_id for r in truth.registrations.values()
+        )
     expected_scores = {}
     expected_certs = {}
     expected_revisions = 0
@@ -257,18 +297,35 @@ async def verify(db_url: str, schema: str | None, sims: dict[str, Simulator],
         for (plan, idn), s in sim.truth.scores.items():
             r = s.current
             expected_scores[(name, plan, hash_id(idn, SALT))] = (
-                _dec(r.theory), _dec(r.practical), _dec(r.total), r.absent, revisions_seen(s))
+                _dec(r.theory),
+                _dec(r.practical),
+                _dec(r.total),
+                r.absent,
+                revisions_seen(s),
+            )
             expected_revisions += revisions_seen(s)
         for number, c in sim.truth.certificates.items():
-            expected_certs[(name, number)] = (c.status, c.revoked_reason, hash_id(c.id_number,
-                                                                                   SALT))
-    stored_scores = {(r["organization"], r["plan_code"], r["id_hash"]): (
-        _dec(r["theory"]), _dec(r["practical"]), _dec(r["total"]), bool(r["absent"]),
-        r["revision"]) for r in scores}  # fmt: skip
+            expected_certs[(name, number)] = (
+                c.status,
+                c.revoked_reason,
+                hash_id(c.id_number, SALT),
+            )
+    stored_scores = {
+        (r["organization"], r["plan_code"], r["id_hash"]): (
+            _dec(r["theory"]),
+            _dec(r["practical"]),
+            _dec(r["total"]),
+            bool(r["absent"]),
+            r["revision"],
+        )
+        for r in scores
+    }
     assert stored_scores == expected_scores, _diff(stored_scores, expected_scores)
     assert revisions == expected_revisions, (revisions, expected_revisions)
-    stored_certs = {(r["organization"], r["number"]): (r["status"], r["revoked_reason"],
-                                                       r["id_hash"]) for r in certs}  # fmt: skip
+    stored_certs = {
+        (r["organization"], r["number"]): (r["status"], r["revoked_reason"], r["id_hash"])
+        for r in certs
+    }
     assert stored_certs == expected_certs, _diff(stored_certs, expected_certs)
     assert over_cap == []
     assert verdict.ok, verdict.problems

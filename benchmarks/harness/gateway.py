@@ -30,17 +30,22 @@ def beifang_orgs(
     """``[organizations.bfN]`` sections for Beifang simulators at ``urls``."""
     http = (policy or HttpPolicy()).model_dump()
     return {
-        f"bf{i}": {"plugin": "beifang", "base_url": url, "client_id": DEFAULT_CLIENT_ID,
-                   "client_secret": DEFAULT_CLIENT_SECRET, "page_size": page_size, "http": http}
+        f"bf{i}": {
+            "plugin": "beifang",
+            "base_url": url,
+            "client_id": DEFAULT_CLIENT_ID,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+            "page_size": page_size,
+            "http": http,
+        }
         for i, url in enumerate(urls)
-    }  # fmt: skip
+    }
 
 
 async def _pg(sql: str) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres",
-                                 database="postgres")  # fmt: skip
+    conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
     try:
         await conn.execute(sql)
     finally:

@@ -14,8 +14,18 @@ from gateway.idnumber import CHECK_CHARS, WEIGHTS
 
 #: Fictional-enough region codes (Liaoning prefectures); 2,920 birth dates x 1,000 sequence
 #: numbers each, so 29 million people before anything repeats.
-REGIONS = ("210102", "210202", "210302", "210402", "210502", "210602", "210702", "210802",
-           "210902", "211002")  # fmt: skip
+REGIONS = (
+    "210102",
+    "210202",
+    "210302",
+    "210402",
+    "210502",
+    "210602",
+    "210702",
+    "210802",
+    "210902",
+    "211002",
+)
 FIRST_DAY = date(2000, 1, 1)
 DAYS = 2920
 SEQUENCES = 1000
@@ -31,8 +41,10 @@ def id_numbers(n: int, seed: int = 0) -> Iterator[str]:
     capacity = len(REGIONS) * DAYS * SEQUENCES
     if n > capacity:
         raise ValueError(f"at most {capacity} distinct numbers")
-    tail = [sum(int(d) * w for d, w in zip(f"{s:03d}", WEIGHTS[14:], strict=True))
-            for s in range(SEQUENCES)]  # fmt: skip
+    tail = [
+        sum(int(d) * w for d, w in zip(f"{s:03d}", WEIGHTS[14:], strict=True))
+        for s in range(SEQUENCES)
+    ]
     start = (seed * 7919) % capacity
     prefix, prefix_sum, prefix_at = "", 0, -1
     for i in range(n):

@@ -65,10 +65,15 @@ async def fetch(base_url: str, page_size: int, path: str = "/v1/scores") -> list
     pages: list[bytes] = []
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         token = (
-            await client.post("/oauth/token", data={
-                "grant_type": "client_credentials", "client_id": DEFAULT_CLIENT_ID,
-                "client_secret": DEFAULT_CLIENT_SECRET})
-        ).json()["access_token"]  # fmt: skip
+            await client.post(
+                "/oauth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": DEFAULT_CLIENT_ID,
+                    "client_secret": DEFAULT_CLIENT_SECRET,
+                },
+            )
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         params = {"limit": str(page_size)}
         while True:
@@ -100,19 +105,33 @@ def rows_of(pages: list[WirePage], organization: str, salt: str) -> list[list[tu
         rows = []
         for s in page.data:
             id_hash = hashlib.sha256(f"{salt}:{s.candidate.id_number}".encode()).hexdigest()
-            rows.append((
-                organization, s.plan, id_hash, s.certificate.code, s.certificate.level,
-                s.theory, s.practical, s.total, s.result == "pass", s.result == "absent",
-                s.revision, s.updated_at, str(s.id),
-            ))  # fmt: skip
+            rows.append(
+                (
+                    organization,
+                    s.plan,
+                    id_hash,
+                    s.certificate.code,
+                    s.certificate.level,
+                    s.theory,
+                    s.practical,
+                    s.total,
+                    s.result == "pass",
+                    s.result == "absent",
+                    s.revision,
+                    s.updated_at,
+                    str(s.id),
+                )
+            )
         out.append(rows)
     return out
 
 
 def for_sqlite(pages: list[list[tuple[Any, ...]]]) -> list[list[tuple[Any, ...]]]:
     """Decimals and datetimes as the text SQLite stores (outside the timing)."""
-    return [[tuple(str(v) if isinstance(v, Decimal | datetime) else v for v in row)
-             for row in rows] for rows in pages]  # fmt: skip
+    return [
+        [tuple(str(v) if isinstance(v, Decimal | datetime) else v for v in row) for row in rows]
+        for rows in pages
+    ]
 
 
 SCHEMA = """
@@ -179,9 +198,13 @@ async def upsert_postgresql(schema: str, pages: list[list[tuple[Any, ...]]]) -> 
     caller creates and drops it), one transaction per page."""
     import asyncpg
 
-    conn = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres",
-                                 database="postgres",
-                                 server_settings={"search_path": schema})  # fmt: skip
+    conn = await asyncpg.connect(
+        host="127.0.0.1",
+        port=5432,
+        user="postgres",
+        database="postgres",
+        server_settings={"search_path": schema},
+    )
     try:
         await conn.execute(PG_SCHEMA)
         for rows in pages:

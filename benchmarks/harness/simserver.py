@@ -33,12 +33,27 @@ class Served:
 
 @contextlib.contextmanager
 def simulators(
-    *, orgs: int = 1, records: int = 1000, latency: float = 0.0, seed: int = 0,
+    *,
+    orgs: int = 1,
+    records: int = 1000,
+    latency: float = 0.0,
+    seed: int = 0,
     certificates: bool = False,
 ) -> Iterator[Served]:
     """Start ``orgs`` bulk-loaded Beifang simulators (``records`` each) in a subprocess."""
-    argv = [sys.executable, "-m", "benchmarks.harness.simserver", "--orgs", str(orgs),
-            "--records", str(records), "--latency", str(latency), "--seed", str(seed)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "benchmarks.harness.simserver",
+        "--orgs",
+        str(orgs),
+        "--records",
+        str(records),
+        "--latency",
+        str(latency),
+        "--seed",
+        str(seed),
+    ]
     if certificates:
         argv.append("--certificates")
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -43,8 +43,18 @@ from gateway.settings import HttpPolicy
 from gateway.store import tables as t
 from gateway.sync import run_sync
 
-HEADERS = ["姓名", "证件号码", "性别", "手机号码", "专业", "证书名称", "等级", "考核批次",
-           "是否家庭经济困难", "新考/补考"]  # fmt: skip
+HEADERS = [
+    "姓名",
+    "证件号码",
+    "性别",
+    "手机号码",
+    "专业",
+    "证书名称",
+    "等级",
+    "考核批次",
+    "是否家庭经济困难",
+    "新考/补考",
+]
 
 
 @dataclass(frozen=True)
@@ -62,19 +72,37 @@ class Organization:
 
 ORGANIZATIONS = {
     "beifang": Organization(
-        "beifang", "BF-2026-HGJL-2", "应用化工技术", "化工精馏安全控制", "中级",
+        "beifang",
+        "BF-2026-HGJL-2",
+        "应用化工技术",
+        "化工精馏安全控制",
+        "中级",
         lambda seed: BeifangSimulator(seed=seed),
-        lambda sim, page: {"plugin": "beifang", "base_url": sim.url, "client_id": sim.client_id,
-                           "client_secret": sim.client_secret, "page_size": page},
+        lambda sim, page: {
+            "plugin": "beifang",
+            "base_url": sim.url,
+            "client_id": sim.client_id,
+            "client_secret": sim.client_secret,
+            "page_size": page,
+        },
     ),
     "liaohe": Organization(
-        "liaohe", "LH-2026-PLC-1", "电气自动化技术", "可编程控制器系统应用编程", "初级",
+        "liaohe",
+        "LH-2026-PLC-1",
+        "电气自动化技术",
+        "可编程控制器系统应用编程",
+        "初级",
         lambda seed: LiaoheSimulator(seed=seed, disorder=0.1),
-        lambda sim, page: {"plugin": "liaohe", "base_url": sim.url, "app_key": sim.app_key,
-                           "app_secret": sim.app_secret, "page_size": page,
-                           "poll_interval": 0.5},
+        lambda sim, page: {
+            "plugin": "liaohe",
+            "base_url": sim.url,
+            "app_key": sim.app_key,
+            "app_secret": sim.app_secret,
+            "page_size": page,
+            "poll_interval": 0.5,
+        },
     ),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -92,17 +120,29 @@ class SoakConfig:
         costs the run a real client timeout)."""
         r = self.fault_rate
         return FaultPlan(
-            error_5xx=r * 0.22, rate_limit=r * 0.22, retry_after=2, reset=r * 0.2,
-            commit_then_drop=r * 0.12, stall=r * 0.06, stall_seconds=self.timeout * 2,
-            malformed=r * 0.18, seed=self.seed,
-        )  # fmt: skip
+            error_5xx=r * 0.22,
+            rate_limit=r * 0.22,
+            retry_after=2,
+            reset=r * 0.2,
+            commit_then_drop=r * 0.12,
+            stall=r * 0.06,
+            stall_seconds=self.timeout * 2,
+            malformed=r * 0.18,
+            seed=self.seed,
+        )
 
     def policy(self) -> HttpPolicy:
         """Generous retries (at 30% faults a request fails ten times in a row one time in
         170,000); the breaker is out of the way: this soak is about exactly-once, not pausing."""
-        return HttpPolicy(attempts=10, timeout=self.timeout, connect_timeout=self.timeout,
-                          wait_base=0.01, wait_max=2, total_budget=600,
-                          breaker_threshold=100_000)  # fmt: skip
+        return HttpPolicy(
+            attempts=10,
+            timeout=self.timeout,
+            connect_timeout=self.timeout,
+            wait_base=0.01,
+            wait_max=2,
+            total_budget=600,
+            breaker_threshold=100_000,
+        )
 
 
 class Sleeper:
@@ -155,8 +195,20 @@ def write_candidates(path: Path, org: Organization, people: int, seed: int) -> l
     numbers = list(id_numbers(people, seed))
     for i, number in enumerate(numbers):
         sex = "男" if int(number[16]) % 2 else "女"
-        ws.append([f"考生{i}", number, sex, f"139{i:08d}", org.major, org.certificate,
-                   org.level, org.plan, "否", "新考"])  # fmt: skip
+        ws.append(
+            [
+                f"考生{i}",
+                number,
+                sex,
+                f"139{i:08d}",
+                org.major,
+                org.certificate,
+                org.level,
+                org.plan,
+                "否",
+                "新考",
+            ]
+        )
     wb.save(path)
     return numbers
 
@@ -197,7 +249,8 @@ async def run_soak(
             plan = config.faults()
             sim.set_faults(plan)
             result.submissions = await _until(
-                lambda: _submit(gw, org, workbook), config.rounds, "the submission")
+                lambda: _submit(gw, org, workbook), config.rounds, "the submission"
+            )
             sim.grade_all()
             if isinstance(sim, BeifangSimulator):
                 sim.issue_passed()
@@ -205,7 +258,8 @@ async def run_soak(
                 if night:
                     result.corrections += mutate(sim, night)
                 result.sync_runs += await _until(
-                    lambda: _sync(gw), config.rounds, f"night {night + 1}'s sync")
+                    lambda: _sync(gw), config.rounds, f"night {night + 1}'s sync"
+                )
             sim.set_faults(None)
             await check_soak(gw, sim, org, config.people)
             result.retries = gw.organization(org.name).client.stats.retries
@@ -227,13 +281,21 @@ async def _submit(gw: Gateway, org: Organization, workbook: Path) -> bool:
 
     rules = load_rules(gw.settings)
     plan = rules.catalogue.plans[org.plan]
-    checked = check_file(workbook, rules, IntakeOptions(
-        plan=plan, organization=org.name, organization_names=frozenset({org.name}),
-        require_plan=True))  # fmt: skip
+    checked = check_file(
+        workbook,
+        rules,
+        IntakeOptions(
+            plan=plan,
+            organization=org.name,
+            organization_names=frozenset({org.name}),
+            require_plan=True,
+        ),
+    )
     if checked.count("invalid"):
         raise AssertionError(f"the soak's workbook has {checked.count('invalid')} invalid rows")
-    report = await submit_checked(gw, checked, organization=org.name, operator="soak",
-                                  file_sha256="soak", plan_code=org.plan)  # fmt: skip
+    report = await submit_checked(
+        gw, checked, organization=org.name, operator="soak", file_sha256="soak", plan_code=org.plan
+    )
     return report.ok
 
 
@@ -256,26 +318,43 @@ async def check_soak(
     async with gw.db.connect() as conn:
         regs = (await conn.execute(select(t.registrations))).mappings().all()
         scores = (await conn.execute(select(t.scores))).mappings().all()
-        n_revisions = (await conn.execute(
-            select(func.count()).select_from(t.score_revisions))).scalar_one()  # fmt: skip
+        n_revisions = (
+            await conn.execute(select(func.count()).select_from(t.score_revisions))
+        ).scalar_one()
         certs = (await conn.execute(select(t.certificates))).mappings().all()
         verdict = await verify_report(conn)
     assert len(regs) == people, (len(regs), people)
     assert {r["status"] for r in regs} == {"accepted"}, Counter(r["status"] for r in regs)
     assert sorted(r["org_registration_id"] for r in regs) == sorted(
-        r.registration_id for r in truth.registrations.values())
+        r.registration_id for r in truth.registrations.values()
+    )
     hashed = {idn: gw.hash_id(idn) for _, idn in truth.registrations}
-    stored = {(r["plan_code"], r["id_hash"]): (r["theory"], r["practical"], r["total"],
-                                               bool(r["absent"]), r["revision"])
-              for r in scores}  # fmt: skip
-    expected = {(plan, hashed[idn]): (s.current.theory, s.current.practical, s.current.total,
-                                      s.current.absent, revisions_seen(s))
-                for (plan, idn), s in truth.scores.items()}  # fmt: skip
+    stored = {
+        (r["plan_code"], r["id_hash"]): (
+            r["theory"],
+            r["practical"],
+            r["total"],
+            bool(r["absent"]),
+            r["revision"],
+        )
+        for r in scores
+    }
+    expected = {
+        (plan, hashed[idn]): (
+            s.current.theory,
+            s.current.practical,
+            s.current.total,
+            s.current.absent,
+            revisions_seen(s),
+        )
+        for (plan, idn), s in truth.scores.items()
+    }
     assert stored == expected, _first_difference(stored, expected)
     assert n_revisions == sum(revisions_seen(s) for s in truth.scores.values())
     stored_certs = {r["number"]: (r["status"], r["revoked_reason"], r["id_hash"]) for r in certs}
-    expected_certs = {n: (c.status, c.revoked_reason, hashed[c.id_number])
-                      for n, c in truth.certificates.items()}  # fmt: skip
+    expected_certs = {
+        n: (c.status, c.revoked_reason, hashed[c.id_number]) for n, c in truth.certificates.items()
+    }
     assert stored_certs == expected_certs, _first_difference(stored_certs, expected_certs)
     assert verdict.ok, verdict.problems
 
@@ -283,6 +362,7 @@ async def check_soak(
 def revisions_seen(score: Any) -> int:
     """The revisions a sync that read after every correction records: a correction that
     leaves every value as it was is no change (the gateway keeps no revision for it)."""
+
     def values(r: Any) -> tuple[Any, ...]:
         return (r.theory, r.practical, r.total, r.passed, r.absent)
 

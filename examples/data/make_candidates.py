@@ -25,16 +25,36 @@ from gateway.idnumber import check_char
 
 SEED = 20261120
 HEADERS = [
-    "序号", "姓名", "证件类型", "证件号码", "性别", "民族", "手机号码", "学号", "院系", "专业",
-    "班级", "证书名称", "等级", "考核批次", "是否家庭经济困难", "新考/补考",
-]  # fmt: skip
+    "序号",
+    "姓名",
+    "证件类型",
+    "证件号码",
+    "性别",
+    "民族",
+    "手机号码",
+    "学号",
+    "院系",
+    "专业",
+    "班级",
+    "证书名称",
+    "等级",
+    "考核批次",
+    "是否家庭经济困难",
+    "新考/补考",
+]
 #: major -> (department, class prefix, certificate name, level, plan, how many students)
 MAJORS = {
     "应用化工技术": ("化学工程学院", "应化", "化工精馏安全控制", "中级", "BF-2026-HGJL-2", 80),
-    "电气自动化技术": ("电气与信息工程学院", "电气", "可编程控制器系统应用编程", "初级",
-                       "LH-2026-PLC-1", 62),
+    "电气自动化技术": (
+        "电气与信息工程学院",
+        "电气",
+        "可编程控制器系统应用编程",
+        "初级",
+        "LH-2026-PLC-1",
+        62,
+    ),
     "环境工程技术": ("环境与安全学院", "环工", "水环境监测与治理", "初级", "BF-2026-SHJ-1", 60),
-}  # fmt: skip
+}
 REGIONS = ("210802", "210102", "210202", "210302", "211002", "210902", "210703")
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬鑫宇浩然子涵梓轩"
@@ -68,13 +88,26 @@ def build_rows(rng: random.Random) -> list[list[object]]:
             seen.add(number)
             given = "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
             name = rng.choice(SURNAMES) + given
-            rows.append([
-                None, name, "居民身份证", number, sex, rng.choice(ETHNIC),
-                f"1{rng.choice('35789')}{rng.randint(0, 999999999):09d}",
-                f"2024{list(MAJORS).index(major) + 1:02d}{i + 1:03d}", dept, major,
-                f"{prefix}24{i // 40 + 1:02d}", cert, level, plan,
-                "是" if rng.random() < 0.08 else "否", "补考" if rng.random() < 0.05 else "新考",
-            ])  # fmt: skip
+            rows.append(
+                [
+                    None,
+                    name,
+                    "居民身份证",
+                    number,
+                    sex,
+                    rng.choice(ETHNIC),
+                    f"1{rng.choice('35789')}{rng.randint(0, 999999999):09d}",
+                    f"2024{list(MAJORS).index(major) + 1:02d}{i + 1:03d}",
+                    dept,
+                    major,
+                    f"{prefix}24{i // 40 + 1:02d}",
+                    cert,
+                    level,
+                    plan,
+                    "是" if rng.random() < 0.08 else "否",
+                    "补考" if rng.random() < 0.05 else "新考",
+                ]
+            )
     return rows
 
 
@@ -146,8 +179,11 @@ def build_workbook(rows: list[list[object]]) -> Workbook:
         for cell in row_cells:
             if isinstance(cell.value, str):
                 cell.number_format = "@"  # the ID column is Text, as it should be
-    for col, width in zip("ABCDEFGHIJKLMNOP", (6, 10, 12, 22, 6, 8, 14, 12, 16, 14, 10, 30, 8,
-                                                18, 16, 10), strict=True):  # fmt: skip
+    for col, width in zip(
+        "ABCDEFGHIJKLMNOP",
+        (6, 10, 12, 22, 6, 8, 14, 12, 16, 14, 10, 30, 8, 18, 16, 10),
+        strict=True,
+    ):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = f"A{FIRST_DATA_ROW}"
     wb.properties.creator = "xgate demo"
@@ -159,9 +195,10 @@ def build_workbook(rows: list[list[object]]) -> Workbook:
 def _stable_zip(data: bytes) -> bytes:
     """Rewrite the archive with fixed timestamps so the same rows give the same bytes."""
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(
-        out, "w", zipfile.ZIP_DEFLATED
-    ) as dst:
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
         for info in src.infolist():
             body = src.read(info.filename)
             if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" at save
@@ -170,8 +207,12 @@ def _stable_zip(data: bytes) -> bytes:
                 end = text.find("</dcterms:modified>")
                 if start >= 0 and end > start:
                     stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
-                    text = (text[:start] + '<dcterms:modified xsi:type="dcterms:W3CDTF">'
-                            + stamp + text[end:])  # fmt: skip
+                    text = (
+                        text[:start]
+                        + '<dcterms:modified xsi:type="dcterms:W3CDTF">'
+                        + stamp
+                        + text[end:]
+                    )
                 body = text.encode("utf-8")
             fixed = zipfile.ZipInfo(info.filename, date_time=(2026, 11, 20, 9, 0, 0))
             fixed.compress_type = zipfile.ZIP_DEFLATED

@@ -86,7 +86,6 @@ def config_show(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json(data)
     else:
-
         console.print_json(data=data, default=str)
 
 

@@ -90,23 +90,59 @@ def show(raw: IdArg, id_type: IdTypeOpt = "resident", as_json: JsonOpt = False) 
         print_json(transcript_json(tr))
         return
     a = tr.account
-    console.print(f"[bold]{escape(a.name or '')}[/] {a.id_masked} ({a.kind}), opened "
-                  f"{a.created_at:%Y-%m-%d}, {len(tr.entries)} ledger entries", highlight=False)
-    _table("learning outcomes", ["outcome", "kind", "date", "status", "credits", "ref"], [
-        [o["title"], KIND_LABELS.get(o["kind"], o["kind"]), o["achieved_on"], o["status"],
-         o["credits"], o["source_ref"]] for o in tr.outcomes
-    ])  # fmt: skip
-    _table(f"active credit: {tr.total}", ["course", "name", "credits", "grade", "valid until",
-                                         "rules", "source"], [
-        [c.course_code, c.course_name, c.credits, c.grade, c.valid_until,
-         c.rule_version, "、".join(c.sources) + (" (expired)" if c.expired else "")]
-        for c in tr.courses
-    ])  # fmt: skip
-    _table("ledger", ["seq", "kind", "course", "credits", "grade", "source", "rules", "note"], [
-        [e.seq, e.kind.value, e.course_code, e.credits, e.grade, e.source_ref, e.rule_version,
-         (f"reverses {e.reverses_seq}: " if e.reverses_seq else "") + (e.reason or "")]
-        for e in tr.entries
-    ])  # fmt: skip
+    console.print(
+        f"[bold]{escape(a.name or '')}[/] {a.id_masked} ({a.kind}), opened "
+        f"{a.created_at:%Y-%m-%d}, {len(tr.entries)} ledger entries",
+        highlight=False,
+    )
+    _table(
+        "learning outcomes",
+        ["outcome", "kind", "date", "status", "credits", "ref"],
+        [
+            [
+                o["title"],
+                KIND_LABELS.get(o["kind"], o["kind"]),
+                o["achieved_on"],
+                o["status"],
+                o["credits"],
+                o["source_ref"],
+            ]
+            for o in tr.outcomes
+        ],
+    )
+    _table(
+        f"active credit: {tr.total}",
+        ["course", "name", "credits", "grade", "valid until", "rules", "source"],
+        [
+            [
+                c.course_code,
+                c.course_name,
+                c.credits,
+                c.grade,
+                c.valid_until,
+                c.rule_version,
+                "、".join(c.sources) + (" (expired)" if c.expired else ""),
+            ]
+            for c in tr.courses
+        ],
+    )
+    _table(
+        "ledger",
+        ["seq", "kind", "course", "credits", "grade", "source", "rules", "note"],
+        [
+            [
+                e.seq,
+                e.kind.value,
+                e.course_code,
+                e.credits,
+                e.grade,
+                e.source_ref,
+                e.rule_version,
+                (f"reverses {e.reverses_seq}: " if e.reverses_seq else "") + (e.reason or ""),
+            ]
+            for e in tr.entries
+        ],
+    )
 
 
 @app.command("transcript")
@@ -148,20 +184,32 @@ def verify_cmd(as_json: JsonOpt = False) -> None:
 
     report = run_async(go)
     if as_json:
-        print_json({
-            "ok": report.ok, "accounts": report.accounts, "entries": report.entries,
-            "root": report.root,
-            "problems": [{"account": p.account, "seq": p.seq, "message": p.message}
-                         for p in report.problems],
-        })  # fmt: skip
+        print_json(
+            {
+                "ok": report.ok,
+                "accounts": report.accounts,
+                "entries": report.entries,
+                "root": report.root,
+                "problems": [
+                    {"account": p.account, "seq": p.seq, "message": p.message}
+                    for p in report.problems
+                ],
+            }
+        )
     elif report.ok:
-        console.print(f"ledger intact: {report.accounts} accounts, {report.entries} entries; "
-                      f"root {report.root}", highlight=False)  # fmt: skip
+        console.print(
+            f"ledger intact: {report.accounts} accounts, {report.entries} entries; "
+            f"root {report.root}",
+            highlight=False,
+        )
     else:
         for p in report.problems:
             console.print(f"[red]tampered[/] {escape(mask_text(str(p)))}", highlight=False)
-        console.print(f"{len(report.problems)} problem(s) in {report.accounts} accounts, "
-                      f"{report.entries} entries", highlight=False)  # fmt: skip
+        console.print(
+            f"{len(report.problems)} problem(s) in {report.accounts} accounts, "
+            f"{report.entries} entries",
+            highlight=False,
+        )
     if not report.ok:
         raise typer.Exit(EXIT_FAILURES)
 
@@ -198,12 +246,17 @@ def import_cmd(
     result = run_async(go) if write else None
     conflicts = [str(c) for c in result.conflicts] if result else []
     summary = {
-        "file": file.name, "rows": parsed.total, "valid": len(parsed.rows),
-        "duplicates_in_file": parsed.duplicates, "written": write,
-        "added": result.added if result else 0, "already": result.already if result else 0,
+        "file": file.name,
+        "rows": parsed.total,
+        "valid": len(parsed.rows),
+        "duplicates_in_file": parsed.duplicates,
+        "written": write,
+        "added": result.added if result else 0,
+        "already": result.already if result else 0,
         "accounts_created": result.accounts_created if result else 0,
-        "problems": problems, "conflicts": conflicts,
-    }  # fmt: skip
+        "problems": problems,
+        "conflicts": conflicts,
+    }
     if as_json:
         print_json(summary)
     else:
@@ -212,12 +265,16 @@ def import_cmd(
         if len(problems) + len(conflicts) > MAX_LISTED:
             console.print(f"... and {len(problems) + len(conflicts) - MAX_LISTED} more")
         if not write:
-            console.print(f"{len(problems)} problem(s) in {file.name}: nothing imported "
-                          "(fix the rows, or use --skip-invalid)", highlight=False)  # fmt: skip
+            console.print(
+                f"{len(problems)} problem(s) in {file.name}: nothing imported "
+                "(fix the rows, or use --skip-invalid)",
+                highlight=False,
+            )
         else:
             console.print(
                 f"{file.name}: {summary['added']} entries added, {summary['already']} already "
-                f"recorded, {summary['accounts_created']} accounts opened", highlight=False
+                f"recorded, {summary['accounts_created']} accounts opened",
+                highlight=False,
             )
     if not write:
         raise typer.Exit(EXIT_INPUT)
@@ -240,18 +297,29 @@ def reconcile_cmd(as_json: JsonOpt = False) -> None:
                 raise ConfigurationError("no rules_file is configured in the settings")
             rules = load_rules(gw.settings.rules_file)
             totals = await reconcile_all(
-                gw.db, rules, now=datetime.now(UTC),
+                gw.db,
+                rules,
+                now=datetime.now(UTC),
                 on_commit=lambda done: emit_credit(gw.host, done.converted + done.reversed),
-            )  # fmt: skip
+            )
             return rules.version, totals
 
     version, totals = run_async(go)
     if as_json:
-        print_json({"rule_version": version, "accounts": totals.accounts,
-                    "converted": totals.converted, "reversed": totals.reversed})  # fmt: skip
+        print_json(
+            {
+                "rule_version": version,
+                "accounts": totals.accounts,
+                "converted": totals.converted,
+                "reversed": totals.reversed,
+            }
+        )
     else:
-        console.print(f"rules {version}: {totals.accounts} accounts, {totals.converted} "
-                      f"conversions added, {totals.reversed} reversed", highlight=False)
+        console.print(
+            f"rules {version}: {totals.accounts} accounts, {totals.converted} "
+            f"conversions added, {totals.reversed} reversed",
+            highlight=False,
+        )
 
 
 @rules_app.command("check")
@@ -285,17 +353,26 @@ def rules_check(
     except ConfigurationError as exc:  # the catalogue: report, but the rules were fine
         notes = [f"catalogue not checked: {exc}"]
     if as_json:
-        print_json({"file": str(path), "ok": not errors, "errors": errors, "notes": notes,
-                    "version": rules.version if rules else None,
-                    "rules": len(rules.rules) if rules else 0})  # fmt: skip
+        print_json(
+            {
+                "file": str(path),
+                "ok": not errors,
+                "errors": errors,
+                "notes": notes,
+                "version": rules.version if rules else None,
+                "rules": len(rules.rules) if rules else 0,
+            }
+        )
     else:
         for line in errors:
             console.print(f"[red]error[/] {escape(line)}", highlight=False)
         for line in notes:
             console.print(f"[yellow]note[/]  {escape(line)}", highlight=False)
         if rules is not None:
-            console.print(f"{path}: version {rules.version}, {len(rules.rules)} rules, cap "
-                          f"{rules.max_credits_per_certificate} credits per certificate",
-                          highlight=False)  # fmt: skip
+            console.print(
+                f"{path}: version {rules.version}, {len(rules.rules)} rules, cap "
+                f"{rules.max_credits_per_certificate} credits per certificate",
+                highlight=False,
+            )
     if errors:
         raise typer.Exit(EXIT_FAILURES)

@@ -43,30 +43,51 @@ def _render(summary: Any) -> None:
         table(
             f"rows skipped by the check ({len(summary.invalid_rows)}): fix them and submit again",
             ["row", "field", "problem"],
-            [[r.get("row"), r.get("field"), mask_text(str(r.get("message")))]
-             for r in summary.invalid_rows],
-        )  # fmt: skip
+            [
+                [r.get("row"), r.get("field"), mask_text(str(r.get("message")))]
+                for r in summary.invalid_rows
+            ],
+        )
     if summary.rejected:
         table(
             f"rejected by the organization ({len(summary.rejected)})",
             ["org", "plan", "candidate", "code", "reason"],
-            [[r["organization"], r["plan_code"], r["name"], r["reason_code"],
-              mask_text(r["reason"] or "")] for r in summary.rejected],
-        )  # fmt: skip
+            [
+                [
+                    r["organization"],
+                    r["plan_code"],
+                    r["name"],
+                    r["reason_code"],
+                    mask_text(r["reason"] or ""),
+                ]
+                for r in summary.rejected
+            ],
+        )
     table(
         "summary per exam plan",
         ["org", "plan", "cert", "reg.", "rej.", "sat", "passed", "certs", "credits"],
-        [[x.organization, x.plan, x.certificate, x.registered, x.rejected, x.sat, x.passed,
-          x.certificates, x.credits] for x in summary.lines],
-    )  # fmt: skip
-    truth = ", ".join(
-        f"{k} {v['database']}/{v['organization']}" for k, v in summary.truth.items()
+        [
+            [
+                x.organization,
+                x.plan,
+                x.certificate,
+                x.registered,
+                x.rejected,
+                x.sat,
+                x.passed,
+                x.certificates,
+                x.credits,
+            ]
+            for x in summary.lines
+        ],
     )
+    truth = ", ".join(f"{k} {v['database']}/{v['organization']}" for k, v in summary.truth.items())
     console.print(f"ground truth (database/organization): {truth}", highlight=False)
     console.print(
         f"submitted {summary.submitted} rows; credit converted: {summary.credits_converted} "
-        f"credits in {summary.ledger_entries} ledger entries", highlight=False,
-    )  # fmt: skip
+        f"credits in {summary.ledger_entries} ledger entries",
+        highlight=False,
+    )
     run = "first run" if summary.first_run else f"repeat run: {summary.changes} rows changed"
     verdict = "[green]ok[/]" if summary.ok else "[red]FAILED[/]"
     console.print(f"{verdict} in {summary.seconds}s ({run}); database: {summary.database}")

@@ -44,9 +44,7 @@ from gateway.intake.audit import default_operator, file_sha256
 from gateway.intake.registered import mark_registered_if_possible
 from gateway.settings import Settings, load_settings
 
-FileArg = Annotated[
-    Path, typer.Argument(help="candidate list (.xlsx or .csv)", show_default=False)
-]
+FileArg = Annotated[Path, typer.Argument(help="candidate list (.xlsx or .csv)", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 SKIPPED_SHOWN = 20  # skipped rows are not problems: the table shows the first few
 IneligibleOpt = Annotated[
@@ -72,14 +70,17 @@ def _file_error(exc: IntakeFileError, as_json: bool) -> NoReturn:
     fail(str(exc), exc.exit_code)
 
 
-def _check(path: Path, settings: Settings, plan: str | None, options: dict[str, Any],
-           as_json: bool) -> CheckedFile:  # fmt: skip
+def _check(
+    path: Path, settings: Settings, plan: str | None, options: dict[str, Any], as_json: bool
+) -> CheckedFile:
     try:
         rules = load_rules(settings)
         plan_def = resolve_plan(
-            rules.catalogue, plan, options.get("organization"),
+            rules.catalogue,
+            plan,
+            options.get("organization"),
             options.get("organization_names", frozenset()),
-        )  # fmt: skip
+        )
         checked = check_file(path, rules, IntakeOptions(plan=plan_def, **options))
     except IntakeFileError as exc:
         _file_error(exc, as_json)
@@ -103,29 +104,55 @@ def show_preview(preview: Preview) -> None:
     cur = preview.currency or ""
     table(
         "to be sent / 待提交",
-        ["证书 certificate", "等级 level", "考核批次 plan", "人数 count", "免费 waived",
-         f"收费 charged {cur}", f"减免 waived {cur}"],
-        [[f"{line.certificate_name} ({line.certificate_code})", line.level.label,
-          line.plan_code or "-", line.count, line.waived_count,
-          _money(line.charged) + (f" (+{line.unpriced} unpriced)" if line.unpriced else ""),
-          _money(line.waived)] for line in preview.lines]
-        + [["total / 合计", "", "", preview.valid,
-            sum(line.waived_count for line in preview.lines),
-            _money(preview.charged), _money(preview.waived)]],
-    )  # fmt: skip
+        [
+            "证书 certificate",
+            "等级 level",
+            "考核批次 plan",
+            "人数 count",
+            "免费 waived",
+            f"收费 charged {cur}",
+            f"减免 waived {cur}",
+        ],
+        [
+            [
+                f"{line.certificate_name} ({line.certificate_code})",
+                line.level.label,
+                line.plan_code or "-",
+                line.count,
+                line.waived_count,
+                _money(line.charged) + (f" (+{line.unpriced} unpriced)" if line.unpriced else ""),
+                _money(line.waived),
+            ]
+            for line in preview.lines
+        ]
+        + [
+            [
+                "total / 合计",
+                "",
+                "",
+                preview.valid,
+                sum(line.waived_count for line in preview.lines),
+                _money(preview.charged),
+                _money(preview.waived),
+            ]
+        ],
+    )
     if preview.problems:
         console.print(f"problems / 问题 ({len(preview.problems)}):", style="bold")
         for p in preview.problems:
-            console.print(f"  {p.message_zh}\n    {p.message_en} [{p.code}]",
-                          highlight=False, markup=False)  # fmt: skip
+            console.print(
+                f"  {p.message_zh}\n    {p.message_en} [{p.code}]", highlight=False, markup=False
+            )
     if preview.skipped_rows:
         shown = preview.skipped_rows[:SKIPPED_SHOWN]
         table(
             "skipped / 跳过",
             ["行 row", "姓名 name", "证件号码 ID", "说明 message"],
-            [[s["row"], s["name"], s["id"], f"{s['message_zh']}\n{s['message_en']}"]
-             for s in shown],
-        )  # fmt: skip
+            [
+                [s["row"], s["name"], s["id"], f"{s['message_zh']}\n{s['message_en']}"]
+                for s in shown
+            ],
+        )
         if len(preview.skipped_rows) > len(shown):
             more = len(preview.skipped_rows) - len(shown)
             console.print(f"... and {more} more skipped rows (--json lists them all)")
@@ -166,8 +193,11 @@ def submit(
     org: Annotated[str, typer.Option("--org", help="organization to register with")],
     plan: Annotated[
         str | None,
-        typer.Option("--plan", help="exam plan (考核批次); optional when the file has a 考核批次 "
-                     "column or the catalogue has one plan per certificate and level"),
+        typer.Option(
+            "--plan",
+            help="exam plan (考核批次); optional when the file has a 考核批次 "
+            "column or the catalogue has one plan per certificate and level",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="show the preview only; send and write nothing")
@@ -189,8 +219,12 @@ def submit(
     if as_json and not (yes or dry_run):
         fail("--json needs --yes or --dry-run (there is no one to confirm)", EXIT_INPUT)
     names = frozenset({org, settings.organizations[org].plugin})
-    options = {"organization": org, "organization_names": names, "require_plan": True,
-               "allow_ineligible": allow_ineligible}  # fmt: skip
+    options = {
+        "organization": org,
+        "organization_names": names,
+        "require_plan": True,
+        "allow_ineligible": allow_ineligible,
+    }
     checked = _check(file, settings, plan, options, as_json)
     preview = build_preview(checked)
     if dry_run or not preview.valid:
@@ -198,13 +232,22 @@ def submit(
         if not dry_run and preview.skipped:  # submitted before: the results workbook anew
             results = _results(checked, {})
         if as_json:
-            print_json({"ok": preview.invalid == 0 and "results_error" not in results,
-                        "dry_run": dry_run, "sent": 0, **results,
-                        **preview.as_dict()})  # fmt: skip
+            print_json(
+                {
+                    "ok": preview.invalid == 0 and "results_error" not in results,
+                    "dry_run": dry_run,
+                    "sent": 0,
+                    **results,
+                    **preview.as_dict(),
+                }
+            )
         else:
             show_preview(preview)
-            console.print("dry run: nothing sent, nothing written / 预览：未提交，未写入"
-                          if dry_run else "nothing to send / 没有可提交的行")  # fmt: skip
+            console.print(
+                "dry run: nothing sent, nothing written / 预览：未提交，未写入"
+                if dry_run
+                else "nothing to send / 没有可提交的行"
+            )
             if results.get("results_file"):
                 console.print(f"results / 结果: {results['results_file']}", highlight=False)
         if "results_error" in results:
@@ -217,14 +260,20 @@ def submit(
         try:
             go_on = typer.confirm(f"send {preview.valid} candidates to {org}? / 确认提交？")
         except typer.Abort:
-            fail("not confirmed: nothing was sent (use --yes to submit without asking)",
-                 EXIT_INPUT)  # fmt: skip
+            fail("not confirmed: nothing was sent (use --yes to submit without asking)", EXIT_INPUT)
         if not go_on:
             console.print("not sent / 未提交")
             return
     bar = not as_json and sys.stdout.isatty()
-    data = _submit(checked, settings, org, plan, operator or default_operator(),
-                   show_progress=bar, total=preview.valid)  # fmt: skip
+    data = _submit(
+        checked,
+        settings,
+        org,
+        plan,
+        operator or default_operator(),
+        show_progress=bar,
+        total=preview.valid,
+    )
     data["preview"] = preview.as_dict()
     if as_json:
         print_json(data)
@@ -260,9 +309,16 @@ def _results(checked: CheckedFile, outcomes: dict[int, Any]) -> dict[str, Any]:
         }
 
 
-def _submit(checked: CheckedFile, settings: Settings, org: str, plan: str | None,
-            operator: str, *, show_progress: bool = False,
-            total: int = 0) -> dict[str, Any]:  # fmt: skip
+def _submit(
+    checked: CheckedFile,
+    settings: Settings,
+    org: str,
+    plan: str | None,
+    operator: str,
+    *,
+    show_progress: bool = False,
+    total: int = 0,
+) -> dict[str, Any]:
     sha = file_sha256(checked.path)
 
     async def go(progress: Callable[[int], None] | None) -> Any:
@@ -270,15 +326,22 @@ def _submit(checked: CheckedFile, settings: Settings, org: str, plan: str | None
         from gateway.runtime import open_gateway
 
         async with open_gateway(settings=settings) as gw:
-            return await submit_checked(gw, checked, organization=org, operator=operator,
-                                        file_sha256=sha, plan_code=plan,
-                                        progress=progress)  # fmt: skip
+            return await submit_checked(
+                gw,
+                checked,
+                organization=org,
+                operator=operator,
+                file_sha256=sha,
+                plan_code=plan,
+                progress=progress,
+            )
 
     if show_progress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        with Progress(TextColumn("sending to " + org), BarColumn(), MofNCompleteColumn(),
-                      console=console) as bar:  # fmt: skip
+        with Progress(
+            TextColumn("sending to " + org), BarColumn(), MofNCompleteColumn(), console=console
+        ) as bar:
             task = bar.add_task("send", total=total or None)
             report = run_async(lambda: go(lambda n: bar.advance(task, n)))
     else:
@@ -293,24 +356,38 @@ def _submit(checked: CheckedFile, settings: Settings, org: str, plan: str | None
         "counts": report.counts(),
         **results,
         "deliveries": [
-            {"sent": d.sent, "accepted": d.accepted, "rejected": d.rejected,
-             "unknown": d.unknown, "deferred": d.deferred, "errors": d.errors}
+            {
+                "sent": d.sent,
+                "accepted": d.accepted,
+                "rejected": d.rejected,
+                "unknown": d.unknown,
+                "deferred": d.deferred,
+                "errors": d.errors,
+            }
             for d in report.deliveries
         ],
         "rows": [
-            {"row": row, "status": o.status, "detail_en": o.detail_en, "detail_zh": o.detail_zh,
-             "code": o.code}
+            {
+                "row": row,
+                "status": o.status,
+                "detail_en": o.detail_en,
+                "detail_zh": o.detail_zh,
+                "code": o.code,
+            }
             for row, o in sorted(report.outcomes.items())
         ],
-    }  # fmt: skip
+    }
 
 
 def _show_submission(data: dict[str, Any]) -> None:
     counts = data["counts"]
     bad = [r for r in data["rows"] if r["status"] in ("rejected", "pending", "unknown")]
     if bad:
-        table("not accepted / 未受理", ["行 row", "状态 status", "说明 detail"],
-              [[r["row"], r["status"], f"{r['detail_zh']}\n{r['detail_en']}"] for r in bad])
+        table(
+            "not accepted / 未受理",
+            ["行 row", "状态 status", "说明 detail"],
+            [[r["row"], r["status"], f"{r['detail_zh']}\n{r['detail_en']}"] for r in bad],
+        )
     parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     console.print(f"submitted to {data['organization']}: {parts}", highlight=False)
     if data["results_file"]:

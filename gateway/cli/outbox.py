@@ -53,9 +53,18 @@ def outbox(ctx: typer.Context, org: OrgOpt = None, as_json: JsonOpt = False) -> 
     table(
         "registration outbox",
         ["id", "organization", "plan", "status", "reason", "updated"],
-        [[r["id"], r["organization"], r["plan"], r["status"], mask_text(r["reason"] or ""),
-          r["updated_at"]] for r in rows],
-    )  # fmt: skip
+        [
+            [
+                r["id"],
+                r["organization"],
+                r["plan"],
+                r["status"],
+                mask_text(r["reason"] or ""),
+                r["updated_at"],
+            ]
+            for r in rows
+        ],
+    )
 
 
 @app.command("reconcile")

@@ -81,9 +81,7 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
-    err_console.print(
-        Text("error: ", style="bold red") + Text(mask_text(message)), highlight=False
-    )
+    err_console.print(Text("error: ", style="bold red") + Text(mask_text(message)), highlight=False)
     raise typer.Exit(code)
 
 

@@ -77,8 +77,9 @@ def scaffold(name: str, parent: Path, template: Path | None = None) -> Path:
             continue
         destination.parent.mkdir(parents=True, exist_ok=True)
         try:
-            destination.write_text(_rename(path.read_text(encoding="utf-8"), pairs),
-                                   encoding="utf-8")  # fmt: skip
+            destination.write_text(
+                _rename(path.read_text(encoding="utf-8"), pairs), encoding="utf-8"
+            )
         except UnicodeDecodeError:
             shutil.copy2(path, destination)
     return target

@@ -32,8 +32,11 @@ OrgsOpt = Annotated[
 
 def _summary_line(data: dict[str, Any]) -> str:
     tot = data["totals"]
-    failed = [f"{s['organization']}/{s['stream']}" for s in data["streams"]
-              if s["status"] in ("failed", "deferred")]  # fmt: skip
+    failed = [
+        f"{s['organization']}/{s['stream']}"
+        for s in data["streams"]
+        if s["status"] in ("failed", "deferred")
+    ]
     line = (
         f"sync run {data['run_id']}: {tot['pages']} pages, {tot['records']} records, "
         f"{tot['new']} new, {tot['changed']} changed, {tot['quarantined']} quarantined, "
@@ -43,8 +46,11 @@ def _summary_line(data: dict[str, Any]) -> str:
         line += f", {data['issued']} certificates issued"
     if not failed:
         return line + "; all ok"
-    reasons = [f"{s['organization']}/{s['stream']}: {s['error']}" for s in data["streams"]
-               if s["status"] in ("failed", "deferred") and s.get("error")]  # fmt: skip
+    reasons = [
+        f"{s['organization']}/{s['stream']}: {s['error']}"
+        for s in data["streams"]
+        if s["status"] in ("failed", "deferred") and s.get("error")
+    ]
     return line + f"; FAILED: {', '.join(failed)}" + "".join(f"\n  {r}" for r in reasons)
 
 
@@ -84,9 +90,14 @@ def sync(
             run_id = await start_run(gw, {"organizations": names, "full": full, "issue": issue})
             issued_reports = []
             if interactive:
-                with Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                              TextColumn("{task.completed} records"), TimeElapsedColumn(),
-                              console=console, transient=False) as progress:  # fmt: skip
+                with Progress(
+                    SpinnerColumn(),
+                    TextColumn("{task.description}"),
+                    TextColumn("{task.completed} records"),
+                    TimeElapsedColumn(),
+                    console=console,
+                    transient=False,
+                ) as progress:
                     tasks: dict[tuple[str, str], Any] = {}
 
                     def tick(name: str, stream: str, n: int) -> None:
@@ -96,9 +107,13 @@ def sync(
                         progress.advance(tasks[key], n)
 
                     report = await run_sync(
-                        gw, organizations=names, full=full, progress=tick, since=start,
+                        gw,
+                        organizations=names,
+                        full=full,
+                        progress=tick,
+                        since=start,
                         run_id=run_id,
-                    )  # fmt: skip
+                    )
             else:
                 report = await run_sync(
                     gw, organizations=names, full=full, run_id=run_id, since=start
@@ -121,12 +136,34 @@ def sync(
         if interactive:
             table(
                 None,
-                ["organization", "stream", "status", "pages", "new", "changed", "quarantined",
-                 "requests", "retries", "error"],
-                [[s["organization"], s["stream"], s["status"], s["pages"], s["new"], s["changed"],
-                  s["quarantined"], s["requests"], s["retries"], mask_text(s["error"] or "")]
-                 for s in data["streams"]],
-            )  # fmt: skip
+                [
+                    "organization",
+                    "stream",
+                    "status",
+                    "pages",
+                    "new",
+                    "changed",
+                    "quarantined",
+                    "requests",
+                    "retries",
+                    "error",
+                ],
+                [
+                    [
+                        s["organization"],
+                        s["stream"],
+                        s["status"],
+                        s["pages"],
+                        s["new"],
+                        s["changed"],
+                        s["quarantined"],
+                        s["requests"],
+                        s["retries"],
+                        mask_text(s["error"] or ""),
+                    ]
+                    for s in data["streams"]
+                ],
+            )
         console.print(Text(mask_text(_summary_line(data))), highlight=False)
     if not data["ok"]:
         raise typer.Exit(EXIT_FAILURES)
@@ -151,10 +188,21 @@ def issue(
     if as_json:
         print_json({"organizations": reports})
     else:
-        table("certificate issuance", ["organization", "requested", "issued", "refused",
-              "unknown", "errors"],
-              [[r["organization"], r["requested"], r["issued"], r["refused"], r["unknown"],
-                mask_text("; ".join(r["errors"]))] for r in reports])  # fmt: skip
+        table(
+            "certificate issuance",
+            ["organization", "requested", "issued", "refused", "unknown", "errors"],
+            [
+                [
+                    r["organization"],
+                    r["requested"],
+                    r["issued"],
+                    r["refused"],
+                    r["unknown"],
+                    mask_text("; ".join(r["errors"])),
+                ]
+                for r in reports
+            ],
+        )
     if any(r["errors"] or r["unknown"] for r in reports):
         raise typer.Exit(EXIT_FAILURES)
 
@@ -194,9 +242,15 @@ def runs(
                     .mappings()
                     .all()
                 )
-                out.append({**dict(h), "streams": [
-                    {k: v for k, v in dict(s).items() if k not in ("id", "run_id")}
-                    for s in streams]})  # fmt: skip
+                out.append(
+                    {
+                        **dict(h),
+                        "streams": [
+                            {k: v for k, v in dict(s).items() if k not in ("id", "run_id")}
+                            for s in streams
+                        ],
+                    }
+                )
             return out
 
     data = run_async(go)
@@ -206,16 +260,47 @@ def runs(
     rows = []
     for r in data:
         for s in r["streams"] or [{}]:
-            rows.append([r["id"], r["started_at"], r["status"], s.get("organization"),
-                         s.get("stream"), s.get("pages"), s.get("records"), s.get("new"),
-                         s.get("changed"), s.get("retries"), s.get("requests"),
-                         s.get("duration"), mask_text(s.get("error") or "")])  # fmt: skip
-    table("sync runs", ["run", "started", "status", "organization", "stream", "pages", "records",
-          "new", "changed", "retries", "requests", "seconds", "error"], rows)  # fmt: skip
+            rows.append(
+                [
+                    r["id"],
+                    r["started_at"],
+                    r["status"],
+                    s.get("organization"),
+                    s.get("stream"),
+                    s.get("pages"),
+                    s.get("records"),
+                    s.get("new"),
+                    s.get("changed"),
+                    s.get("retries"),
+                    s.get("requests"),
+                    s.get("duration"),
+                    mask_text(s.get("error") or ""),
+                ]
+            )
+    table(
+        "sync runs",
+        [
+            "run",
+            "started",
+            "status",
+            "organization",
+            "stream",
+            "pages",
+            "records",
+            "new",
+            "changed",
+            "retries",
+            "requests",
+            "seconds",
+            "error",
+        ],
+        rows,
+    )
 
 
-quarantine_app = typer.Typer(help="Records an organization sent that did not validate.",
-                             no_args_is_help=True)  # fmt: skip
+quarantine_app = typer.Typer(
+    help="Records an organization sent that did not validate.", no_args_is_help=True
+)
 
 
 @quarantine_app.command("list")
@@ -241,9 +326,21 @@ def quarantine_list(
     if as_json:
         print_json({"quarantine": [{**r, "error": mask_text(r["error"])} for r in rows]})
         return
-    table("quarantine", ["id", "organization", "stream", "run", "error", "at"],
-          [[r["id"], r["organization"], r["stream"], r["run_id"], mask_text(r["error"]),
-            r["created_at"]] for r in rows])  # fmt: skip
+    table(
+        "quarantine",
+        ["id", "organization", "stream", "run", "error", "at"],
+        [
+            [
+                r["id"],
+                r["organization"],
+                r["stream"],
+                r["run_id"],
+                mask_text(r["error"]),
+                r["created_at"],
+            ]
+            for r in rows
+        ],
+    )
 
 
 @quarantine_app.command("show")

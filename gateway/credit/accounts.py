@@ -72,10 +72,17 @@ async def ensure_accounts(
             )
         }
         new = [
-            {"id_hash": h, "id_masked": wanted[h][0], "name": wanted[h][1],
-             "kind": wanted[h][2], "created_at": now, "head_seq": 0}
-            for h in part if h not in existing
-        ]  # fmt: skip
+            {
+                "id_hash": h,
+                "id_masked": wanted[h][0],
+                "name": wanted[h][1],
+                "kind": wanted[h][2],
+                "created_at": now,
+                "head_seq": 0,
+            }
+            for h in part
+            if h not in existing
+        ]
         if new:
             await conn.execute(_insert_missing(conn), new)
             # read the names back too: an account just inserted with its name needs no update

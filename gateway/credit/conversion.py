@@ -125,15 +125,15 @@ def score_for(cert: Held, scores: Sequence[ScoreRow]) -> ScoreRow | None:
     present = [s for s in scores if not s.absent]
     if cert.plan_code:
         own = [
-            s for s in present
+            s
+            for s in present
             if s.plan_code == cert.plan_code and s.organization == cert.organization
-        ]  # fmt: skip
+        ]
         if own:
             return max(own, key=lambda s: (s.revised_at, s.revision))
     same = [
-        s for s in present
-        if s.certificate_code == cert.certificate_code and s.level == cert.level
-    ]  # fmt: skip
+        s for s in present if s.certificate_code == cert.certificate_code and s.level == cert.level
+    ]
     return max(same, key=lambda s: (s.revised_at, s.revision)) if same else None
 
 
@@ -235,16 +235,33 @@ async def _certificates(conn: AsyncConnection, hashes: Sequence[str]) -> dict[st
     found: dict[str, list[Held]] = {}
     for part in chunks(hashes):
         rows = await conn.execute(
-            select(c.c.id_hash, c.c.organization, c.c.number, c.c.certificate_code,
-                   c.c.certificate_name, c.c.level, c.c.issued_on, c.c.status, c.c.plan_code)
+            select(
+                c.c.id_hash,
+                c.c.organization,
+                c.c.number,
+                c.c.certificate_code,
+                c.c.certificate_name,
+                c.c.level,
+                c.c.issued_on,
+                c.c.status,
+                c.c.plan_code,
+            )
             .where(c.c.id_hash.in_(part))
             .order_by(c.c.id)
-        )  # fmt: skip
+        )
         for r in rows:
             found.setdefault(r.id_hash, []).append(
-                Held(r.organization, r.number, r.certificate_code, r.certificate_name,
-                     int(r.level), r.issued_on, r.status, r.plan_code)
-            )  # fmt: skip
+                Held(
+                    r.organization,
+                    r.number,
+                    r.certificate_code,
+                    r.certificate_name,
+                    int(r.level),
+                    r.issued_on,
+                    r.status,
+                    r.plan_code,
+                )
+            )
     return found
 
 
@@ -253,16 +270,32 @@ async def _scores(conn: AsyncConnection, hashes: Sequence[str]) -> dict[str, lis
     found: dict[str, list[ScoreRow]] = {}
     for part in chunks(hashes):
         rows = await conn.execute(
-            select(s.c.id_hash, s.c.organization, s.c.plan_code, s.c.certificate_code, s.c.level,
-                   s.c.total, s.c.revision, s.c.absent, s.c.revised_at)
-            .where(s.c.id_hash.in_(part))
-        )  # fmt: skip
+            select(
+                s.c.id_hash,
+                s.c.organization,
+                s.c.plan_code,
+                s.c.certificate_code,
+                s.c.level,
+                s.c.total,
+                s.c.revision,
+                s.c.absent,
+                s.c.revised_at,
+            ).where(s.c.id_hash.in_(part))
+        )
         for r in rows:
             total = Decimal(credits_text(r.total)) if r.total is not None else None
             found.setdefault(r.id_hash, []).append(
-                ScoreRow(r.organization, r.plan_code, r.certificate_code, r.level, total,
-                         r.revision, bool(r.absent), r.revised_at)
-            )  # fmt: skip
+                ScoreRow(
+                    r.organization,
+                    r.plan_code,
+                    r.certificate_code,
+                    r.level,
+                    total,
+                    r.revision,
+                    bool(r.absent),
+                    r.revised_at,
+                )
+            )
     return found
 
 
@@ -322,9 +355,15 @@ async def reconcile_accounts(
         for h, account in sorted(found.items(), key=lambda kv: kv[1].id):
             plans[h] = plan_account(certs.get(h, []), scores.get(h, []), rules, today)
             drafts.extend(
-                _differences(account, by_account.get(account.id, []), plans[h],
-                             certs.get(h, []), rules, run_id)
-            )  # fmt: skip
+                _differences(
+                    account,
+                    by_account.get(account.id, []),
+                    plans[h],
+                    certs.get(h, []),
+                    rules,
+                    run_id,
+                )
+            )
         entries = await append(conn, drafts, now=now, heads=heads)
         result = ConversionResult(
             converted=[e for e in entries if e.kind is K.CONVERSION],
@@ -436,15 +475,25 @@ async def _keep_outcomes(
             }
             if plan is not None:
                 values["credits"] = sum(
-                    (d.credits for k, d in plan.desired.items() if k[:2] == (cert.organization,
-                                                                            cert.number)),
+                    (
+                        d.credits
+                        for k, d in plan.desired.items()
+                        if k[:2] == (cert.organization, cert.number)
+                    ),
                     Decimal(0),
-                )  # fmt: skip
+                )
             old = existing.get((account.id, cert.organization, cert.number))
             if old is None:
-                inserts.append({**values, "account_id": account.id, "kind": "certificate",
-                                "source_org": cert.organization, "source_ref": cert.number,
-                                "created_at": now})  # fmt: skip
+                inserts.append(
+                    {
+                        **values,
+                        "account_id": account.id,
+                        "kind": "certificate",
+                        "source_org": cert.organization,
+                        "source_ref": cert.number,
+                        "created_at": now,
+                    }
+                )
             elif any(_differs(old[k], v) for k, v in values.items()):
                 updates.append({"b_id": old["id"], **{f"b_{k}": v for k, v in values.items()}})
     if inserts:

@@ -47,18 +47,40 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "learner": ("学员类别", "learner", "人员类别"),
 }
 REQUIRED = ("id_number", "name", "kind", "course_code", "title", "credits", "date")
-KINDS = {"course": "course", "课程": "course", "training": "training", "培训": "training",
-         "非学历培训": "training"}  # fmt: skip
-LEARNERS = {"student": "student", "学生": "student", "在校生": "student", "staff": "staff",
-            "企业职工": "staff", "职工": "staff", "员工": "staff", "public": "public",
-            "社会人员": "public", "社会学员": "public"}  # fmt: skip
-ID_TYPES = {"resident": "resident", "居民身份证": "resident", "身份证": "resident",
-            "passport": "passport", "护照": "passport",
-            "hk_macao_permit": "hk_macao_permit", "港澳居民来往内地通行证": "hk_macao_permit",
-            "港澳居民居住证": "hk_macao_permit", "taiwan_permit": "taiwan_permit",
-            "台湾居民来往大陆通行证": "taiwan_permit", "台湾居民居住证": "taiwan_permit",
-            "foreign_permanent": "foreign_permanent",
-            "外国人永久居留身份证": "foreign_permanent"}  # fmt: skip
+KINDS = {
+    "course": "course",
+    "课程": "course",
+    "training": "training",
+    "培训": "training",
+    "非学历培训": "training",
+}
+LEARNERS = {
+    "student": "student",
+    "学生": "student",
+    "在校生": "student",
+    "staff": "staff",
+    "企业职工": "staff",
+    "职工": "staff",
+    "员工": "staff",
+    "public": "public",
+    "社会人员": "public",
+    "社会学员": "public",
+}
+ID_TYPES = {
+    "resident": "resident",
+    "居民身份证": "resident",
+    "身份证": "resident",
+    "passport": "passport",
+    "护照": "passport",
+    "hk_macao_permit": "hk_macao_permit",
+    "港澳居民来往内地通行证": "hk_macao_permit",
+    "港澳居民居住证": "hk_macao_permit",
+    "taiwan_permit": "taiwan_permit",
+    "台湾居民来往大陆通行证": "taiwan_permit",
+    "台湾居民居住证": "taiwan_permit",
+    "foreign_permanent": "foreign_permanent",
+    "外国人永久居留身份证": "foreign_permanent",
+}
 MAX_CREDITS = Decimal(100)
 _OTHER_ID = re.compile(r"^[A-Z0-9]{5,32}$")
 _DATE = re.compile(r"^(\d{4})\D?(\d{1,2})\D?(\d{1,2})日?$")
@@ -159,8 +181,9 @@ def _id_number(value: object, id_type: str) -> str:
     return number
 
 
-def _row(number: int, cells: dict[str, object], today: date) -> tuple[CreditRow | None,
-                                                                         list[RowProblem]]:
+def _row(
+    number: int, cells: dict[str, object], today: date
+) -> tuple[CreditRow | None, list[RowProblem]]:
     problems: list[RowProblem] = []
     values: dict[str, Any] = {}
 
@@ -206,11 +229,16 @@ def _row(number: int, cells: dict[str, object], today: date) -> tuple[CreditRow 
     if problems:
         return None, problems
     return CreditRow(
-        row=number, id_number=values["id_number"], name=values["name"],
-        kind=CreditEntryKind(values["kind"]), course_code=values["course_code"],
-        title=values["title"], credits=values["credits"], achieved_on=values["date"],
+        row=number,
+        id_number=values["id_number"],
+        name=values["name"],
+        kind=CreditEntryKind(values["kind"]),
+        course_code=values["course_code"],
+        title=values["title"],
+        credits=values["credits"],
+        achieved_on=values["date"],
         learner=values["learner"],
-    ), []  # fmt: skip
+    ), []
 
 
 def read_credit_file(path: Path, *, today: date | None = None) -> ParsedFile:
@@ -232,10 +260,14 @@ def read_credit_file(path: Path, *, today: date | None = None) -> ParsedFile:
         elif (first.credits, first.title) == (row.credits, row.title):
             parsed.duplicates += 1
         else:
-            parsed.problems.append(RowProblem(
-                number, "credits", f"repeats row {first.row} ({mask_id(row.id_number)}, "
-                f"{row.course_code}, {row.achieved_on}) with different credits or title"
-            ))  # fmt: skip
+            parsed.problems.append(
+                RowProblem(
+                    number,
+                    "credits",
+                    f"repeats row {first.row} ({mask_id(row.id_number)}, "
+                    f"{row.course_code}, {row.achieved_on}) with different credits or title",
+                )
+            )
     return parsed
 
 
@@ -260,10 +292,11 @@ async def import_rows(
     for part in chunks(sorted(set(ids.values()))):
         found = await conn.execute(
             select(o.c.account_id, o.c.kind, o.c.source_ref, o.c.credits, o.c.title).where(
-                o.c.account_id.in_(part), o.c.source_org == SOURCE,
+                o.c.account_id.in_(part),
+                o.c.source_org == SOURCE,
                 o.c.kind.in_(["course", "training"]),
             )
-        )  # fmt: skip
+        )
         for f in found:
             existing[(f.account_id, f.kind, f.source_ref)] = (f.credits, f.title)
     outcomes: list[dict[str, Any]] = []
@@ -275,20 +308,39 @@ async def import_rows(
             if credits_text(old[0]) == credits_text(r.credits) and old[1] == r.title:
                 result.already += 1
             else:
-                result.conflicts.append(RowProblem(
-                    r.row, "credits", f"already recorded with {credits_text(old[0])} credits "
-                    f"({old[1]}); not changed"
-                ))  # fmt: skip
+                result.conflicts.append(
+                    RowProblem(
+                        r.row,
+                        "credits",
+                        f"already recorded with {credits_text(old[0])} credits "
+                        f"({old[1]}); not changed",
+                    )
+                )
             continue
-        outcomes.append({
-            "account_id": account_id, "kind": r.kind.value, "source_org": SOURCE,
-            "source_ref": r.source_ref, "title": r.title, "credits": r.credits,
-            "achieved_on": r.achieved_on, "status": "valid", "created_at": now,
-        })  # fmt: skip
-        drafts.append(EntryDraft(
-            account_id=account_id, kind=r.kind, credits=r.credits, course_code=r.course_code,
-            course_name=r.title, source_org=SOURCE, source_ref=r.source_ref,
-        ))  # fmt: skip
+        outcomes.append(
+            {
+                "account_id": account_id,
+                "kind": r.kind.value,
+                "source_org": SOURCE,
+                "source_ref": r.source_ref,
+                "title": r.title,
+                "credits": r.credits,
+                "achieved_on": r.achieved_on,
+                "status": "valid",
+                "created_at": now,
+            }
+        )
+        drafts.append(
+            EntryDraft(
+                account_id=account_id,
+                kind=r.kind,
+                credits=r.credits,
+                course_code=r.course_code,
+                course_name=r.title,
+                source_org=SOURCE,
+                source_ref=r.source_ref,
+            )
+        )
     if outcomes:
         await conn.execute(o.insert(), outcomes)
     result.entries = await append(conn, drafts, now=now)

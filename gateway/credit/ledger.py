@@ -40,10 +40,23 @@ accounts = t.learning_accounts
 
 # Every meaningful column, under the name the canonical form uses.
 HASHED = (
-    "account", "seq", "kind", "course_code", "course_name", "credits", "grade",
-    "score_revision", "source_org", "source_ref", "run_id", "rule_version", "reverses_seq",
-    "valid_until", "reason", "recorded_at",
-)  # fmt: skip
+    "account",
+    "seq",
+    "kind",
+    "course_code",
+    "course_name",
+    "credits",
+    "grade",
+    "score_revision",
+    "source_org",
+    "source_ref",
+    "run_id",
+    "rule_version",
+    "reverses_seq",
+    "valid_until",
+    "reason",
+    "recorded_at",
+)
 
 
 def credits_text(value: Decimal | float | int | str) -> str:
@@ -118,15 +131,21 @@ async def lock_heads(conn: AsyncConnection, account_ids: Iterable[int]) -> dict[
     heads: dict[int, Head] = {}
     for part in chunks(ids):
         query = (
-            select(accounts.c.id, accounts.c.id_hash, accounts.c.id_masked,
-                   accounts.c.head_seq, accounts.c.head_hash)
+            select(
+                accounts.c.id,
+                accounts.c.id_hash,
+                accounts.c.id_masked,
+                accounts.c.head_seq,
+                accounts.c.head_hash,
+            )
             .where(accounts.c.id.in_(part))
             .order_by(accounts.c.id)
             .with_for_update()
-        )  # fmt: skip
+        )
         for row in await conn.execute(query):
-            heads[row.id] = Head(row.id, row.id_hash, row.id_masked, row.head_seq or 0,
-                                 row.head_hash or GENESIS)  # fmt: skip
+            heads[row.id] = Head(
+                row.id, row.id_hash, row.id_masked, row.head_seq or 0, row.head_hash or GENESIS
+            )
     return heads
 
 
@@ -198,9 +217,11 @@ async def append(
         rows.append(values)
     await conn.execute(
         ledger.insert(),
-        [{**{k: v for k, v in r.items() if k != "account"}, "account_id": aid}
-         for r, aid in zip(rows, (d.account_id for d in drafts), strict=True)],
-    )  # fmt: skip
+        [
+            {**{k: v for k, v in r.items() if k != "account"}, "account_id": aid}
+            for r, aid in zip(rows, (d.account_id for d in drafts), strict=True)
+        ],
+    )
     moved = {d.account_id for d in drafts}
     await conn.execute(
         accounts.update()
@@ -235,6 +256,5 @@ def active_entries(rows: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]
     rows = list(rows)
     reversed_seqs = {r["reverses_seq"] for r in rows if r["kind"] == CreditEntryKind.REVERSAL}
     return [
-        r for r in rows
-        if r["kind"] != CreditEntryKind.REVERSAL and r["seq"] not in reversed_seqs
-    ]  # fmt: skip
+        r for r in rows if r["kind"] != CreditEntryKind.REVERSAL and r["seq"] not in reversed_seqs
+    ]

@@ -23,8 +23,13 @@ from gateway.credit.ledger import active_entries, credits_text, entries_of, entr
 from gateway.models import BEIJING, CreditEntry
 from gateway.store import tables as t
 
-KIND_LABELS = {"conversion": "证书转换", "course": "课程学分", "training": "非学历培训",
-               "reversal": "冲销", "certificate": "职业技能等级证书"}  # fmt: skip
+KIND_LABELS = {
+    "conversion": "证书转换",
+    "course": "课程学分",
+    "training": "非学历培训",
+    "reversal": "冲销",
+    "certificate": "职业技能等级证书",
+}
 
 
 @dataclass(frozen=True)
@@ -63,11 +68,19 @@ async def build_transcript(
     today = now.astimezone(BEIJING).date()
     o = t.learning_outcomes
     query = (
-        select(o.c.kind, o.c.title, o.c.level, o.c.credits, o.c.achieved_on, o.c.status,
-               o.c.source_org, o.c.source_ref)
+        select(
+            o.c.kind,
+            o.c.title,
+            o.c.level,
+            o.c.credits,
+            o.c.achieved_on,
+            o.c.status,
+            o.c.source_org,
+            o.c.source_ref,
+        )
         .where(o.c.account_id == account.id)
         .order_by(o.c.achieved_on, o.c.id)
-    )  # fmt: skip
+    )
     outcomes = [dict(r) for r in (await conn.execute(query)).mappings()]
     rows = [dict(r) for r in await entries_of(conn, [account.id])]
     courses: dict[tuple[str, bool], list[Mapping[str, Any]]] = {}
@@ -165,31 +178,84 @@ def write_xlsx(tr: Transcript, path: Path) -> None:
         sheet.append([_cell(label), _cell(value)])
     sheet["A1"].font = bold
     sheet.append([])
-    sheet.append(["课程代码 Course code", "课程名称 Course", "学分 Credits", "来源 Kind",
-                  "依据 Source", "等级 Grade", "有效期至 Valid until", "规则版本 Rules",
-                  "已过期 Expired"])  # fmt: skip
+    sheet.append(
+        [
+            "课程代码 Course code",
+            "课程名称 Course",
+            "学分 Credits",
+            "来源 Kind",
+            "依据 Source",
+            "等级 Grade",
+            "有效期至 Valid until",
+            "规则版本 Rules",
+            "已过期 Expired",
+        ]
+    )
     for cell in sheet[sheet.max_row]:
         cell.font = bold
     for c in tr.courses:
-        sheet.append([_cell(v) for v in (
-            c.course_code, c.course_name, c.credits,
-            "、".join(KIND_LABELS.get(k, k) for k in c.kinds), "、".join(c.sources), c.grade,
-            c.valid_until, c.rule_version, "是" if c.expired else "",
-        )])  # fmt: skip
+        sheet.append(
+            [
+                _cell(v)
+                for v in (
+                    c.course_code,
+                    c.course_name,
+                    c.credits,
+                    "、".join(KIND_LABELS.get(k, k) for k in c.kinds),
+                    "、".join(c.sources),
+                    c.grade,
+                    c.valid_until,
+                    c.rule_version,
+                    "是" if c.expired else "",
+                )
+            ]
+        )
     sheet.append([])
-    sheet.append(["学习成果 Outcome", "类型 Kind", "等级 Level", "学分 Credits", "取得日期 Date",
-                  "状态 Status", "编号 Reference"])  # fmt: skip
+    sheet.append(
+        [
+            "学习成果 Outcome",
+            "类型 Kind",
+            "等级 Level",
+            "学分 Credits",
+            "取得日期 Date",
+            "状态 Status",
+            "编号 Reference",
+        ]
+    )
     for cell in sheet[sheet.max_row]:
         cell.font = bold
     for o in tr.outcomes:
-        sheet.append([_cell(v) for v in (
-            o["title"], KIND_LABELS.get(o["kind"], o["kind"]), o["level"], o["credits"],
-            o["achieved_on"], o["status"], o["source_ref"],
-        )])  # fmt: skip
+        sheet.append(
+            [
+                _cell(v)
+                for v in (
+                    o["title"],
+                    KIND_LABELS.get(o["kind"], o["kind"]),
+                    o["level"],
+                    o["credits"],
+                    o["achieved_on"],
+                    o["status"],
+                    o["source_ref"],
+                )
+            ]
+        )
     ledger_sheet = book.create_sheet("账本")
-    columns = ["seq", "kind", "course_code", "course_name", "credits", "grade", "source_org",
-               "source_ref", "rule_version", "reverses_seq", "valid_until", "reason",
-               "recorded_at", "hash"]  # fmt: skip
+    columns = [
+        "seq",
+        "kind",
+        "course_code",
+        "course_name",
+        "credits",
+        "grade",
+        "source_org",
+        "source_ref",
+        "rule_version",
+        "reverses_seq",
+        "valid_until",
+        "reason",
+        "recorded_at",
+        "hash",
+    ]
     ledger_sheet.append(columns)
     for cell in ledger_sheet[1]:
         cell.font = bold

@@ -67,16 +67,22 @@ def check_account(
     for row in rows:
         seq = row["seq"]
         if seq > expected_seq:
-            gap = f"entry {expected_seq}" if seq - expected_seq == 1 else (
-                f"entries {expected_seq}..{seq - 1}")  # fmt: skip
+            gap = (
+                f"entry {expected_seq}"
+                if seq - expected_seq == 1
+                else (f"entries {expected_seq}..{seq - 1}")
+            )
             problem(seq, f"{gap} before it missing (seq jumps from {expected_seq - 1} to {seq})")
         elif seq < expected_seq:  # the unique constraint forbids it; be sure anyway
             problem(seq, "appears twice")
         if prev_id is not None and row["id"] < prev_id:
             problem(seq, "out of order: stored before the entry ahead of it")
         if row["prev_hash"] != prev_hash:
-            problem(seq, "breaks the chain: it does not follow the entry before it "
-                         "(an entry was removed, inserted or reordered)")  # fmt: skip
+            problem(
+                seq,
+                "breaks the chain: it does not follow the entry before it "
+                "(an entry was removed, inserted or reordered)",
+            )
         values = {**row, "account": account["id_hash"]}
         if entry_hash(row["prev_hash"], values) != row["hash"]:
             problem(seq, "altered: its content no longer matches its hash")
@@ -86,11 +92,15 @@ def check_account(
     head_hash = account["head_hash"] or GENESIS
     last = rows[-1]["seq"] if rows else 0
     if head_seq > last:
-        problem(last + 1, f"removed: the account's head records {head_seq} entries, "
-                          f"{last} are left")  # fmt: skip
+        problem(
+            last + 1, f"removed: the account's head records {head_seq} entries, {last} are left"
+        )
     elif head_seq < last:
-        problem(head_seq + 1, f"added outside the ledger: the account's head records "
-                              f"{head_seq} entries, {last} are present")  # fmt: skip
+        problem(
+            head_seq + 1,
+            f"added outside the ledger: the account's head records "
+            f"{head_seq} entries, {last} are present",
+        )
     elif head_hash != prev_hash:
         problem(last or None, "not the last entry the account's head recorded")
     for seq, message in _reversal_problems(by_seq):
@@ -131,12 +141,17 @@ async def verify_report(conn: AsyncConnection) -> VerifyReport:
     after = 0
     while True:
         page = (
-            select(accounts.c.id, accounts.c.id_hash, accounts.c.id_masked,
-                   accounts.c.head_seq, accounts.c.head_hash)
+            select(
+                accounts.c.id,
+                accounts.c.id_hash,
+                accounts.c.id_masked,
+                accounts.c.head_seq,
+                accounts.c.head_hash,
+            )
             .where(accounts.c.id > after)
             .order_by(accounts.c.id)
             .limit(ACCOUNTS_PER_BATCH)
-        )  # fmt: skip
+        )
         batch = [dict(a) for a in (await conn.execute(page)).mappings()]
         if not batch:
             break

@@ -65,6 +65,11 @@ def log_attempt(
     outcome = f"status={status}" if status is not None else f"error={error}"
     log.info(
         "org=%s method=%s path=%s %s attempt=%d duration_ms=%.1f",
-        organization, method, path, outcome, attempt, duration_ms,
+        organization,
+        method,
+        path,
+        outcome,
+        attempt,
+        duration_ms,
         extra={"http": fields},
-    )  # fmt: skip
+    )

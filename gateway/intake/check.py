@@ -90,11 +90,13 @@ def _check(source: CandidateFile, rules: IntakeRules, options: IntakeOptions) ->
         raise IntakeFileError(
             "missing_columns",
             file=path.name,
-            columns="、".join(f"{FIELD_LABELS[f][0]}（{'/'.join(aliases_of(f)[:3])}）"
-                             for f in missing),
-            columns_en=", ".join(f"{FIELD_LABELS[f][1]} ({'/'.join(aliases_of(f)[:3])})"
-                                 for f in missing),
-        )  # fmt: skip
+            columns="、".join(
+                f"{FIELD_LABELS[f][0]}（{'/'.join(aliases_of(f)[:3])}）" for f in missing
+            ),
+            columns_en=", ".join(
+                f"{FIELD_LABELS[f][1]} ({'/'.join(aliases_of(f)[:3])})" for f in missing
+            ),
+        )
     checked = CheckedFile(source, rules, options)
     validator = RowValidator(source.layout, rules, options)
     first: dict[tuple[str, ...], int] = {}

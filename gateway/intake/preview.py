@@ -124,21 +124,31 @@ def build_preview(checked: CheckedFile) -> Preview:
     if layout.ignored:
         notes.append("ignored columns / 未使用的列: " + ", ".join(layout.ignored))
     if layout.repeated:
-        notes.append("repeated columns, first one used / 重复的列（只用第一列）: "
-                     + ", ".join(layout.repeated))  # fmt: skip
+        notes.append(
+            "repeated columns, first one used / 重复的列（只用第一列）: "
+            + ", ".join(layout.repeated)
+        )
     if checked.rules.fees is None:
         notes.append("no fee schedule configured (fees_file) / 未配置收费标准")
     if checked.rules.eligibility is None:
-        notes.append("no major-certificate mapping configured (eligibility_file); eligibility "
-                     "not checked / 未配置专业与证书对应表，未检查报考资格")  # fmt: skip
+        notes.append(
+            "no major-certificate mapping configured (eligibility_file); eligibility "
+            "not checked / 未配置专业与证书对应表，未检查报考资格"
+        )
     overridden = sum(1 for e in checked.valid() if e.eligibility_overridden)
     if overridden:
         notes.append(f"eligibility overridden for {overridden} rows / {overridden}行跨专业报考")
     skipped_rows = [
-        {"row": r.row, "name": r.name, "id": r.id_masked,
-         "message_zh": r.skip[0], "message_en": r.skip[1]}
-        for r in checked.rows if r.status == "skipped" and r.skip
-    ]  # fmt: skip
+        {
+            "row": r.row,
+            "name": r.name,
+            "id": r.id_masked,
+            "message_zh": r.skip[0],
+            "message_en": r.skip[1],
+        }
+        for r in checked.rows
+        if r.status == "skipped" and r.skip
+    ]
     ordered = sorted(lines.values(), key=lambda x: (x.certificate_code, x.level, x.plan_code or ""))
     return Preview(
         file=source.path.name,

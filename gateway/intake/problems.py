@@ -185,9 +185,9 @@ FILE_MESSAGES: dict[str, tuple[str, str]] = {
         "export it again from the original system",
     ),
     "csv_stray_quote": (
-        "CSV文件{file}第{row}行（文本第{line}行）有一个多余的双引号（\"），其后的内容被读成了"
+        'CSV文件{file}第{row}行（文本第{line}行）有一个多余的双引号（"），其后的内容被读成了'
         "一个单元格，数据因此错位或丢失；请删除这个多余的双引号后再试",
-        "the CSV file {file} has a stray double quote (\") in row {row} (line {line} of the "
+        'the CSV file {file} has a stray double quote (") in row {row} (line {line} of the '
         "text): everything after it was read as one cell, so data was shifted or lost; remove "
         "the stray quote and try again",
     ),

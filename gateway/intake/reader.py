@@ -278,8 +278,9 @@ def find_header(top: list[tuple[int, tuple[Any, ...]]]) -> Layout | None:
     if not best_row:
         return None
     values = dict(top)[best_row]
-    headers = tuple("" if v is None else unicodedata.normalize("NFKC", str(v)).strip()
-                    for v in values)  # fmt: skip
+    headers = tuple(
+        "" if v is None else unicodedata.normalize("NFKC", str(v)).strip() for v in values
+    )
     columns: dict[str, int] = {}
     ignored, repeated = [], []
     for index, text in enumerate(headers):
@@ -343,19 +344,25 @@ def detect_encoding(path: Path) -> str:
         return "utf-8-sig" if bom else "utf-8"
     if bom:
         raise IntakeFileError(
-            "encoding_undecidable", file=name, tried=tried,
+            "encoding_undecidable",
+            file=name,
+            tried=tried,
             detail="; it starts with a UTF-8 BOM but holds bytes that are not UTF-8",
-        )  # fmt: skip
+        )
     if _mostly_utf8(path):
         raise IntakeFileError(
-            "encoding_undecidable", file=name, tried=tried,
+            "encoding_undecidable",
+            file=name,
+            tried=tried,
             detail="; it is mostly UTF-8 but some bytes are not (mixed encodings or damage)",
-        )  # fmt: skip
+        )
     if gb_ok and pua:
         raise IntakeFileError(
-            "encoding_undecidable", file=name, tried=tried,
+            "encoding_undecidable",
+            file=name,
+            tried=tried,
             detail="; as GB18030 it holds private-use characters, so it is probably not GB18030",
-        )  # fmt: skip
+        )
     if gb_ok:
         return "gb18030"
     raise IntakeFileError("encoding_undecidable", file=name, tried=tried)
@@ -377,9 +384,11 @@ def _check_utf16(path: Path) -> str:
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise IntakeFileError(
-            "encoding_undecidable", file=path.name, tried="UTF-16",
+            "encoding_undecidable",
+            file=path.name,
+            tried="UTF-16",
             detail="; it starts with a UTF-16 mark but is not valid UTF-16",
-        ) from None  # fmt: skip
+        ) from None
     return "utf-16"
 
 
@@ -444,8 +453,9 @@ def _swallowed(row: list[str], delimiter: str, width: int) -> bool:
 
 def _csv_error(path: Path, exc: csv.Error, row: int, line: int) -> IntakeFileError:
     if "field larger than field limit" in str(exc):
-        return IntakeFileError("csv_cell_too_large", file=path.name, row=row, line=line,
-                               limit=f"{CSV_FIELD_LIMIT:,}")  # fmt: skip
+        return IntakeFileError(
+            "csv_cell_too_large", file=path.name, row=row, line=line, limit=f"{CSV_FIELD_LIMIT:,}"
+        )
     return IntakeFileError("csv_unreadable", file=path.name, row=row, line=line, detail=str(exc))
 
 

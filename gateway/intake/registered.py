@@ -88,8 +88,9 @@ async def mark_registered(
         # deferred submit) is not done: the row stays to be sent, so submitting the file again
         # delivers or reconciles it instead of skipping it for good.
         if earlier is not None and earlier.status not in _UNSETTLED:
-            r.skip = skip_note("already_registered", plan=earlier.plan_code,
-                               status=earlier.status.value)  # fmt: skip
+            r.skip = skip_note(
+                "already_registered", plan=earlier.plan_code, status=earlier.status.value
+            )
     return existing
 
 

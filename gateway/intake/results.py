@@ -125,17 +125,51 @@ def write_results(
         _row(ws, [*values, source_row.number, outcome.text_en, outcome.text_zh])
     problems = wb.create_sheet("问题 problems")
     problems.freeze_panes = "A2"
-    _row(problems, ["行号 row", "姓名 name", "证件号码 ID", "状态 status", "字段 field",
-                    "代码 code", "说明", "message"], bold=True)  # fmt: skip
+    _row(
+        problems,
+        [
+            "行号 row",
+            "姓名 name",
+            "证件号码 ID",
+            "状态 status",
+            "字段 field",
+            "代码 code",
+            "说明",
+            "message",
+        ],
+        bold=True,
+    )
     for result in checked.rows:
         outcome = outcomes.get(result.row) or outcome_from_check(result)
         if result.problems:
             for p in result.problems:
-                _row(problems, [result.row, result.name, result.id_masked, "invalid", p.field,
-                                p.code, p.message_zh, p.message_en])  # fmt: skip
+                _row(
+                    problems,
+                    [
+                        result.row,
+                        result.name,
+                        result.id_masked,
+                        "invalid",
+                        p.field,
+                        p.code,
+                        p.message_zh,
+                        p.message_en,
+                    ],
+                )
         elif outcome is not None and outcome.status == "rejected":
-            _row(problems, [result.row, result.name, result.id_masked, "rejected", "",
-                            outcome.code or "", outcome.text_zh, outcome.detail_en])  # fmt: skip
+            _row(
+                problems,
+                [
+                    result.row,
+                    result.name,
+                    result.id_masked,
+                    "rejected",
+                    "",
+                    outcome.code or "",
+                    outcome.text_zh,
+                    outcome.detail_en,
+                ],
+            )
     fd, tmp = tempfile.mkstemp(prefix=".xgate-", suffix=".xlsx", dir=target.parent)
     os.close(fd)
     try:

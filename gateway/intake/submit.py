@@ -109,8 +109,7 @@ async def submit_checked(
     org = gw.organization(organization)  # plugin and settings problems surface before writing
     if not org.can(Capability.REGISTER):
         raise ConfigurationError(
-            f"organization {organization!r} (plugin {org.spec.name!r}) "
-            "cannot register candidates"
+            f"organization {organization!r} (plugin {org.spec.name!r}) cannot register candidates"
         )
     report = SubmissionReport(organization)
     async with gw.db.connect() as conn:
@@ -133,9 +132,17 @@ async def submit_checked(
             report.outcomes[result.row] = early
     for code, entries in groups.items():
         await _submit_plan(
-            gw, checked, report, organization, code, plans.get(code), entries,
-            operator=operator, file_sha256=file_sha256, progress=progress,
-        )  # fmt: skip
+            gw,
+            checked,
+            report,
+            organization,
+            code,
+            plans.get(code),
+            entries,
+            operator=operator,
+            file_sha256=file_sha256,
+            progress=progress,
+        )
     return report
 
 
@@ -177,8 +184,10 @@ async def _submit_plan(
     # The outbox keys and loads plans by the configured organization's name.
     plan = plan.model_copy(update={"organization": organization})
     items = [OutboxItem(_candidate(e), e.fee, e.fee_waived, e.resit) for e in entries]
-    enqueued = {e.idempotency_key: e for e in await enqueue(gw, organization, plan, items,
-                                                            submission_id=sid)}  # fmt: skip
+    enqueued = {
+        e.idempotency_key: e
+        for e in await enqueue(gw, organization, plan, items, submission_id=sid)
+    }
     row_reg: dict[int, int] = {}
     created: set[int] = set()
     for e in entries:

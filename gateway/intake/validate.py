@@ -28,29 +28,61 @@ from gateway.masking import mask_id, mask_text
 from gateway.models import Candidate, ExamPlan, IdType, Level, Sex
 
 _ID_TYPES: dict[str, IdType] = {
-    **{k: IdType.RESIDENT for k in (
-        "居民身份证", "身份证", "中华人民共和国居民身份证", "二代身份证", "resident",
-        "resident id", "resident id card", "id card")},
-    **{k: IdType.HK_MACAO for k in (
-        "港澳居民来往内地通行证", "港澳通行证", "港澳居民居住证", "回乡证", "hk_macao_permit",
-        "hong kong/macao permit")},
-    **{k: IdType.TAIWAN for k in (
-        "台湾居民来往大陆通行证", "台胞证", "台湾居民居住证", "taiwan_permit", "taiwan permit")},
+    **{
+        k: IdType.RESIDENT
+        for k in (
+            "居民身份证",
+            "身份证",
+            "中华人民共和国居民身份证",
+            "二代身份证",
+            "resident",
+            "resident id",
+            "resident id card",
+            "id card",
+        )
+    },
+    **{
+        k: IdType.HK_MACAO
+        for k in (
+            "港澳居民来往内地通行证",
+            "港澳通行证",
+            "港澳居民居住证",
+            "回乡证",
+            "hk_macao_permit",
+            "hong kong/macao permit",
+        )
+    },
+    **{
+        k: IdType.TAIWAN
+        for k in (
+            "台湾居民来往大陆通行证",
+            "台胞证",
+            "台湾居民居住证",
+            "taiwan_permit",
+            "taiwan permit",
+        )
+    },
     **{k: IdType.PASSPORT for k in ("护照", "passport")},
-    **{k: IdType.FOREIGN_PERMANENT for k in (
-        "外国人永久居留身份证", "外国人永久居留证", "foreign_permanent",
-        "foreign permanent resident id")},
-}  # fmt: skip
+    **{
+        k: IdType.FOREIGN_PERMANENT
+        for k in (
+            "外国人永久居留身份证",
+            "外国人永久居留证",
+            "foreign_permanent",
+            "foreign permanent resident id",
+        )
+    },
+}
 _SEXES: dict[str, Sex] = {
     **dict.fromkeys(("男", "男性", "m", "male", "1"), Sex.MALE),
     **dict.fromkeys(("女", "女性", "f", "female", "2"), Sex.FEMALE),
 }
 _SITTINGS: dict[str, bool] = {
-    **dict.fromkeys(("新考", "首考", "初考", "正考", "新", "new", "first", "否", "n", "no", "0",
-                     "false"), False),
-    **dict.fromkeys(("补考", "重考", "补", "resit", "retake", "是", "y", "yes", "1", "true"),
-                    True),
-}  # fmt: skip
+    **dict.fromkeys(
+        ("新考", "首考", "初考", "正考", "新", "new", "first", "否", "n", "no", "0", "false"), False
+    ),
+    **dict.fromkeys(("补考", "重考", "补", "resit", "retake", "是", "y", "yes", "1", "true"), True),
+}
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _MOBILE_NOISE = re.compile(r"[\s\-()]")
@@ -195,12 +227,20 @@ class RowValidator:
         candidate = None
         if id_number and name and len(name) <= 64:
             candidate = self._candidate(
-                row, problems,
-                {"name": name, "id_type": id_type, "id_number": id_number, "sex": sex,
-                 "birth_date": birth, "mobile": mobile or None, "fee_waiver": waived,
-                 "resit": resit},
+                row,
+                problems,
+                {
+                    "name": name,
+                    "id_type": id_type,
+                    "id_number": id_number,
+                    "sex": sex,
+                    "birth_date": birth,
+                    "mobile": mobile or None,
+                    "fee_waiver": waived,
+                    "resit": resit,
+                },
                 rid,
-            )  # fmt: skip
+            )
         result.problems = problems
         if problems or candidate is None or cert is None or level is None:
             return result
@@ -333,8 +373,9 @@ class RowValidator:
         if cert_text:
             cert = self.certificates.get(_key(cert_text))
             if cert is None:
-                problems.append(row_problem(n, "certificate", "certificate_unknown",
-                                            value=cert_text))  # fmt: skip
+                problems.append(
+                    row_problem(n, "certificate", "certificate_unknown", value=cert_text)
+                )
                 return None, None, None
         elif plan is not None:
             cert = cat.certificates.get(plan.certificate)
@@ -356,28 +397,51 @@ class RowValidator:
             problems.append(row_problem(n, "level", "level_missing"))
             return cert, None, None
         if level not in cert.levels:
-            problems.append(row_problem(
-                n, "level", "level_not_offered", certificate=cert.name, level_zh=level.label,
-                level_en=_LEVEL_EN[level],
-            ))  # fmt: skip
+            problems.append(
+                row_problem(
+                    n,
+                    "level",
+                    "level_not_offered",
+                    certificate=cert.name,
+                    level_zh=level.label,
+                    level_en=_LEVEL_EN[level],
+                )
+            )
             return cert, None, None
         if plan is not None and (plan.certificate != cert.code or plan.level != level):
             plan_cert = cat.certificates[plan.certificate]
-            problems.append(row_problem(
-                n, "plan", "plan_mismatch", plan=plan.code, plan_certificate=plan_cert.name,
-                plan_level_zh=plan.level.label, plan_level_en=_LEVEL_EN[plan.level],
-                certificate=cert.name, level_zh=level.label, level_en=_LEVEL_EN[level],
-            ))  # fmt: skip
+            problems.append(
+                row_problem(
+                    n,
+                    "plan",
+                    "plan_mismatch",
+                    plan=plan.code,
+                    plan_certificate=plan_cert.name,
+                    plan_level_zh=plan.level.label,
+                    plan_level_en=_LEVEL_EN[plan.level],
+                    certificate=cert.name,
+                    level_zh=level.label,
+                    level_en=_LEVEL_EN[level],
+                )
+            )
             return cert, level, None
         if plan is None:
             plan = self._unique_plan(n, cert, level, problems)
-        if plan is not None and opts.organization and (
-            plan.organization not in (opts.organization_names or {opts.organization})
+        if (
+            plan is not None
+            and opts.organization
+            and (plan.organization not in (opts.organization_names or {opts.organization}))
         ):
-            problems.append(row_problem(
-                n, "plan", "plan_other_org", plan=plan.code, plan_org=plan.organization,
-                org=opts.organization,
-            ))  # fmt: skip
+            problems.append(
+                row_problem(
+                    n,
+                    "plan",
+                    "plan_other_org",
+                    plan=plan.code,
+                    plan_org=plan.organization,
+                    org=opts.organization,
+                )
+            )
         return cert, level, plan
 
     def _unique_plan(
@@ -392,10 +456,17 @@ class RowValidator:
             return plans[0]
         if self.options.require_plan:
             if plans:
-                problems.append(row_problem(
-                    n, "plan", "plan_ambiguous", certificate=cert.name, level_zh=level.label,
-                    level_en=_LEVEL_EN[level], plans=", ".join(sorted(p.code for p in plans)),
-                ))  # fmt: skip
+                problems.append(
+                    row_problem(
+                        n,
+                        "plan",
+                        "plan_ambiguous",
+                        certificate=cert.name,
+                        level_zh=level.label,
+                        level_en=_LEVEL_EN[level],
+                        plans=", ".join(sorted(p.code for p in plans)),
+                    )
+                )
             else:
                 problems.append(row_problem(n, "plan", "plan_missing"))
         return None
@@ -417,9 +488,7 @@ class RowValidator:
         if self.options.allow_ineligible or override:
             return True
         code = "major_unknown" if allowed is None else "major_ineligible"
-        problems.append(
-            row_problem(row.number, "major", code, major=major, certificate=cert.name)
-        )
+        problems.append(row_problem(row.number, "major", code, major=major, certificate=cert.name))
         return False
 
     def _yes_no(self, row: SourceRow, name: str, code: str, problems: list[RowProblem]) -> bool:
@@ -443,13 +512,22 @@ class RowValidator:
 
 _LEVEL_EN = {Level.JUNIOR: "junior", Level.INTERMEDIATE: "intermediate", Level.SENIOR: "senior"}
 _SEX_TEXT = {"M": ("男", "male"), "F": ("女", "female")}
-_MODEL_FIELDS = {"name", "id_type", "id_number", "sex", "birth_date", "mobile", "student_number",
-                 "department", "major", "class_name", "ethnicity"}  # fmt: skip
+_MODEL_FIELDS = {
+    "name",
+    "id_type",
+    "id_number",
+    "sex",
+    "birth_date",
+    "mobile",
+    "student_number",
+    "department",
+    "major",
+    "class_name",
+    "ethnicity",
+}
 
 
-def _model_problem(
-    n: int, err: Any, data: dict[str, Any], rid: ResidentId | None
-) -> RowProblem:
+def _model_problem(n: int, err: Any, data: dict[str, Any], rid: ResidentId | None) -> RowProblem:
     """Map one of the ``Candidate`` model's errors back to the column it concerns."""
     loc = err.get("loc") or ()
     message = str(err.get("msg", ""))
@@ -458,8 +536,9 @@ def _model_problem(
             sex = data.get("sex")
             given = _SEX_TEXT[sex.value][0] if isinstance(sex, Sex) else str(sex)
             zh, en = _SEX_TEXT[rid.sex]
-            return row_problem(n, "sex", "sex_mismatch", value=given, expected_zh=zh,
-                               expected_en=en)  # fmt: skip
+            return row_problem(
+                n, "sex", "sex_mismatch", value=given, expected_zh=zh, expected_en=en
+            )
         if "birth date" in message:
             return row_problem(n, "birth_date", "birth_date_mismatch")
         return row_problem(n, "id_number", "invalid_value", detail=mask_text(message))

@@ -107,9 +107,13 @@ class Session:
                 plugin=self.spec.name, http=KIT_POLICY, **self.settings()
             )
             org = build_organization(
-                self.organization, loaded, org_settings, sleep=self.sleep, transport=faults,
+                self.organization,
+                loaded,
+                org_settings,
+                sleep=self.sleep,
+                transport=faults,
                 salt=SALT,
-            )  # fmt: skip
+            )
         except ConfigurationError as exc:
             raise KitFailure(
                 f"the sandbox's settings do not validate with {self.spec.settings_model.__name__}:"

@@ -225,8 +225,10 @@ class LiaoheAdapter:
             if str(row.get("id_no", "")).upper() != request.candidate.id_number:
                 self.log.warning(
                     "%s: job row %d does not match %s; leaving it to look-up",
-                    self.org, row["row"], request.candidate.masked_id,
-                )  # fmt: skip
+                    self.org,
+                    row["row"],
+                    request.candidate.masked_id,
+                )
                 continue
             code = row.get("code")
             if code == wire.OK and row.get("reg_id"):
@@ -251,8 +253,10 @@ class LiaoheAdapter:
         except OrganizationError as exc:
             self.log.warning(
                 "%s: look-up of %s failed, left unknown: %s",
-                self.org, request.candidate.masked_id, exc,
-            )  # fmt: skip
+                self.org,
+                request.candidate.masked_id,
+                exc,
+            )
             return None
 
     async def lookup_registration(
@@ -298,16 +302,22 @@ class LiaoheAdapter:
 
     async def scores(self, cursor: str | None) -> AsyncIterator[Page[ScoreRecord]]:
         async for page in read_incremental(
-            self._score_page, cursor, page_size=self.settings.page_size,
-            overlap=self.settings.overlap, organization=self.org,
-        ):  # fmt: skip
+            self._score_page,
+            cursor,
+            page_size=self.settings.page_size,
+            overlap=self.settings.overlap,
+            organization=self.org,
+        ):
             yield page
 
     async def certificates(self, cursor: str | None) -> AsyncIterator[Page[CertificateRecord]]:
         async for page in read_incremental(
-            self._certificate_page, cursor, page_size=self.settings.page_size,
-            overlap=self.settings.overlap, organization=self.org,
-        ):  # fmt: skip
+            self._certificate_page,
+            cursor,
+            page_size=self.settings.page_size,
+            overlap=self.settings.overlap,
+            organization=self.org,
+        ):
             yield page
 
     def _window(self, page_no: int, after: str | None, until: str | None) -> dict[str, str]:

@@ -43,9 +43,14 @@ class BeifangSandbox(Sandbox):
 
     def plan(self) -> ExamPlan:
         p = self.sim.plans[self.plan_code]
-        return ExamPlan(code=p.code, organization=self.organization,
-                        certificate_code=p.certificate_code, level=p.level,
-                        exam_date=p.exam_date, registration_deadline=p.registration_deadline)  # fmt: skip
+        return ExamPlan(
+            code=p.code,
+            organization=self.organization,
+            certificate_code=p.certificate_code,
+            level=p.level,
+            exam_date=p.exam_date,
+            registration_deadline=p.registration_deadline,
+        )
 
     async def refusal(self) -> tuple[ExamPlan, Candidate]:
         """Someone already registered for the senior plan of the same certificate."""
@@ -83,8 +88,11 @@ class BeifangSandbox(Sandbox):
             self.sim.correct_score(plan.code, c.id_number, theory=theory, practical=practical)
 
     def certificates_of(self, plan_code: str, id_number: str) -> int:
-        return sum(1 for c in self.sim.truth.certificates.values()
-                   if c.plan_code == plan_code and c.id_number == id_number)  # fmt: skip
+        return sum(
+            1
+            for c in self.sim.truth.certificates.values()
+            if c.plan_code == plan_code and c.id_number == id_number
+        )
 
     async def certificate(self) -> tuple[str, str]:
         person = self.candidates(1)[0]
@@ -127,9 +135,13 @@ class LiaoheSandbox(Sandbox):
 
     def plan(self) -> ExamPlan:
         p = self.sim.plans[self.plan_code]
-        return ExamPlan(code=p.code, organization=self.organization,
-                        certificate_code=p.certificate_code, level=p.level,
-                        exam_date=p.exam_date)  # fmt: skip
+        return ExamPlan(
+            code=p.code,
+            organization=self.organization,
+            certificate_code=p.certificate_code,
+            level=p.level,
+            exam_date=p.exam_date,
+        )
 
     async def refusal(self) -> tuple[ExamPlan, Candidate]:
         """The platform requires a mobile number on every row (code 2005)."""
@@ -161,8 +173,7 @@ class LiaoheSandbox(Sandbox):
         person = self.candidates(1)[0]
         self.sim.add_registrations(self.plan_code, [(person.id_number, person.name)])
         self.sim.grade_all(self.plan_code)
-        self.sim.correct_score(self.plan_code, person.id_number, theory=PASS[0],
-                               practical=PASS[1])  # fmt: skip
+        self.sim.correct_score(self.plan_code, person.id_number, theory=PASS[0], practical=PASS[1])
         reg = self.sim.truth.registrations[(self.plan_code, person.id_number)]
         cert = self.sim.truth.certificate_for(reg.registration_id)
         assert cert is not None

@@ -29,8 +29,10 @@ class BlindAdapter(ExampleOrgAdapter):
             headers=self.auth,
         )
         results = {item["ref"]: item for item in response.json()["results"]}
-        return [wire.registration_outcome(r.idempotency_key, results[r.idempotency_key])
-                for r in requests]  # fmt: skip
+        return [
+            wire.registration_outcome(r.idempotency_key, results[r.idempotency_key])
+            for r in requests
+        ]
 
 
 SPEC = dataclasses.replace(TEMPLATE_SPEC, factory=BlindAdapter)

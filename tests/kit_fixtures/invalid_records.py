@@ -17,11 +17,15 @@ from gateway import Page, ScoreRecord
 
 def sloppy_score(organization: str, item: Any) -> dict[str, Any]:
     return {
-        "plan_code": item["plan"], "id_number": item["id_number"], "name": item["name"],
-        "theory": item["theory"], "practical": item["practical"], "total": item["total"],
+        "plan_code": item["plan"],
+        "id_number": item["id_number"],
+        "name": item["name"],
+        "theory": item["theory"],
+        "practical": item["practical"],
+        "total": item["total"],
         "passed": {"PASS": True}.get(item["result"], item["result"]),
         "revised_at": item["changed_at"],
-    }  # fmt: skip
+    }
 
 
 class SloppyAdapter(ExampleOrgAdapter):

@@ -115,15 +115,24 @@ class FakeAdapter:
         for r in requests:
             if r.idempotency_key not in o.issued:
                 o.issued[r.idempotency_key] = CertificateRecord(
-                    organization="fake", number=f"FK{len(o.issued) + 1:06d}",
-                    certificate_code=r.plan.certificate_code, level=r.plan.level,
-                    id_number=r.candidate.id_number, holder_name=r.candidate.name,
-                    plan_code=r.plan.code, issued_on=date(2026, 12, 30),
+                    organization="fake",
+                    number=f"FK{len(o.issued) + 1:06d}",
+                    certificate_code=r.plan.certificate_code,
+                    level=r.plan.level,
+                    id_number=r.candidate.id_number,
+                    holder_name=r.candidate.name,
+                    plan_code=r.plan.code,
+                    issued_on=date(2026, 12, 30),
                     updated_at=datetime(2026, 12, 30, tzinfo=UTC),
-                )  # fmt: skip
+                )
                 o.certificates.append(o.issued[r.idempotency_key])
-            out.append(IssueOutcome(idempotency_key=r.idempotency_key, issued=True,
-                                    certificate=o.issued[r.idempotency_key]))  # fmt: skip
+            out.append(
+                IssueOutcome(
+                    idempotency_key=r.idempotency_key,
+                    issued=True,
+                    certificate=o.issued[r.idempotency_key],
+                )
+            )
         if o.lose_issue_answer > 0:
             o.lose_issue_answer -= 1
             raise OutcomeUnknown("answer lost")
@@ -159,8 +168,7 @@ def xgate_register_organizations(register: object) -> None:
             title="Fake Org",
             version="0.0.1",
             capabilities=frozenset(
-                {Capability.REGISTER, Capability.SCORES, Capability.CERTIFICATES,
-                 Capability.ISSUE}
+                {Capability.REGISTER, Capability.SCORES, Capability.CERTIFICATES, Capability.ISSUE}
             ),
             settings_model=FakeSettings,
             factory=FakeAdapter,

@@ -118,9 +118,18 @@ class FakeExampleOrg:
             theory, practical = (88.5, 91.0) if passed else (42.0, 75.5)
             self.seq += 1
             self.results[(plan, person.id_number)] = Result(
-                self.seq, plan, person.id_number, person.name, code, LEVELS[level], theory,
-                practical, (theory + practical) / 2, "PASS" if passed else "FAIL", self.tick(),
-            )  # fmt: skip
+                self.seq,
+                plan,
+                person.id_number,
+                person.name,
+                code,
+                LEVELS[level],
+                theory,
+                practical,
+                (theory + practical) / 2,
+                "PASS" if passed else "FAIL",
+                self.tick(),
+            )
 
     def certify(self, plan: str, id_number: str) -> Certificate:
         """The certificate of a passed candidate, issued once."""
@@ -131,8 +140,20 @@ class FakeExampleOrg:
         result = self.results[(plan, id_number)]
         self.seq += 1
         number = f"EX{code}{level}{len(self.certificates) + 1:06d}"
-        cert = Certificate(self.seq, number, code, name, LEVELS[level], id_number, result.name,
-                           plan, "2026-12-30", "VALID", None, self.tick())  # fmt: skip
+        cert = Certificate(
+            self.seq,
+            number,
+            code,
+            name,
+            LEVELS[level],
+            id_number,
+            result.name,
+            plan,
+            "2026-12-30",
+            "VALID",
+            None,
+            self.tick(),
+        )
         self.certificates[number] = cert
         return cert
 
@@ -196,12 +217,19 @@ class FakeExampleOrg:
         results = []
         for item in body.get("candidates", []):
             if item["id_number"] in self.banned:
-                results.append({"ref": item["ref"], "status": "refused", "code": "BANNED",
-                                "message": "banned from assessments until 2027"})  # fmt: skip
+                results.append(
+                    {
+                        "ref": item["ref"],
+                        "status": "refused",
+                        "code": "BANNED",
+                        "message": "banned from assessments until 2027",
+                    }
+                )
                 continue
             reg = self.register_directly(plan, item["id_number"], item["name"])
-            results.append({"ref": item["ref"], "status": "ok",
-                            "registration_no": reg.registration_no})  # fmt: skip
+            results.append(
+                {"ref": item["ref"], "status": "ok", "registration_no": reg.registration_no}
+            )
         return _json(200, {"results": results})
 
     def _lookup(self, plan: str, ref: str) -> httpx.Response:
@@ -235,11 +263,23 @@ class FakeExampleOrg:
             head = {"ref": item["ref"]}
             result = self.results.get((item["plan"], item["id_number"]))
             if result is None:
-                results.append({**head, "status": "refused", "code": "NO_RESULT",
-                                "message": "no result for this registration"})  # fmt: skip
+                results.append(
+                    {
+                        **head,
+                        "status": "refused",
+                        "code": "NO_RESULT",
+                        "message": "no result for this registration",
+                    }
+                )
             elif result.result != "PASS":
-                results.append({**head, "status": "refused", "code": "NOT_PASSED",
-                                "message": "the candidate did not pass"})  # fmt: skip
+                results.append(
+                    {
+                        **head,
+                        "status": "refused",
+                        "code": "NOT_PASSED",
+                        "message": "the candidate did not pass",
+                    }
+                )
             else:
                 cert = self.certify(item["plan"], item["id_number"])
                 results.append({**head, "status": "issued", "certificate": asdict(cert)})
@@ -249,9 +289,15 @@ class FakeExampleOrg:
         cert = self.certificates.get(number)
         if cert is None:
             return _json(404, {"code": "NOT_FOUND", "message": "no such certificate"})
-        return _json(200, {"cert_no": number, "state": cert.state,
-                           "holder_ok": None if holder is None else holder == cert.holder,
-                           "certificate": asdict(cert)})  # fmt: skip
+        return _json(
+            200,
+            {
+                "cert_no": number,
+                "state": cert.state,
+                "holder_ok": None if holder is None else holder == cert.holder,
+                "certificate": asdict(cert),
+            },
+        )
 
 
 class ExampleOrgSandbox(Sandbox):
@@ -269,8 +315,13 @@ class ExampleOrgSandbox(Sandbox):
         return {"base_url": BASE_URL, "api_key": API_KEY, "page_size": 4}
 
     def plan(self) -> ExamPlan:
-        return ExamPlan(code=PLAN, organization=self.organization, certificate_code="CNC", level=2,
-                        exam_date=date(2027, 1, 9))  # fmt: skip
+        return ExamPlan(
+            code=PLAN,
+            organization=self.organization,
+            certificate_code="CNC",
+            level=2,
+            exam_date=date(2027, 1, 9),
+        )
 
     async def refusal(self) -> tuple[ExamPlan, Candidate]:
         person = self.candidates(1)[0]
@@ -278,8 +329,9 @@ class ExampleOrgSandbox(Sandbox):
         return self.plan(), person
 
     def registrations(self, plan_code: str, id_number: str) -> int:
-        return sum(1 for r in self.org.registrations
-                   if r.plan == plan_code and r.id_number == id_number)  # fmt: skip
+        return sum(
+            1 for r in self.org.registrations if r.plan == plan_code and r.id_number == id_number
+        )
 
     async def seed(self, count: int) -> None:
         self.org.seed(self.candidates(count))
@@ -296,8 +348,11 @@ class ExampleOrgSandbox(Sandbox):
         self.org.grade(plan.code, candidates, passed=passed)
 
     def certificates_of(self, plan_code: str, id_number: str) -> int:
-        return sum(1 for c in self.org.certificates.values()
-                   if c.plan == plan_code and c.id_number == id_number)  # fmt: skip
+        return sum(
+            1
+            for c in self.org.certificates.values()
+            if c.plan == plan_code and c.id_number == id_number
+        )
 
     async def certificate(self) -> tuple[str, str]:
         person = self.candidates(1)[0]

@@ -25,9 +25,19 @@ def test_the_entry_point_in_pyproject_loads_the_plugin() -> None:
 
 
 def test_a_score_in_beijing_time_with_a_chinese_level() -> None:
-    item = {"seq": 7, "plan": "EX-1", "id_number": "11010519491231002x", "name": "王伟",
-            "cert_code": "CNC", "level": "中级", "theory": 88.5, "practical": 60, "total": 74.25,
-            "result": "PASS", "changed_at": "2026-12-20 10:00:00"}  # fmt: skip
+    item = {
+        "seq": 7,
+        "plan": "EX-1",
+        "id_number": "11010519491231002x",
+        "name": "王伟",
+        "cert_code": "CNC",
+        "level": "中级",
+        "theory": 88.5,
+        "practical": 60,
+        "total": 74.25,
+        "result": "PASS",
+        "changed_at": "2026-12-20 10:00:00",
+    }
     record = wire.score("example", item)
     assert isinstance(record, ScoreRecord)
     assert record.level is Level.INTERMEDIATE and record.theory == Decimal("88.5")
@@ -36,8 +46,13 @@ def test_a_score_in_beijing_time_with_a_chinese_level() -> None:
 
 
 def test_an_unknown_result_code_is_invalid_without_personal_data() -> None:
-    item = {"seq": 8, "plan": "EX-1", "id_number": "11010519491231002X", "result": "MAYBE",
-            "changed_at": "2026-12-20 10:00:00"}  # fmt: skip
+    item = {
+        "seq": 8,
+        "plan": "EX-1",
+        "id_number": "11010519491231002X",
+        "result": "MAYBE",
+        "changed_at": "2026-12-20 10:00:00",
+    }
     record = wire.score("example", item)
     assert isinstance(record, Invalid)
     assert "MAYBE" in record.reason and "11010519491231002X" not in record.reason

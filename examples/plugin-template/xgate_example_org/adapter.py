@@ -54,8 +54,9 @@ class ExampleOrgAdapter:
     async def register(
         self, plan: ExamPlan, requests: Sequence[RegistrationRequest]
     ) -> list[RegistrationOutcome]:
-        self.log.debug("%s: registering %d candidate(s) for %s", self.organization,
-                       len(requests), plan.code)  # fmt: skip
+        self.log.debug(
+            "%s: registering %d candidate(s) for %s", self.organization, len(requests), plan.code
+        )
         response = await self.http.post(
             "/v2/registrations",
             json={"plan": plan.code, "candidates": [wire.candidate(r) for r in requests]},
@@ -138,11 +139,15 @@ class ExampleOrgAdapter:
     async def issue(self, requests: Sequence[IssueRequest]) -> list[IssueOutcome]:
         body = {
             "requests": [
-                {"ref": r.idempotency_key, "plan": r.plan.code,
-                 "id_number": r.candidate.id_number, "registration_no": r.org_registration_id}
+                {
+                    "ref": r.idempotency_key,
+                    "plan": r.plan.code,
+                    "id_number": r.candidate.id_number,
+                    "registration_no": r.org_registration_id,
+                }
                 for r in requests
             ]
-        }  # fmt: skip
+        }
         response = await self.http.post(
             "/v2/certificates/issue",
             json=body,
@@ -163,8 +168,9 @@ class ExampleOrgAdapter:
                         payload=item,
                         organization=self.organization,
                     )
-                outcomes.append(IssueOutcome(idempotency_key=r.idempotency_key, issued=True,
-                                             certificate=cert))  # fmt: skip
+                outcomes.append(
+                    IssueOutcome(idempotency_key=r.idempotency_key, issued=True, certificate=cert)
+                )
             else:
                 outcomes.append(
                     IssueOutcome(

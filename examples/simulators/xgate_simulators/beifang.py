@@ -61,8 +61,6 @@ WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_TYPES = ("RESIDENT_ID", "HK_MACAO_PERMIT", "TAIWAN_PERMIT", "PASSPORT", "FOREIGN_PERMANENT")
 
 
-
-
 #: The plans of ``examples/data/catalogue.toml`` plus a senior plan that exercises the rule
 #: "高级 needs a valid 中级 certificate of the same certificate".
 DEFAULT_PLANS: tuple[SimPlan, ...] = (
@@ -210,9 +208,15 @@ class BeifangSimulator(SimulatorServer):
         """Score every registered, not yet graded candidate (deterministic; ~80% pass)."""
         moment = self._stamp()
         graded = grade_new(
-            self.truth, self.plans, self.catalogue, seed=self.seed, pass_rate=self.pass_rate,
-            next_seq=self._next_score_seq, moment=moment, plan_code=plan_code,
-        )  # fmt: skip
+            self.truth,
+            self.plans,
+            self.catalogue,
+            seed=self.seed,
+            pass_rate=self.pass_rate,
+            next_seq=self._next_score_seq,
+            moment=moment,
+            plan_code=plan_code,
+        )
         if graded:
             self._emit("score.updated", [self._score_wire(s) for s in graded])
         return len(graded)
@@ -362,8 +366,11 @@ class BeifangSimulator(SimulatorServer):
         return {
             "id": c.seq,
             "number": c.number,
-            "certificate": {"code": c.certificate_code, "name": c.certificate_name,
-                            "level": c.level},
+            "certificate": {
+                "code": c.certificate_code,
+                "name": c.certificate_name,
+                "level": c.level,
+            },
             "holder": {"name": c.holder_name, "id_type": "RESIDENT_ID", "id_number": c.id_number},
             "plan": c.plan_code,
             "registration_id": c.registration_id,
@@ -371,7 +378,7 @@ class BeifangSimulator(SimulatorServer):
             "status": c.status,
             "revoked_reason": c.revoked_reason,
             "updated_at": _iso(c.updated_at),
-        }  # fmt: skip
+        }
 
     # ------------------------------------------------------------------ webhooks
 
@@ -427,9 +434,11 @@ class BeifangSimulator(SimulatorServer):
             return None
         self.unauthorized += 1
         return _error(
-            401, "INVALID_TOKEN", "missing, unknown or expired access token",
+            401,
+            "INVALID_TOKEN",
+            "missing, unknown or expired access token",
             **{"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )  # fmt: skip
+        )
 
     async def _json(self, request: web.Request) -> Any:
         try:
@@ -480,9 +489,10 @@ class BeifangSimulator(SimulatorServer):
             items = body.get("candidates", [body["candidate"]] if "candidate" in body else None)
         if not isinstance(items, list) or not items or len(items) > self.max_batch:
             return _error(
-                400, "INVALID_REQUEST",
+                400,
+                "INVALID_REQUEST",
                 f"send {{'candidates': [...]}} with 1 to {self.max_batch} candidates",
-            )  # fmt: skip
+            )
         self.truth.registration_requests += 1
         self.truth.registration_items += len(items)
         key = request.headers.get("Idempotency-Key")
@@ -516,20 +526,29 @@ class BeifangSimulator(SimulatorServer):
             return {**head, **_accepted(existing, already=True)}
         today = self.clock.now().astimezone(BEIJING).date()
         if today > plan.last_day:
-            return {**head, **_rejected(
-                "DEADLINE_PASSED", f"registration for {plan.code} closed on {plan.last_day}"
-            )}  # fmt: skip
+            return {
+                **head,
+                **_rejected(
+                    "DEADLINE_PASSED", f"registration for {plan.code} closed on {plan.last_day}"
+                ),
+            }
         for other_code in sorted(self._plans_of.get(id_number, ())):
             other = self.plans[other_code]
             if other.certificate_code == plan.certificate_code:
-                return {**head, **_rejected(
-                    "DUPLICATE_IN_OTHER_PLAN",
-                    f"already registered for {other.code} of the same certificate",
-                )}  # fmt: skip
+                return {
+                    **head,
+                    **_rejected(
+                        "DUPLICATE_IN_OTHER_PLAN",
+                        f"already registered for {other.code} of the same certificate",
+                    ),
+                }
         if plan.level == 3 and not self._holds(id_number, plan.certificate_code, 2):
-            return {**head, **_rejected(
-                "LEVEL_NOT_ALLOWED", "高级 requires a valid 中级 certificate of the same kind"
-            )}  # fmt: skip
+            return {
+                **head,
+                **_rejected(
+                    "LEVEL_NOT_ALLOWED", "高级 requires a valid 中级 certificate of the same kind"
+                ),
+            }
         name = unicodedata.normalize("NFKC", str(item["name"])).strip()
         reg = self._create_registration(plan, id_number, name, head["idempotency_key"])
         return {**head, **_accepted(reg, already=False)}
@@ -626,9 +645,10 @@ class BeifangSimulator(SimulatorServer):
         items = body.get("requests") if isinstance(body, dict) else None
         if not isinstance(items, list) or not items or len(items) > self.max_batch:
             return _error(
-                400, "INVALID_REQUEST",
+                400,
+                "INVALID_REQUEST",
                 f"send {{'requests': [...]}} with 1 to {self.max_batch} items",
-            )  # fmt: skip
+            )
         self.truth.issue_requests += 1
         key = request.headers.get("Idempotency-Key")
         fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
@@ -655,8 +675,12 @@ class BeifangSimulator(SimulatorServer):
             return {**head, **_refused("NOT_GRADED", "the candidate has no score yet")}
         existing = self._cert_by_reg.get(reg.registration_id)
         if existing is not None:
-            return {**head, "status": "issued", "existing": True,
-                    "certificate": self._cert_wire(existing)}  # fmt: skip
+            return {
+                **head,
+                "status": "issued",
+                "existing": True,
+                "certificate": self._cert_wire(existing),
+            }
         if not score.current.passed:
             return {**head, **_refused("NOT_PASSED", "the candidate did not pass")}
         cert = self._issue_certificate(score)

@@ -44,9 +44,14 @@ class FaultPlan:
         """Spread ``rate`` evenly over 5xx, 429, reset, commit-then-drop and malformed."""
         share = rate / 5
         return cls(
-            error_5xx=share, rate_limit=share, reset=share, commit_then_drop=share,
-            malformed=share, seed=seed, **kw,  # type: ignore[arg-type]
-        )  # fmt: skip
+            error_5xx=share,
+            rate_limit=share,
+            reset=share,
+            commit_then_drop=share,
+            malformed=share,
+            seed=seed,
+            **kw,  # type: ignore[arg-type]
+        )
 
     def applies(self, request: web.Request) -> bool:
         if self.paths and not any(request.path.startswith(p) for p in self.paths):

@@ -74,9 +74,21 @@ SIGN_TYPES = {"HMAC-SHA256": "hmac-sha256", "MD5": "md5"}
 
 REQUIRED_HEADERS = ("姓名", "证件类型", "证件号码", "手机号码", "证书代码", "等级")
 SCORE_HEADERS = (
-    "成绩编号", "考核计划", "证书代码", "证书名称", "等级", "姓名", "证件类型", "证件号码",
-    "理论成绩", "实操成绩", "总成绩", "考核结果", "成绩版本", "更新时间",
-)  # fmt: skip
+    "成绩编号",
+    "考核计划",
+    "证书代码",
+    "证书名称",
+    "等级",
+    "姓名",
+    "证件类型",
+    "证件号码",
+    "理论成绩",
+    "实操成绩",
+    "总成绩",
+    "考核结果",
+    "成绩版本",
+    "更新时间",
+)
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 OTHER_ID = re.compile(r"^[A-Z0-9]{5,20}$")
 
@@ -239,9 +251,15 @@ class LiaoheSimulator(SimulatorServer):
         issue certificates to those who passed: this organization does that on its own."""
         moment = self._stamp()
         graded = grade_new(
-            self.truth, self.plans, self.catalogue, seed=self.seed, pass_rate=self.pass_rate,
-            next_seq=self._next_score_seq, moment=moment, plan_code=plan_code,
-        )  # fmt: skip
+            self.truth,
+            self.plans,
+            self.catalogue,
+            seed=self.seed,
+            pass_rate=self.pass_rate,
+            next_seq=self._next_score_seq,
+            moment=moment,
+            plan_code=plan_code,
+        )
         passed = [s for s in graded if s.current.passed]
         if passed:
             issued_at = self._stamp()
@@ -345,12 +363,21 @@ class LiaoheSimulator(SimulatorServer):
         r = s.current
         result = "缺考" if r.absent else ("合格" if r.passed else "不合格")
         return [
-            f"LHS{s.seq:07d}", s.plan_code, s.certificate_code,
-            self.catalogue[s.certificate_code].name, LEVEL_LABELS[s.level], s.name,
-            self._id_type_label(s.plan_code, s.id_number), s.id_number,
-            _num(r.theory), _num(r.practical), _num(r.total), result, str(r.revision),
+            f"LHS{s.seq:07d}",
+            s.plan_code,
+            s.certificate_code,
+            self.catalogue[s.certificate_code].name,
+            LEVEL_LABELS[s.level],
+            s.name,
+            self._id_type_label(s.plan_code, s.id_number),
+            s.id_number,
+            _num(r.theory),
+            _num(r.practical),
+            _num(r.total),
+            result,
+            str(r.revision),
             _fmt(r.updated_at),
-        ]  # fmt: skip
+        ]
 
     def _cert_wire(self, c: TruthCertificate) -> dict[str, Any]:
         return {
@@ -451,8 +478,11 @@ class LiaoheSimulator(SimulatorServer):
         for number, row in enumerate(rows, start=1):
             code, message, reg_id = self._register_row(plan, row)
             result: dict[str, Any] = {
-                "row": number, "id_no": _norm(row.get("证件号码")), "code": code, "msg": message,
-            }  # fmt: skip
+                "row": number,
+                "id_no": _norm(row.get("证件号码")),
+                "code": code,
+                "msg": message,
+            }
             if reg_id:
                 result["reg_id"] = reg_id
             results.append(result)
@@ -603,9 +633,12 @@ class LiaoheSimulator(SimulatorServer):
 
     def _score_export(self, params: dict[str, str], _upload: Any) -> web.Response:
         page, total, page_no, size = self._window(
-            params, list(self.truth.scores.values()), _score_stamp, _score_seq,
+            params,
+            list(self.truth.scores.values()),
+            _score_stamp,
+            _score_seq,
             lambda s: s.plan_code,
-        )  # fmt: skip
+        )
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(SCORE_HEADERS)
@@ -626,9 +659,12 @@ class LiaoheSimulator(SimulatorServer):
 
     def _cert_list(self, params: dict[str, str], _upload: Any) -> web.Response:
         page, total, page_no, size = self._window(
-            params, list(self.truth.certificates.values()), _cert_stamp, _cert_seq,
+            params,
+            list(self.truth.certificates.values()),
+            _cert_stamp,
+            _cert_seq,
             lambda c: c.plan_code,
-        )  # fmt: skip
+        )
         return _ok(
             {
                 "total": total,

@@ -226,10 +226,13 @@ def grade_new(
         plan = plans[reg.plan_code]
         rule = rules[plan.certificate_code]
         theory, practical = draw_scores(
-            seed, reg.plan_code, reg.id_number,
-            theory_pass=rule.theory_pass, practical_pass=rule.practical_pass,
+            seed,
+            reg.plan_code,
+            reg.id_number,
+            theory_pass=rule.theory_pass,
+            practical_pass=rule.practical_pass,
             pass_rate=pass_rate,
-        )  # fmt: skip
+        )
         score = TruthScore(
             seq=next_seq(),
             registration_id=reg.registration_id,

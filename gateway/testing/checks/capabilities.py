@@ -34,7 +34,8 @@ async def declared_capabilities_are_implemented(session: Session) -> None:
     missing = missing_methods(adapter, declared)
     if missing:
         problems.append(
-            "declared but not implemented: " + ", ".join(missing)
+            "declared but not implemented: "
+            + ", ".join(missing)
             + " (the core would fail at the first call)"
         )
     for capability in sorted(set(Capability) - declared):

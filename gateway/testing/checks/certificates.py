@@ -63,11 +63,13 @@ async def issue_is_idempotent_per_key(session: Session) -> None:
     await sandbox.grade(plan, [failed], passed=False)
     requests = [
         IssueRequest(
-            idempotency_key=session.key(plan, c, "issue"), plan=plan, candidate=c,
+            idempotency_key=session.key(plan, c, "issue"),
+            plan=plan,
+            candidate=c,
             org_registration_id=org_ids.get(c.id_number),
         )
         for c in (passed, failed)
-    ]  # fmt: skip
+    ]
     first = _issue_outcomes(
         "issue()", await call("issue()", session.adapter().issue(requests)), requests
     )

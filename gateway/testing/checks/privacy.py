@@ -91,8 +91,9 @@ async def _exercise(session: Session, texts: list[tuple[str, str]], people: set[
     if streams:
         await sandbox.seed(sandbox.seed_size)
     for stream in streams:
-        read = await read_stream(session, session.build(flaky=sandbox.uses_http).adapter,
-                                 stream, None)  # fmt: skip
+        read = await read_stream(
+            session, session.build(flaky=sandbox.uses_http).adapter, stream, None
+        )
         people.update(r.id_number for r in read.good)
         texts.extend((f"an Invalid reason of {stream}", reason) for _, reason in read.bad)
     if session.implements(Capability.REGISTER):
@@ -146,8 +147,7 @@ async def no_personal_data_in_logs(session: Session) -> None:
     if leaks:
         raise KitFailure(
             f"{len(leaks)} log line(s) or message(s) written by the plugin contain an unmasked "
-            "ID number or mobile (shown masked, between <>):\n    - "
-            + "\n    - ".join(leaks[:5]),
+            "ID number or mobile (shown masked, between <>):\n    - " + "\n    - ".join(leaks[:5]),
             fix="mask personal data where you write it: gateway.masking.mask_id(number), "
             "mask_mobile(...), or mask_text(message) for free text; better, leave it out",
             see="personal-data",

@@ -325,8 +325,10 @@ async def refusals_are_outcomes(session: Session) -> None:
             "reason (masked: gateway.masking.mask_text)",
             see="refusals",
         )
-    found = await call("lookup_registration() of a refused candidate",
-                       adapter.lookup_registration(plan, requests[1]))  # fmt: skip
+    found = await call(
+        "lookup_registration() of a refused candidate",
+        adapter.lookup_registration(plan, requests[1]),
+    )
     if found is not None and found.status is ACCEPTED:
         raise KitFailure(
             "lookup_registration reports a refused candidate as accepted",
