@@ -23,6 +23,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("credits", "gateway.cli.credits:app"),
     ("check", "gateway.cli.intake:check"),
     ("submit", "gateway.cli.intake:submit"),
+    ("keys", "gateway.cli.keys:app"),
+    ("audit", "gateway.cli.audit:audit_list"),
 ]
 
 

@@ -333,9 +333,24 @@ credit_ledger = Table(
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 18 (personal data protection). Each issue keeps its tables in its own section so that
-# parallel work merges cleanly; its migration is the reserved revision named for it.
+# Tables added for issue 18 (personal data protection). Each issue keeps its tables in its own
+# section so that parallel work merges cleanly; its migration is the reserved revision for it.
 # ---------------------------------------------------------------------------------------------
+
+# The one audit trail (gateway.audit): who did what to whom, from where, with what outcome.
+# ``target`` is pseudonymous (an id_hash, an account or row id), never an ID number or mobile.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", TS, nullable=False, index=True),
+    Column("actor", String(128), nullable=False, index=True),
+    Column("origin", String(128), nullable=False),
+    Column("action", String(64), nullable=False, index=True),
+    Column("target", String(128), index=True),
+    Column("outcome", String(16), nullable=False),
+    Column("details", JSON),
+)
 
 
 # ---------------------------------------------------------------------------------------------
