@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,7 +26,7 @@ from gateway.contract import Capability, Page
 from gateway.credit.accounts import ensure_accounts
 from gateway.credit.conversion import reconcile_accounts
 from gateway.credit.rules import RuleSet, load_rules
-from gateway.errors import AuthError, CircuitOpenError, ContractError, TransientError
+from gateway.failures import Action, Decision, Operation, decide, log_failure
 from gateway.models import CertificateRecord, ScoreRecord
 from gateway.records import (
     PageResult,
@@ -227,6 +227,22 @@ async def sync_stream(
     credit: CreditHook | None = None,
     progress: ProgressFn | None = None,
 ) -> StreamReport:
+    """One stream of one organization; never raises for an organization's failure: the
+    report says what happened (and keeps what was committed before it happened)."""
+    report, _ = await _run_stream(gw, org, stream, run_id, full, since, credit, progress)
+    return report
+
+
+async def _run_stream(
+    gw: Gateway,
+    org: Organization,
+    stream: str,
+    run_id: int,
+    full: bool,
+    since: datetime | None,
+    credit: CreditHook | None,
+    progress: ProgressFn | None,
+) -> tuple[StreamReport, Decision | None]:
     report = StreamReport(org.name, stream)
     started = time.monotonic()
     stats_before = (org.client.stats.requests, org.client.stats.retries)
@@ -237,41 +253,48 @@ async def sync_stream(
         ScoreRecord if stream == "scores" else CertificateRecord
     )
     failures = 0
+    decision: Decision | None = None
     while True:
         try:
             reading = _read_ahead(_open_stream(org, stream, cursor))
             async with contextlib.aclosing(reading) as pages:
                 async for page in pages:
                     failures = 0
-                    await _apply_page(gw, org, stream, model, page, run_id, report, credit)
+                    await apply_page(gw, org, stream, model, page, run_id, report, credit)
                     if page.next_cursor is not None:
                         cursor = page.next_cursor
                     if progress is not None:
                         progress(org.name, stream, len(page.records))
             report.status = "ok"
             break
-        except (AuthError, CircuitOpenError) as exc:
-            report.status = "deferred" if isinstance(exc, CircuitOpenError) else "failed"
-            report.error = f"{type(exc).__name__}: {exc}"
-            raise
-        except (ContractError, TransientError) as exc:
+        except Exception as exc:  # the failure policy decides; see gateway.failures
+            decision = decide(exc, Operation.READ)
             failures += 1
-            log.warning("%s/%s: %s (attempt %d)", org.name, stream, exc, failures)
-            if failures >= STREAM_ATTEMPTS:
-                report.status = "failed"
-                report.error = f"{type(exc).__name__}: {exc}"
-                break
-            # resume from ``cursor``: the start (stored, --full or --since) or the last page
-            # committed in this run; never reload the stored one, which would silently skip a
-            # --since window or re-read a --full run from the middle
+            if decision.action is Action.RETRY and failures < STREAM_ATTEMPTS:
+                log_failure(log, f"{org.name}/{stream} (attempt {failures})", exc, decision)
+                # resume from ``cursor``: the start (stored, --full or --since) or the last page
+                # committed in this run; never reload the stored one, which would silently skip
+                # a --since window or re-read a --full run from the middle
+                continue
+            log_failure(log, f"{org.name}/{stream}", exc, _final(decision))
+            report.status = "deferred" if decision.action is Action.DEFER else "failed"
+            report.error = decision.reason
+            break
         finally:
             report.duration = round(time.monotonic() - started, 3)
             report.requests = org.client.stats.requests - stats_before[0]
             report.retries = org.client.stats.retries - stats_before[1]
-    return report
+    return report, decision
 
 
-async def _apply_page(
+def _final(decision: Decision) -> Decision:
+    """A retry whose budget is spent is a failure of this stream for this run."""
+    if decision.action is not Action.RETRY:
+        return decision
+    return Decision(Action.FAIL_ORGANIZATION, decision.kind, False, decision.reason)
+
+
+async def apply_page(
     gw: Gateway,
     org: Organization,
     stream: str,
@@ -281,6 +304,9 @@ async def _apply_page(
     report: StreamReport,
     credit: CreditHook | None,
 ) -> None:
+    """Apply one page in one transaction (validate, upsert with history, credit, cursor), add
+    its counts to ``report``, then emit the broadcast hooks. A webhook's records take exactly
+    this path (``gateway.server``), with ``next_cursor=None`` so no cursor moves."""
     now = datetime.now(UTC)
     good, bad = validate_items(model, org.name, page.records)
     result = PageResult()
@@ -292,9 +318,9 @@ async def _apply_page(
             await apply_scores(
                 conn,
                 org.name,
-                good,
+                cast(list[ScoreRecord], good),
                 hash_id=gw.hash_id,
-                catalogue=gw.catalogue,  # type: ignore[arg-type]
+                catalogue=gw.catalogue,
                 run_id=run_id,
                 now=now,
                 result=result,
@@ -303,11 +329,11 @@ async def _apply_page(
             await apply_certificates(
                 conn,
                 org.name,
-                good,
+                cast(list[CertificateRecord], good),
                 hash_id=gw.hash_id,
                 run_id=run_id,
                 now=now,
-                result=result,  # type: ignore[arg-type]
+                result=result,
             )
         if credit is not None:
             converted, reversed_ = await credit.apply(conn, result, run_id, now)
@@ -346,10 +372,13 @@ async def _sync_org(
     since: datetime | None = None,
 ) -> list[StreamReport]:
     reports: list[StreamReport] = []
+    decision: Decision | None
     try:
         org = gw.organization(name)
     except Exception as exc:  # configuration or plugin problem: report this organization only
-        return [StreamReport(name, "*", status="failed", error=str(exc))]
+        failure = decide(exc, Operation.READ)
+        log_failure(log, name, exc, failure)
+        return [StreamReport(name, "*", status="failed", error=failure.reason)]
     streams = [c.value for c in STREAM_ORDER if org.can(c)]
     if since is not None and not callable(getattr(org.adapter, "cursor_since", None)):
         return [
@@ -361,35 +390,24 @@ async def _sync_org(
             )
             for s in streams
         ]
-    for stream in streams:
+    for index, stream in enumerate(streams):
         try:
-            reports.append(
-                await sync_stream(
-                    gw,
-                    org,
-                    stream,
-                    run_id,
-                    full=full,
-                    since=since,
-                    credit=credit,
-                    progress=progress,
-                )
+            report, decision = await _run_stream(
+                gw, org, stream, run_id, full, since, credit, progress
             )
-        except (AuthError, CircuitOpenError) as exc:
-            status = "deferred" if isinstance(exc, CircuitOpenError) else "failed"
-            reports.append(
-                StreamReport(name, stream, status=status, error=f"{type(exc).__name__}: {exc}")
-            )
-            for rest in streams[streams.index(stream) + 1 :]:
-                reports.append(
-                    StreamReport(name, rest, status=status, error="not attempted: " + str(exc))
+        except Exception as exc:  # before the first page: the stored cursor, the start date
+            decision = decide(exc, Operation.READ)
+            log_failure(log, f"{name}/{stream}", exc, decision)
+            report = StreamReport(name, stream, status="failed", error=decision.reason)
+        reports.append(report)
+        if decision is not None and report.status != "ok" and decision.stop:
+            reports += [
+                StreamReport(
+                    name, rest, status=report.status, error="not attempted: " + decision.reason
                 )
+                for rest in streams[index + 1 :]
+            ]
             break
-        except Exception as exc:  # a plugin bug: confined to this organization
-            log.exception("%s/%s failed", name, stream)
-            reports.append(
-                StreamReport(name, stream, status="failed", error=f"{type(exc).__name__}: {exc}")
-            )
     return reports
 
 
