@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -318,7 +318,7 @@ async def apply_page(
             await apply_scores(
                 conn,
                 org.name,
-                cast(list[ScoreRecord], good),
+                good,  # type: ignore[arg-type]
                 hash_id=gw.hash_id,
                 catalogue=gw.catalogue,
                 run_id=run_id,
@@ -329,7 +329,7 @@ async def apply_page(
             await apply_certificates(
                 conn,
                 org.name,
-                cast(list[CertificateRecord], good),
+                good,  # type: ignore[arg-type]
                 hash_id=gw.hash_id,
                 run_id=run_id,
                 now=now,
