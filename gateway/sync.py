@@ -318,7 +318,7 @@ async def _apply_page(
                 org.name,
                 [r for r in good if isinstance(r, ScoreRecord)],
                 hash_id=gw.hash_id,
-                catalogue=gw.catalogue,  # type: ignore[arg-type]
+                catalogue=gw.catalogue,
                 run_id=run_id,
                 now=now,
                 result=result,
