@@ -156,6 +156,8 @@ sync_run_streams = Table(
     Column("changed", Integer, nullable=False, default=0),
     Column("unchanged", Integer, nullable=False, default=0),
     Column("quarantined", Integer, nullable=False, default=0),
+    # issue 11 (revision 0002): certificates withdrawn after a complete read
+    Column("withdrawn", Integer, nullable=False, default=0, server_default="0"),
     Column("retries", Integer, nullable=False, default=0),
     Column("requests", Integer, nullable=False, default=0),
     Column("error", Text),
@@ -327,14 +329,14 @@ credit_ledger = Table(
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 11 (plugin API 1.1). Each issue keeps its tables in its own section so that
+# Issue 11 (plugin API 1.1): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 18 (personal data protection). Each issue keeps its tables in its own
-# section so that parallel work merges cleanly; its migration is the reserved revision for it.
+# Issue 18 (personal data protection): each issue keeps its tables in its own section so that
+# parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 # The one audit trail (gateway.audit): who did what to whom, from where, with what outcome.
@@ -354,36 +356,36 @@ audit_log = Table(
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 17 (web console: users, sessions, audit). Each issue keeps its tables in its own section so that
+# Issue 17 (web console: users, sessions): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 13 (student roster and reports). Each issue keeps its tables in its own section so that
+# Issue 13 (student roster and reports): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 15 (jobs and scale-out). Each issue keeps its tables in its own section so that
+# Issue 15 (jobs and scale-out): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 16 (credit bank outward). Each issue keeps its tables in its own section so that
+# Issue 16 (credit bank outward): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 14 (sync speed). Each issue keeps its tables in its own section so that
+# Issue 14 (sync speed): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 12 (core fixes). Each issue keeps its tables in its own section so that
+# Issue 12 (core fixes): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
