@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from benchmarks.harness import reference
-from benchmarks.harness.gateway import SALT, beifang_orgs, database, gateway
+from benchmarks.harness.gateway import KEYS, beifang_orgs, database, gateway
 from benchmarks.harness.profiling import profiled
 from benchmarks.harness.report import Timer, machine, ratio_line
 from benchmarks.harness.simserver import simulators
@@ -48,7 +48,7 @@ async def reference_round(
         raw = await reference.fetch(url, page_size)
     with Timer() as validate_t:
         pages = reference.validate(raw)
-    rows = reference.rows_of(pages, "bf0", SALT)
+    rows = reference.rows_of(pages, "bf0", KEYS.hash_id)
     if backend == "sqlite":
         rows = reference.for_sqlite(rows)
         path = folder / f"reference-{uuid.uuid4().hex[:8]}.db"
