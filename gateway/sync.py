@@ -292,9 +292,9 @@ async def _apply_page(
             await apply_scores(
                 conn,
                 org.name,
-                good,
+                good,  # type: ignore[arg-type]
                 hash_id=gw.hash_id,
-                catalogue=gw.catalogue,  # type: ignore[arg-type]
+                catalogue=gw.catalogue,
                 run_id=run_id,
                 now=now,
                 result=result,
@@ -303,11 +303,11 @@ async def _apply_page(
             await apply_certificates(
                 conn,
                 org.name,
-                good,
+                good,  # type: ignore[arg-type]
                 hash_id=gw.hash_id,
                 run_id=run_id,
                 now=now,
-                result=result,  # type: ignore[arg-type]
+                result=result,
             )
         if credit is not None:
             converted, reversed_ = await credit.apply(conn, result, run_id, now)

@@ -327,37 +327,37 @@ credit_ledger = Table(
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 11 (plugin API 1.1). Each issue keeps its tables in its own section so that
+# Issue 11 (plugin API 1.1): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 18 (personal data protection). Each issue keeps its tables in its own section so that
+# Issue 18 (personal data protection): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 17 (web console: users, sessions, audit). Each issue keeps its tables in its own section so that
+# Issue 17 (web console: users, sessions): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 13 (student roster and reports). Each issue keeps its tables in its own section so that
+# Issue 13 (student roster and reports): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 15 (jobs and scale-out). Each issue keeps its tables in its own section so that
+# Issue 15 (jobs and scale-out): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 16 (credit bank outward). Each issue keeps its tables in its own section so that
+# Issue 16 (credit bank outward): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
@@ -428,12 +428,12 @@ credit_export_items = Table(
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 14 (sync speed). Each issue keeps its tables in its own section so that
+# Issue 14 (sync speed): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 12 (core fixes). Each issue keeps its tables in its own section so that
+# Issue 12 (core fixes): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
