@@ -201,3 +201,22 @@ def did() -> None:
     from gateway.settings import load_settings
 
     typer.echo(json.dumps(did_document(load_settings(state.CONFIG).credentials), indent=2))
+
+
+@credentials_app.command("revoke")
+def revoke(
+    credential_id: Annotated[str, typer.Argument(help="the credential's id (urn:uuid:...)")],
+    reason: Annotated[str, typer.Option("--reason", help="why it is withdrawn")],
+) -> None:
+    """Withdraw one issued credential: it verifies as revoked from now on."""
+
+    async def go() -> bool:
+        from gateway.credentials.issue import revoke_credential
+        from gateway.runtime import open_gateway
+
+        async with open_gateway(state.CONFIG) as gw:
+            return await revoke_credential(gw, credential_id, reason)
+
+    if not run_async(go):
+        fail(f"no credential {credential_id} that is not already revoked", EXIT_INPUT)
+    console.print(f"revoked {credential_id}", highlight=False, markup=False)

@@ -225,3 +225,20 @@ async def issue_clr(gw: Gateway, id_hash: str, *, now: datetime | None = None) -
             name=f"{holder.name or ''} 学习成果记录（{issuer.name}）".strip(),
         )
         return Issued(credential_id, "ClrCredential", doc, sign(doc, gw.settings.credentials))
+
+
+async def revoke_credential(
+    gw: Gateway, credential_id: str, reason: str, *, now: datetime | None = None
+) -> bool:
+    """Staff withdraw one credential (its status bit is set from now on); False if unknown or
+    already revoked."""
+    if not reason.strip():
+        raise InputError("a reason is required to revoke a credential")
+    ic = t.issued_credentials
+    async with gw.db.begin() as conn:
+        done = await conn.execute(
+            ic.update()
+            .where(ic.c.credential_id == credential_id.strip(), ic.c.revoked_at.is_(None))
+            .values(revoked_at=now or datetime.now(UTC), revoked_reason=reason.strip()[:1000])
+        )
+    return bool(done.rowcount)
