@@ -5,6 +5,12 @@ For each page, one transaction: validate, upsert by natural key (with history), 
 credit for the people the page touched, and store the stream's new cursor. A killed run resumes
 from the last committed page; a page delivered twice changes nothing. Organizations run
 concurrently (bounded); one failing organization is reported and never stops the others.
+
+A certificates read the adapter marks complete (``Page.complete`` on its last page) is a
+snapshot: once it ended with no failed page, no quarantined record and no ``--since`` window,
+the organization's valid certificates it did not list are withdrawn and their credit reversed,
+in one transaction after the last page (the numbers listed are kept in memory, so a snapshot of
+any size costs a handful of extra statements, not one per record).
 """
 
 from __future__ import annotations
@@ -30,10 +36,12 @@ from gateway.errors import AuthError, CircuitOpenError, ContractError, Transient
 from gateway.models import CertificateRecord, ScoreRecord
 from gateway.records import (
     PageResult,
+    Withdrawn,
     apply_certificates,
     apply_scores,
     quarantine,
     validate_items,
+    withdraw_unlisted,
 )
 from gateway.runtime import Gateway, Organization
 from gateway.store import tables as t
@@ -59,6 +67,8 @@ class StreamReport:
     requests: int = 0
     credits_converted: int = 0
     credits_reversed: int = 0
+    withdrawn: int = 0
+    restored: int = 0
     error: str | None = None
     duration: float = 0.0
 
@@ -84,6 +94,7 @@ class SyncReport:
             "new",
             "changed",
             "quarantined",
+            "withdrawn",
             "credits_converted",
             "credits_reversed",
         )
@@ -117,9 +128,12 @@ class CreditHook:
             return [], []
         people = [(p.id_hash, p.id_masked, p.name, "student") for p in result.people.values()]
         await ensure_accounts(conn, people, now=now)
-        outcome = await reconcile_accounts(
-            conn, list(result.people), self.rules, run_id=run_id, now=now
-        )
+        return await self.reconcile(conn, list(result.people), run_id, now)
+
+    async def reconcile(
+        self, conn: AsyncConnection, id_hashes: list[str], run_id: int, now: datetime
+    ) -> tuple[list[Any], list[Any]]:
+        outcome = await reconcile_accounts(conn, id_hashes, self.rules, run_id=run_id, now=now)
         return list(outcome.converted), list(outcome.reversed)
 
 
@@ -237,17 +251,23 @@ async def sync_stream(
         ScoreRecord if stream == "scores" else CertificateRecord
     )
     failures = 0
+    # numbers a certificates read listed, while it can still turn out a clean snapshot
+    listed: set[str] | None = set() if model is CertificateRecord and since is None else None
+    complete = False
     while True:
         try:
             reading = _read_ahead(_open_stream(org, stream, cursor))
             async with contextlib.aclosing(reading) as pages:
                 async for page in pages:
                     failures = 0
-                    await _apply_page(gw, org, stream, model, page, run_id, report, credit)
+                    await _apply_page(gw, org, stream, model, page, run_id, report, credit, listed)
+                    complete = page.complete
                     if page.next_cursor is not None:
                         cursor = page.next_cursor
                     if progress is not None:
                         progress(org.name, stream, len(page.records))
+            if complete and listed is not None and not report.quarantined:
+                await _withdraw(gw, org, listed, run_id, report, credit)
             report.status = "ok"
             break
         except (AuthError, CircuitOpenError) as exc:
@@ -256,6 +276,7 @@ async def sync_stream(
             raise
         except (ContractError, TransientError) as exc:
             failures += 1
+            listed = None  # a read with a failed page is never a snapshot
             log.warning("%s/%s: %s (attempt %d)", org.name, stream, exc, failures)
             if failures >= STREAM_ATTEMPTS:
                 report.status = "failed"
@@ -280,9 +301,12 @@ async def _apply_page(
     run_id: int,
     report: StreamReport,
     credit: CreditHook | None,
+    listed: set[str] | None = None,
 ) -> None:
     now = datetime.now(UTC)
     good, bad = validate_items(model, org.name, page.records)
+    if listed is not None:
+        listed.update(r.number for r in good if isinstance(r, CertificateRecord))
     result = PageResult()
     converted: list[Any] = []
     reversed_: list[Any] = []
@@ -292,7 +316,7 @@ async def _apply_page(
             await apply_scores(
                 conn,
                 org.name,
-                good,  # type: ignore[arg-type]
+                [r for r in good if isinstance(r, ScoreRecord)],
                 hash_id=gw.hash_id,
                 catalogue=gw.catalogue,
                 run_id=run_id,
@@ -303,7 +327,7 @@ async def _apply_page(
             await apply_certificates(
                 conn,
                 org.name,
-                good,  # type: ignore[arg-type]
+                [r for r in good if isinstance(r, CertificateRecord)],
                 hash_id=gw.hash_id,
                 run_id=run_id,
                 now=now,
@@ -319,11 +343,54 @@ async def _apply_page(
     report.changed += result.changed
     report.unchanged += result.unchanged
     report.quarantined += result.quarantined
+    report.restored += result.restored
     report.credits_converted += len(converted)
     report.credits_reversed += len(reversed_)
     # broadcast hooks only after the commit: observers never see what was rolled back
     for hook, kwargs in result.events:
         gw.host.emit(hook, **kwargs)
+    _emit_credit(gw, "xgate_credit_converted", converted)
+    _emit_credit(gw, "xgate_credit_reversed", reversed_)
+
+
+async def _withdraw(
+    gw: Gateway,
+    org: Organization,
+    listed: set[str],
+    run_id: int,
+    report: StreamReport,
+    credit: CreditHook | None,
+) -> None:
+    """After a complete certificates read: withdraw what it did not list, reverse its credit."""
+    if not listed:
+        # An empty snapshot is far likelier an organization's glitch than every certificate
+        # withdrawn at once; it withdraws nothing (and says so).
+        log.warning("%s/certificates: a complete read listed nothing; none withdrawn", org.name)
+        return
+    now = datetime.now(UTC)
+    converted: list[Any] = []
+    reversed_: list[Any] = []
+    async with gw.db.begin() as conn:
+        gone: list[Withdrawn] = await withdraw_unlisted(
+            conn, org.name, listed, run_id=run_id, now=now
+        )
+        if gone and credit is not None:
+            converted, reversed_ = await credit.reconcile(
+                conn, sorted({w.id_hash for w in gone}), run_id, now
+            )
+    report.withdrawn += len(gone)
+    report.credits_converted += len(converted)
+    report.credits_reversed += len(reversed_)
+    if gone:
+        log.warning(
+            "%s/certificates: %d certificate(s) no longer listed, marked withdrawn",
+            org.name,
+            len(gone),
+        )
+    for w in gone:
+        gw.host.emit(
+            "xgate_certificate_withdrawn", organization=org.name, number=w.number, reason=w.reason
+        )
     _emit_credit(gw, "xgate_credit_converted", converted)
     _emit_credit(gw, "xgate_credit_reversed", reversed_)
 
@@ -442,6 +509,7 @@ async def finish_run(gw: Gateway, report: SyncReport) -> None:
                 "changed": s.changed,
                 "unchanged": s.unchanged,
                 "quarantined": s.quarantined,
+                "withdrawn": s.withdrawn,
                 "retries": s.retries,
                 "requests": s.requests,
                 "error": s.error,

@@ -156,6 +156,8 @@ sync_run_streams = Table(
     Column("changed", Integer, nullable=False, default=0),
     Column("unchanged", Integer, nullable=False, default=0),
     Column("quarantined", Integer, nullable=False, default=0),
+    # issue 11 (revision 0002): certificates withdrawn after a complete read
+    Column("withdrawn", Integer, nullable=False, default=0, server_default="0"),
     Column("retries", Integer, nullable=False, default=0),
     Column("requests", Integer, nullable=False, default=0),
     Column("error", Text),
