@@ -21,7 +21,8 @@ from pydantic import BaseModel, Field
 
 from gateway._version import __version__
 from gateway.contract import Capability, Page
-from gateway.errors import AuthError, ContractError, RejectedError, XgateError
+from gateway.errors import XgateError
+from gateway.failures import Action, Kind, Operation, decide
 from gateway.masking import mask_text
 from gateway.models import CertificateRecord, ScoreRecord
 from gateway.runtime import Gateway
@@ -29,7 +30,7 @@ from gateway.sync import (
     CreditHook,
     StreamReport,
     SyncReport,
-    _apply_page,
+    apply_page,
     finish_run,
     start_run,
 )
@@ -91,9 +92,12 @@ async def webhook(request: web.Request) -> web.Response:
         return _error(413, "too_large", f"a webhook body may be at most {MAX_BODY} bytes")
     try:
         records = await org.adapter.parse_webhook(dict(request.headers), body)
-    except AuthError as exc:
-        return _error(401, "bad_signature", str(exc))
-    except (ContractError, RejectedError, ValueError) as exc:
+    except Exception as exc:  # the failure policy decides; see gateway.failures
+        decision = decide(exc, Operation.RECEIVE)
+        if decision.action is not Action.REJECT:
+            raise
+        if decision.kind is Kind.AUTH:
+            return _error(401, "bad_signature", str(exc))
         return _error(400, "bad_body", str(exc))
     credit = CreditHook(gw)
     run_id = await start_run(gw, {"webhook": name})
@@ -106,7 +110,7 @@ async def webhook(request: web.Request) -> web.Response:
     ):
         if items:
             page: Page[Any] = Page(records=items, next_cursor=None)
-            await _apply_page(gw, org, stream, model, page, run_id, report, credit)
+            await apply_page(gw, org, stream, model, page, run_id, report, credit)
     report.status = "ok"
     await finish_run(gw, SyncReport(run_id=run_id, streams=[report]))
     result = WebhookResult(

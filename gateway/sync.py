@@ -32,7 +32,7 @@ from gateway.contract import Capability, Page
 from gateway.credit.accounts import ensure_accounts
 from gateway.credit.conversion import reconcile_accounts
 from gateway.credit.rules import RuleSet, load_rules
-from gateway.errors import AuthError, CircuitOpenError, ContractError, TransientError
+from gateway.failures import Action, Decision, Operation, decide, log_failure
 from gateway.models import CertificateRecord, ScoreRecord
 from gateway.records import (
     PageResult,
@@ -241,6 +241,22 @@ async def sync_stream(
     credit: CreditHook | None = None,
     progress: ProgressFn | None = None,
 ) -> StreamReport:
+    """One stream of one organization; never raises for an organization's failure: the
+    report says what happened (and keeps what was committed before it happened)."""
+    report, _ = await _run_stream(gw, org, stream, run_id, full, since, credit, progress)
+    return report
+
+
+async def _run_stream(
+    gw: Gateway,
+    org: Organization,
+    stream: str,
+    run_id: int,
+    full: bool,
+    since: datetime | None,
+    credit: CreditHook | None,
+    progress: ProgressFn | None,
+) -> tuple[StreamReport, Decision | None]:
     report = StreamReport(org.name, stream)
     started = time.monotonic()
     stats_before = (org.client.stats.requests, org.client.stats.retries)
@@ -251,6 +267,7 @@ async def sync_stream(
         ScoreRecord if stream == "scores" else CertificateRecord
     )
     failures = 0
+    decision: Decision | None = None
     # numbers a certificates read listed, while it can still turn out a clean snapshot
     listed: set[str] | None = set() if model is CertificateRecord and since is None else None
     complete = False
@@ -260,7 +277,7 @@ async def sync_stream(
             async with contextlib.aclosing(reading) as pages:
                 async for page in pages:
                     failures = 0
-                    await _apply_page(gw, org, stream, model, page, run_id, report, credit, listed)
+                    await apply_page(gw, org, stream, model, page, run_id, report, credit, listed)
                     complete = page.complete
                     if page.next_cursor is not None:
                         cursor = page.next_cursor
@@ -270,29 +287,35 @@ async def sync_stream(
                 await _withdraw(gw, org, listed, run_id, report, credit)
             report.status = "ok"
             break
-        except (AuthError, CircuitOpenError) as exc:
-            report.status = "deferred" if isinstance(exc, CircuitOpenError) else "failed"
-            report.error = f"{type(exc).__name__}: {exc}"
-            raise
-        except (ContractError, TransientError) as exc:
+        except Exception as exc:  # the failure policy decides; see gateway.failures
+            decision = decide(exc, Operation.READ)
             failures += 1
             listed = None  # a read with a failed page is never a snapshot
-            log.warning("%s/%s: %s (attempt %d)", org.name, stream, exc, failures)
-            if failures >= STREAM_ATTEMPTS:
-                report.status = "failed"
-                report.error = f"{type(exc).__name__}: {exc}"
-                break
-            # resume from ``cursor``: the start (stored, --full or --since) or the last page
-            # committed in this run; never reload the stored one, which would silently skip a
-            # --since window or re-read a --full run from the middle
+            if decision.action is Action.RETRY and failures < STREAM_ATTEMPTS:
+                log_failure(log, f"{org.name}/{stream} (attempt {failures})", exc, decision)
+                # resume from ``cursor``: the start (stored, --full or --since) or the last page
+                # committed in this run; never reload the stored one, which would silently skip
+                # a --since window or re-read a --full run from the middle
+                continue
+            log_failure(log, f"{org.name}/{stream}", exc, _final(decision))
+            report.status = "deferred" if decision.action is Action.DEFER else "failed"
+            report.error = decision.reason
+            break
         finally:
             report.duration = round(time.monotonic() - started, 3)
             report.requests = org.client.stats.requests - stats_before[0]
             report.retries = org.client.stats.retries - stats_before[1]
-    return report
+    return report, decision
 
 
-async def _apply_page(
+def _final(decision: Decision) -> Decision:
+    """A retry whose budget is spent is a failure of this stream for this run."""
+    if decision.action is not Action.RETRY:
+        return decision
+    return Decision(Action.FAIL_ORGANIZATION, decision.kind, False, decision.reason)
+
+
+async def apply_page(
     gw: Gateway,
     org: Organization,
     stream: str,
@@ -303,6 +326,9 @@ async def _apply_page(
     credit: CreditHook | None,
     listed: set[str] | None = None,
 ) -> None:
+    """Apply one page in one transaction (validate, upsert with history, credit, cursor), add
+    its counts to ``report``, then emit the broadcast hooks. A webhook's records take exactly
+    this path (``gateway.server``), with ``next_cursor=None`` so no cursor moves."""
     now = datetime.now(UTC)
     good, bad = validate_items(model, org.name, page.records)
     if listed is not None:
@@ -413,10 +439,13 @@ async def _sync_org(
     since: datetime | None = None,
 ) -> list[StreamReport]:
     reports: list[StreamReport] = []
+    decision: Decision | None
     try:
         org = gw.organization(name)
     except Exception as exc:  # configuration or plugin problem: report this organization only
-        return [StreamReport(name, "*", status="failed", error=str(exc))]
+        failure = decide(exc, Operation.READ)
+        log_failure(log, name, exc, failure)
+        return [StreamReport(name, "*", status="failed", error=failure.reason)]
     streams = [c.value for c in STREAM_ORDER if org.can(c)]
     if since is not None and not callable(getattr(org.adapter, "cursor_since", None)):
         return [
@@ -428,35 +457,24 @@ async def _sync_org(
             )
             for s in streams
         ]
-    for stream in streams:
+    for index, stream in enumerate(streams):
         try:
-            reports.append(
-                await sync_stream(
-                    gw,
-                    org,
-                    stream,
-                    run_id,
-                    full=full,
-                    since=since,
-                    credit=credit,
-                    progress=progress,
-                )
+            report, decision = await _run_stream(
+                gw, org, stream, run_id, full, since, credit, progress
             )
-        except (AuthError, CircuitOpenError) as exc:
-            status = "deferred" if isinstance(exc, CircuitOpenError) else "failed"
-            reports.append(
-                StreamReport(name, stream, status=status, error=f"{type(exc).__name__}: {exc}")
-            )
-            for rest in streams[streams.index(stream) + 1 :]:
-                reports.append(
-                    StreamReport(name, rest, status=status, error="not attempted: " + str(exc))
+        except Exception as exc:  # before the first page: the stored cursor, the start date
+            decision = decide(exc, Operation.READ)
+            log_failure(log, f"{name}/{stream}", exc, decision)
+            report = StreamReport(name, stream, status="failed", error=decision.reason)
+        reports.append(report)
+        if decision is not None and report.status != "ok" and decision.stop:
+            reports += [
+                StreamReport(
+                    name, rest, status=report.status, error="not attempted: " + decision.reason
                 )
+                for rest in streams[index + 1 :]
+            ]
             break
-        except Exception as exc:  # a plugin bug: confined to this organization
-            log.exception("%s/%s failed", name, stream)
-            reports.append(
-                StreamReport(name, stream, status="failed", error=f"{type(exc).__name__}: {exc}")
-            )
     return reports
 
 
