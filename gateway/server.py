@@ -124,6 +124,32 @@ async def webhook(request: web.Request) -> web.Response:
     return web.json_response(result.model_dump())
 
 
+async def did_document(request: web.Request) -> web.Response:
+    """The college's did:web document: the public key its credentials are signed with."""
+    from gateway.credentials.signing import did_document as document
+
+    gw = request.app[GATEWAY_KEY]
+    return web.json_response(document(gw.settings.credentials), content_type="application/did+json")
+
+
+async def status_list(request: web.Request) -> web.Response:
+    """A Bitstring Status List, signed, its bits computed from the records now."""
+    from gateway.credentials.status import signed_list
+
+    gw = request.app[GATEWAY_KEY]
+    try:
+        number = int(request.match_info["number"])
+    except ValueError:
+        return _error(404, "no_such_list", "status lists are numbered from 1")
+    if number < 1:
+        return _error(404, "no_such_list", "status lists are numbered from 1")
+    async with gw.db.connect() as conn:
+        token = await signed_list(conn, gw.settings.credentials, number)
+    return web.Response(
+        text=token, content_type="application/vc+jwt", headers={"Cache-Control": "no-cache"}
+    )
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
     """Turn every failure into the JSON error shape; a server bug is a 500, logged masked."""
@@ -142,7 +168,14 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
 def build_app(gw: Gateway) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
     app[GATEWAY_KEY] = gw
-    app.add_routes([web.get("/health", health), web.post("/webhooks/{organization}", webhook)])
+    app.add_routes(
+        [
+            web.get("/health", health),
+            web.post("/webhooks/{organization}", webhook),
+            web.get("/.well-known/did.json", did_document),
+            web.get("/credentials/status/{number}", status_list),
+        ]
+    )
     return app
 
 
@@ -173,6 +206,37 @@ def openapi() -> dict[str, Any]:
                 "get": {
                     "summary": "Liveness and configured organizations",
                     "responses": {"200": {"description": "ok", "content": content("Health")}},
+                }
+            },
+            "/.well-known/did.json": {
+                "get": {
+                    "summary": "The college's did:web document (credential signing key)",
+                    "responses": {
+                        "200": {
+                            "description": "DID document",
+                            "content": {"application/did+json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+            "/credentials/status/{number}": {
+                "get": {
+                    "summary": "A signed Bitstring Status List of issued credentials",
+                    "parameters": [
+                        {
+                            "name": "number",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 1},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "BitstringStatusListCredential as a compact JWS",
+                            "content": {"application/vc+jwt": {"schema": {"type": "string"}}},
+                        },
+                        "404": error("no such list"),
+                    },
                 }
             },
             "/webhooks/{organization}": {
