@@ -22,7 +22,7 @@ from gateway.masking import install_masking, mask_text
 _CONTEXT: ContextVar[dict[str, Any] | None] = ContextVar("xgate_log_context", default=None)
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 #: attributes every LogRecord has; anything else was passed with ``extra=``
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "xgate"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "xgate", "taskName"}
 
 
 @contextlib.contextmanager
@@ -67,6 +67,8 @@ class JsonFormatter(logging.Formatter):
                 data[key] = value
         if record.exc_info:
             data["exc"] = mask_text(self.formatException(record.exc_info))
+        elif record.exc_text:  # the masking filter already formatted (and masked) it
+            data["exc"] = record.exc_text
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
