@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 from sqlalchemy import select, text
 
 from gateway.contract import Capability
-from gateway.errors import AuthError, CircuitOpenError, XgateError
+from gateway.errors import XgateError
+from gateway.failures import Operation, decide, log_failure
 from gateway.issuance import IssueReport, issue_for
 from gateway.outbox import DeliveryReport, ReconcileReport, deliver, reconcile
 from gateway.runtime import Gateway
@@ -33,6 +35,8 @@ from gateway.sync import (
     start_run,
     sync_stream,
 )
+
+log = logging.getLogger("xgate.jobs")
 
 
 class Busy(XgateError):
@@ -86,8 +90,9 @@ async def sync_one_stream(
 ) -> StreamReport:
     """Sync one organization stream as a run of its own (recorded in ``xgate runs``).
 
-    Same ``sync_stream`` the nightly ``xgate sync`` runs; a failure is in the report (status
-    ``failed`` or ``deferred``, with the error), never raised, except ``Busy``.
+    Same ``sync_stream`` the nightly ``xgate sync`` runs, same failure policy
+    (``gateway.failures``); a failure is in the report (status ``failed`` or ``deferred``,
+    with the reason), never raised, except ``Busy``.
     """
     async with exclusive(gw, f"sync:{organization}:{stream}"):
         options = {"organizations": [organization], "streams": [stream], "full": full}
@@ -97,11 +102,10 @@ async def sync_one_stream(
             report = await sync_stream(
                 gw, org, stream, run_id, full=full, since=since, credit=CreditHook(gw)
             )
-        except (AuthError, CircuitOpenError) as exc:
-            status = "deferred" if isinstance(exc, CircuitOpenError) else "failed"
-            report = StreamReport(organization, stream, status=status, error=_why(exc))
-        except Exception as exc:  # a plugin bug or bad configuration: this stream only
-            report = StreamReport(organization, stream, status="failed", error=_why(exc))
+        except Exception as exc:  # before the first page (configuration, plugin, database)
+            decision = decide(exc, Operation.READ)
+            log_failure(log, f"{organization}/{stream}", exc, decision)
+            report = StreamReport(organization, stream, status="failed", error=decision.reason)
         await finish_run(gw, SyncReport(run_id=run_id, streams=[report]))
         return report
 
@@ -147,7 +151,3 @@ def issuing_organizations(gw: Gateway) -> list[str]:
             if gw.organization(name).can(Capability.ISSUE):
                 found.append(name)
     return found
-
-
-def _why(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
