@@ -25,6 +25,11 @@ COMMANDS: list[tuple[str, str]] = [
     ("submit", "gateway.cli.intake:submit"),
     ("keys", "gateway.cli.keys:app"),
     ("audit", "gateway.cli.audit:audit_list"),
+    ("worker", "gateway.cli.jobs:worker"),
+    ("jobs", "gateway.cli.jobs:app"),
+    ("verify", "gateway.cli.outward:verify"),
+    ("recognise", "gateway.cli.outward:recognise"),
+    ("credentials", "gateway.cli.outward:credentials_app"),
 ]
 
 
