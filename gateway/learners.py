@@ -156,7 +156,7 @@ async def _scores(conn: AsyncConnection, id_hash: str) -> list[dict[str, Any]]:
     sc, rev = t.scores.c, t.score_revisions.c
     out = []
     for s in await conn.execute(select(t.scores).where(sc.id_hash == id_hash).order_by(sc.id)):
-        item = dict(s._mapping)
+        item = {k: v for k, v in s._mapping.items() if k != "id_hash"}
         revisions = await conn.execute(
             select(rev.revision, rev.theory, rev.practical, rev.total, rev.org_passed, rev.absent)
             .where(rev.score_id == s.id)
@@ -172,7 +172,7 @@ async def _certificates(conn: AsyncConnection, id_hash: str) -> list[dict[str, A
     out = []
     q = select(t.certificates).where(ce.id_hash == id_hash).order_by(ce.issued_on, ce.id)
     for c in await conn.execute(q):
-        item = dict(c._mapping)
+        item = {k: v for k, v in c._mapping.items() if k != "id_hash"}
         events = await conn.execute(
             select(ev.status, ev.detail, ev.at).where(ev.certificate_id == c.id).order_by(ev.id)
         )

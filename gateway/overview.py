@@ -65,7 +65,9 @@ async def _last_runs(conn: AsyncConnection, names: list[str]) -> dict[str, OrgSt
             continue
         state = out[org]
         streams = await conn.execute(
-            select(st.status, st.stream, st.error).where(st.run_id == run_id, st.organization == org)
+            select(st.status, st.stream, st.error).where(
+                st.run_id == run_id, st.organization == org
+            )
         )
         statuses = []
         for s in streams:
@@ -86,7 +88,7 @@ async def _last_runs(conn: AsyncConnection, names: list[str]) -> dict[str, OrgSt
 def open_plans(catalogue: Catalogue, today: date) -> list[dict[str, Any]]:
     """Catalogue plans whose registration deadline has not passed (or that have none)."""
     plans = []
-    for p in sorted(catalogue.plans.values(), key=lambda x: (x.registration_deadline or date.max)):
+    for p in sorted(catalogue.plans.values(), key=lambda x: x.registration_deadline or date.max):
         if p.registration_deadline is not None and p.registration_deadline < today:
             continue
         cert = catalogue.certificates.get(p.certificate)
@@ -115,9 +117,7 @@ async def dashboard(
     )
     for org, status, count in unsettled:
         states.setdefault(org, OrgState(org)).unsettled[status] = count
-    quarantined = (
-        await conn.execute(select(func.count()).select_from(t.quarantine))
-    ).scalar_one()
+    quarantined = (await conn.execute(select(func.count()).select_from(t.quarantine))).scalar_one()
     plans = open_plans(catalogue, now.astimezone(BEIJING).date())
     return Dashboard(list(states.values()), int(quarantined), plans)
 

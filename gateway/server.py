@@ -14,6 +14,8 @@ it is; nothing personal appears in a message.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
@@ -60,9 +62,10 @@ class WebhookResult(BaseModel):
 
 
 class Health(BaseModel):
+    """Public: says the gateway is up, and names no organization."""
+
     status: Literal["ok"]
     version: str
-    organizations: list[str]
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -71,8 +74,7 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY_KEY]
-    body = Health(status="ok", version=__version__, organizations=gw.organization_names())
+    body = Health(status="ok", version=__version__)
     return web.json_response(body.model_dump())
 
 
@@ -135,10 +137,21 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return _error(500, "internal", f"internal error ({type(exc).__name__})")
 
 
-def build_app(gw: Gateway) -> web.Application:
-    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
+def build_app(
+    gw: Gateway, *, console: bool = True, clock: Callable[[], datetime] | None = None
+) -> web.Application:
+    """The gateway's application: health, webhooks and (unless ``console=False``) the staff
+    console of ``gateway.web``. Webhook bodies stay limited to ``MAX_BODY`` by the handler;
+    the application's limit is the console's upload limit."""
+    from gateway.web import setup_console
+    from gateway.web.app import upload_limit
+
+    size = max(MAX_BODY, upload_limit(gw)) if console else MAX_BODY
+    app = web.Application(middlewares=[errors], client_max_size=size)
     app[GATEWAY_KEY] = gw
     app.add_routes([web.get("/health", health), web.post("/webhooks/{organization}", webhook)])
+    if console:
+        setup_console(app, gw, clock=clock)
     return app
 
 

@@ -292,7 +292,7 @@ async def _apply_page(
             await apply_scores(
                 conn,
                 org.name,
-                good,
+                good,  # type: ignore[arg-type]
                 hash_id=gw.hash_id,
                 catalogue=gw.catalogue,  # type: ignore[arg-type]
                 run_id=run_id,
@@ -303,7 +303,7 @@ async def _apply_page(
             await apply_certificates(
                 conn,
                 org.name,
-                good,
+                good,  # type: ignore[arg-type]
                 hash_id=gw.hash_id,
                 run_id=run_id,
                 now=now,

@@ -166,14 +166,15 @@ async def set_disabled(db: Database, username: str, disabled: bool = True) -> No
     async with db.begin() as conn:
         user = await _require(conn, username)
         await conn.execute(
-            update(t.console_users)
-            .where(t.console_users.c.id == user.id)
-            .values(disabled=disabled)
+            update(t.console_users).where(t.console_users.c.id == user.id).values(disabled=disabled)
         )
         if disabled:
             await conn.execute(
                 update(t.console_tokens)
-                .where(t.console_tokens.c.user_id == user.id, t.console_tokens.c.revoked_at.is_(None))
+                .where(
+                    t.console_tokens.c.user_id == user.id,
+                    t.console_tokens.c.revoked_at.is_(None),
+                )
                 .values(revoked_at=_now())
             )
 
@@ -231,9 +232,7 @@ async def user_for_token(db: Database, token: str, now: datetime | None = None) 
         if user is None or user.disabled:
             return None
         await conn.execute(
-            update(t.console_tokens)
-            .where(tok.id == row.id)
-            .values(last_used_at=now or _now())
+            update(t.console_tokens).where(tok.id == row.id).values(last_used_at=now or _now())
         )
     return user
 
@@ -255,9 +254,7 @@ async def _locked(conn: AsyncConnection, keys: list[tuple[str, str]], now: datet
     lf = t.login_failures.c
     for kind, key in keys:
         row = (
-            await conn.execute(
-                select(lf.locked_until).where(lf.kind == kind, lf.key == key)
-            )
+            await conn.execute(select(lf.locked_until).where(lf.kind == kind, lf.key == key))
         ).first()
         until = _aware(row.locked_until) if row else None
         if until is not None and until > now:
@@ -335,8 +332,6 @@ async def authenticate(
             )
         )
         await conn.execute(
-            update(t.console_users)
-            .where(t.console_users.c.id == user.id)
-            .values(last_login_at=now)
+            update(t.console_users).where(t.console_users.c.id == user.id).values(last_login_at=now)
         )
     return LoginResult(user, "ok")

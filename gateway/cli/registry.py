@@ -23,6 +23,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("credits", "gateway.cli.credits:app"),
     ("check", "gateway.cli.intake:check"),
     ("submit", "gateway.cli.intake:submit"),
+    ("users", "gateway.cli.users:app"),
 ]
 
 

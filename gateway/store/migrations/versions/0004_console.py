@@ -46,9 +46,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_console_tokens")),
         sa.UniqueConstraint("token_sha256", name=op.f("uq_console_tokens_token_sha256")),
     )
-    op.create_index(
-        op.f("ix_console_tokens_user_id"), "console_tokens", ["user_id"], unique=False
-    )
+    op.create_index(op.f("ix_console_tokens_user_id"), "console_tokens", ["user_id"], unique=False)
     op.create_table(
         "login_failures",
         sa.Column("kind", sa.String(length=8), nullable=False),
