@@ -15,6 +15,7 @@ from aiohttp import web
 
 from gateway.credit.transcript import transcript_json, write_xlsx
 from gateway.learners import LearnerDetail, learner_detail, search_learners
+from gateway.masking import mask_text
 from gateway.web import render, state, trail
 from gateway.web.routes import PEOPLE, route
 
@@ -45,7 +46,8 @@ async def learners_search(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     query = str(form.get("q", "")).strip()[:64]
     hits = await _search(request, query) if query else []
-    return await render.page(request, "learners.html", hits=hits, query=query)
+    # an ID number typed in is not echoed back into the page
+    return await render.page(request, "learners.html", hits=hits, query=mask_text(query))
 
 
 @route("GET", "/learners/{ref}", PEOPLE, name="learner")

@@ -16,7 +16,7 @@ GATEWAY = web.AppKey("console_gateway", Gateway)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("console_clock")
 JOBS = web.AppKey("console_jobs", Jobs)
 UPLOADS = web.AppKey("console_uploads", UploadStore)
-USER = web.RequestKey("console_user", User | None)  # the signed-in user, if any
+USER: web.RequestKey[User | None] = web.RequestKey("console_user")  # signed-in user
 VIA_TOKEN = web.RequestKey("console_via_token", bool)  # an API token authenticated
 EXPIRED = web.RequestKey("console_expired", bool)  # the session just timed out
 

@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 from gateway.errors import InputError
 
@@ -37,6 +38,7 @@ class Upload:
 
 
 def safe_name(name: str) -> str:
+    name = unquote(name)  # some clients percent-encode non-ASCII file names
     base = Path(name.replace("\\", "/")).name.strip() or "list.xlsx"
     stem, suffix = os.path.splitext(base)
     if suffix.lower() not in SUFFIXES:
