@@ -54,6 +54,24 @@ class OrganizationSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
+class CredentialSettings(BaseModel):
+    """``[credentials]``: how the college signs and publishes Open Badges credentials."""
+
+    model_config = ConfigDict(extra="forbid")
+    public_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="where `xgate serve` is reachable from outside (scheme and host[:port], "
+        "no path): the issuer's did:web and the status list live there",
+    )
+    issuer_name: str = Field("xgate college", description="the college's name in credentials")
+    key_file: Path = Field(
+        Path("xgate-signing.jwk"), description="the Ed25519 signing key (created on first use)"
+    )
+    validity_years: int | None = Field(
+        None, ge=1, description="credentials expire after this many years (default: never)"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="XGATE_",
@@ -76,6 +94,7 @@ class Settings(BaseSettings):
     fees_file: Path | None = None
     eligibility_file: Path | None = None
     log_level: str = "WARNING"
+    credentials: CredentialSettings = Field(default_factory=CredentialSettings)
 
     @classmethod
     def settings_customise_sources(
