@@ -7,6 +7,7 @@ Built only when a command runs or help is asked for (``gateway.cli.main`` answer
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,12 @@ import typer
 from gateway._version import __version__
 from gateway.cli import state
 from gateway.cli.lazy import LazyGroup
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
 
 app = typer.Typer(
     name="xgate",
@@ -41,13 +48,15 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="print version")
     ] = False,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="log lines on stderr: text or json")
+    ] = LogFormat.text,
 ) -> None:
     """Global options apply to every command."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from gateway.masking import install_masking
+    from gateway.logs import configure_logging
 
-    install_masking()
+    configure_logging(level, log_format.value)
     state.CONFIG = config
 
 

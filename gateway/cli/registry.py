@@ -27,6 +27,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("credits", "gateway.cli.credits:app"),
     ("check", "gateway.cli.intake:check"),
     ("submit", "gateway.cli.intake:submit"),
+    ("worker", "gateway.cli.jobs:worker"),
+    ("jobs", "gateway.cli.jobs:app"),
     ("verify", "gateway.cli.outward:verify"),
     ("recognise", "gateway.cli.outward:recognise"),
     ("credentials", "gateway.cli.outward:credentials_app"),
