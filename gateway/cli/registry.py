@@ -60,6 +60,8 @@ SUMMARIES: dict[str, str] = {
     "submit": "Register a candidate file's valid rows with an organization, and write "
     "<file>.results.xlsx beside it. Exit 0 all accepted (or already registered), 1 some rows "
     "invalid, rejected or not settled, 2 the file itself is unusable.",
+    "worker": "Run jobs and the [schedule] until stopped (SIGTERM finishes running jobs first).",
+    "jobs": "Jobs on PostgreSQL: list, retry, cancel, queue now.",
     "verify": "Ask the issuing organization whether a certificate holds; the answer is recorded.",
     "recognise": "Recognise (认定) a certificate obtained elsewhere: verified at the issuer, then "
     "recorded and converted like a synced one; refused with the organization's reason otherwise.",
