@@ -24,6 +24,7 @@ from gateway.errors import (
     TransientError,
 )
 from gateway.hookspecs import hookimpl
+from gateway.incremental import HighWaterMark, PageNumbers
 from gateway.masking import mask_id, mask_text
 from gateway.models import (
     Candidate,
@@ -51,6 +52,7 @@ __all__ = [
     "CertificateStatus",
     "ContractError",
     "ExamPlan",
+    "HighWaterMark",
     "IdType",
     "Invalid",
     "IssueOutcome",
@@ -59,6 +61,7 @@ __all__ = [
     "OrganizationSpec",
     "OutcomeUnknown",
     "Page",
+    "PageNumbers",
     "RateLimitedError",
     "RegistrationOutcome",
     "RegistrationRequest",
