@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
     EXIT_CONFIG,
     EXIT_FAILURES,
@@ -45,7 +46,6 @@ from gateway.intake.registered import mark_registered_if_possible
 from gateway.settings import Settings, load_settings
 
 FileArg = Annotated[Path, typer.Argument(help="candidate list (.xlsx or .csv)", show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 SKIPPED_SHOWN = 20  # skipped rows are not problems: the table shows the first few
 IneligibleOpt = Annotated[
     bool,
@@ -325,7 +325,7 @@ def _submit(
         from gateway.intake.submit import submit_checked
         from gateway.runtime import open_gateway
 
-        async with open_gateway(settings=settings) as gw:
+        async with open_gateway(settings=settings, create=False) as gw:
             return await submit_checked(
                 gw,
                 checked,
