@@ -14,6 +14,10 @@ it is; nothing personal appears in a message.
 from __future__ import annotations
 
 import logging
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
@@ -23,6 +27,8 @@ from gateway._version import __version__
 from gateway.contract import Capability, Page
 from gateway.errors import XgateError
 from gateway.failures import Action, Kind, Operation, decide
+from gateway.health import add_health_routes
+from gateway.logs import log_context
 from gateway.masking import mask_text
 from gateway.models import CertificateRecord, ScoreRecord
 from gateway.runtime import Gateway
@@ -37,6 +43,7 @@ from gateway.sync import (
 
 log = logging.getLogger("xgate.server")
 MAX_BODY = 1024 * 1024
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
 
 
@@ -61,9 +68,10 @@ class WebhookResult(BaseModel):
 
 
 class Health(BaseModel):
+    """Public: says the gateway is up, and names no organization."""
+
     status: Literal["ok"]
     version: str
-    organizations: list[str]
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -72,8 +80,7 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY_KEY]
-    body = Health(status="ok", version=__version__, organizations=gw.organization_names())
+    body = Health(status="ok", version=__version__)
     return web.json_response(body.model_dump())
 
 
@@ -124,6 +131,32 @@ async def webhook(request: web.Request) -> web.Response:
     return web.json_response(result.model_dump())
 
 
+async def did_document(request: web.Request) -> web.Response:
+    """The college's did:web document: the public key its credentials are signed with."""
+    from gateway.credentials.signing import did_document as document
+
+    gw = request.app[GATEWAY_KEY]
+    return web.json_response(document(gw.settings.credentials), content_type="application/did+json")
+
+
+async def status_list(request: web.Request) -> web.Response:
+    """A Bitstring Status List, signed, its bits computed from the records now."""
+    from gateway.credentials.status import signed_list
+
+    gw = request.app[GATEWAY_KEY]
+    try:
+        number = int(request.match_info["number"])
+    except ValueError:
+        return _error(404, "no_such_list", "status lists are numbered from 1")
+    if number < 1:
+        return _error(404, "no_such_list", "status lists are numbered from 1")
+    async with gw.db.connect() as conn:
+        token = await signed_list(conn, gw.settings.credentials, number)
+    return web.Response(
+        text=token, content_type="application/vc+jwt", headers={"Cache-Control": "no-cache"}
+    )
+
+
 @web.middleware
 async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
     """Turn every failure into the JSON error shape; a server bug is a 500, logged masked."""
@@ -139,10 +172,41 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return _error(500, "internal", f"internal error ({type(exc).__name__})")
 
 
-def build_app(gw: Gateway) -> web.Application:
-    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
+@web.middleware
+async def request_ids(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every log line written while handling a request carries its id (``X-Request-Id`` when
+    the caller sent a sane one, else a new one), and the response says which it was."""
+    given = request.headers.get("X-Request-Id", "")
+    rid = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+    with log_context(request_id=rid):
+        response: web.StreamResponse = await handler(request)
+    response.headers["X-Request-Id"] = rid
+    return response
+
+
+def build_app(
+    gw: Gateway, *, console: bool = True, clock: Callable[[], datetime] | None = None
+) -> web.Application:
+    """The gateway's application: health, webhooks and (unless ``console=False``) the staff
+    console of ``gateway.web``. Webhook bodies stay limited to ``MAX_BODY`` by the handler;
+    the application's limit is the console's upload limit."""
+    from gateway.web import setup_console
+    from gateway.web.app import upload_limit
+
+    size = max(MAX_BODY, upload_limit(gw)) if console else MAX_BODY
+    app = web.Application(middlewares=[request_ids, errors], client_max_size=size)
     app[GATEWAY_KEY] = gw
-    app.add_routes([web.get("/health", health), web.post("/webhooks/{organization}", webhook)])
+    app.add_routes(
+        [
+            web.get("/health", health),
+            web.post("/webhooks/{organization}", webhook),
+            web.get("/.well-known/did.json", did_document),
+            web.get("/credentials/status/{number}", status_list),
+        ]
+    )
+    add_health_routes(app, gw)
+    if console:
+        setup_console(app, gw, clock=clock)
     return app
 
 
@@ -173,6 +237,37 @@ def openapi() -> dict[str, Any]:
                 "get": {
                     "summary": "Liveness and configured organizations",
                     "responses": {"200": {"description": "ok", "content": content("Health")}},
+                }
+            },
+            "/.well-known/did.json": {
+                "get": {
+                    "summary": "The college's did:web document (credential signing key)",
+                    "responses": {
+                        "200": {
+                            "description": "DID document",
+                            "content": {"application/did+json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+            "/credentials/status/{number}": {
+                "get": {
+                    "summary": "A signed Bitstring Status List of issued credentials",
+                    "parameters": [
+                        {
+                            "name": "number",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 1},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "BitstringStatusListCredential as a compact JWS",
+                            "content": {"application/vc+jwt": {"schema": {"type": "string"}}},
+                        },
+                        "404": error("no such list"),
+                    },
                 }
             },
             "/webhooks/{organization}": {

@@ -54,6 +54,66 @@ class OrganizationSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
+class ConsoleSettings(BaseModel):
+    """The staff web console served by ``xgate serve`` (``[console]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    idle_minutes: float = Field(30, gt=0, description="sign out after this long without a request")
+    lifetime_hours: float = Field(12, gt=0, description="sign out this long after signing in")
+    upload_max_mb: float = Field(10, gt=0, description="largest candidate list accepted")
+    upload_dir: Path = Field(Path("xgate-uploads"), description="uploads and results (0700)")
+    upload_keep_hours: float = Field(
+        24, gt=0, description="uploaded lists and results are deleted after this long"
+    )
+    secure_cookies: bool = Field(
+        False, description="mark the session cookie Secure (set when served behind TLS)"
+    )
+    language: str = Field("zh", pattern="^(zh|en)$", description="default page language")
+
+
+class ScheduleSettings(BaseModel):
+    """``[schedule]``: cron lines run by the job engine's periodic tasks (``xgate worker``).
+
+    Empty means "not scheduled". Times are the worker's clock (UTC in the shipped images).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    sync: str = Field("0 2 * * *", description="nightly: deliver, sync every stream, issue")
+    reconcile: str = Field("*/30 * * * *", description="settle unknown registrations")
+    weekly_report: str = Field("0 7 * * MON", description="the weekly report")
+
+
+class WorkerSettings(BaseModel):
+    """``[worker]``: how ``xgate worker`` runs jobs (PostgreSQL only)."""
+
+    model_config = ConfigDict(extra="forbid")
+    concurrency: int = Field(4, ge=1, le=256, description="jobs run at once per worker")
+    heartbeat: float = Field(10.0, gt=0, description="seconds between worker heartbeats")
+    stalled_after: float = Field(
+        30.0, gt=0, description="a worker silent this long is dead: its jobs are requeued"
+    )
+    attempts: int = Field(3, ge=1, le=20, description="runs of a failing job before it fails")
+    retry_wait: float = Field(60.0, ge=0, description="seconds before a failed job reruns")
+
+
+class CredentialSettings(BaseModel):
+    """``[credentials]``: how the college signs and publishes Open Badges credentials."""
+
+    model_config = ConfigDict(extra="forbid")
+    public_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="where `xgate serve` is reachable from outside (scheme and host[:port], "
+        "no path): the issuer's did:web and the status list live there",
+    )
+    issuer_name: str = Field("xgate college", description="the college's name in credentials")
+    key_file: Path = Field(
+        Path("xgate-signing.jwk"), description="the Ed25519 signing key (created on first use)"
+    )
+    validity_years: int | None = Field(
+        None, ge=1, description="credentials expire after this many years (default: never)"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="XGATE_",
@@ -76,6 +136,10 @@ class Settings(BaseSettings):
     fees_file: Path | None = None
     eligibility_file: Path | None = None
     log_level: str = "WARNING"
+    console: ConsoleSettings = ConsoleSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    worker: WorkerSettings = WorkerSettings()
+    credentials: CredentialSettings = Field(default_factory=CredentialSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -345,6 +345,50 @@ credit_ledger = Table(
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
+# Console users (gateway.users): a password hashed with argon2id, one role, never deleted
+# (disabled instead, so the audit trail keeps naming them).
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", TS, nullable=False),
+    Column("password_changed_at", TS, nullable=False),
+    Column("last_login_at", TS),
+)
+
+# Per-user API tokens: only a SHA-256 of the token is kept; the token is shown once.
+console_tokens = Table(
+    "console_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("console_users.id"), nullable=False, index=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("last_used_at", TS),
+    Column("revoked_at", TS),
+)
+
+# Login throttling: failures per user name and per client address (kind "user" / "address").
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("first_at", TS, nullable=False),
+    Column("locked_until", TS),
+)
+
+# Learner look-up by 学号 or name (gateway.learners) answers from an index, not a scan.
+Index("ix_candidates_student_number", candidates.c.student_number)
+Index("ix_candidates_name", candidates.c.name)
+Index("ix_learning_accounts_name", learning_accounts.c.name)
+
 
 # ---------------------------------------------------------------------------------------------
 # Issue 13 (student roster and reports): each issue keeps its tables in its own section so that
@@ -362,6 +406,71 @@ credit_ledger = Table(
 # Issue 16 (credit bank outward): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
+
+# What an organization answered when asked about a certificate (``xgate verify``, recognition of
+# a certificate obtained elsewhere): the answer and its time, never the holder's name or ID.
+certificate_verifications = Table(
+    "certificate_verifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization", String(40), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("purpose", String(16), nullable=False),  # verify, recognition
+    Column("found", Boolean),
+    Column("status", String(16)),
+    Column("holder_checked", Boolean, nullable=False, default=False),
+    Column("holder_matches", Boolean),
+    Column("outcome", String(16), nullable=False),  # valid, revoked, not_found, mismatch, ...
+    Column("reason", Text),
+    Column("id_hash", String(64)),
+    Column("operator", String(128)),
+    Column("answered_at", TS, nullable=False),
+    Index("ix_certificate_verifications_number", "organization", "number"),
+)
+
+# Every signed credential the college issued: its status-list index is its identity for
+# revocation (a bit in the Bitstring Status List served by ``xgate serve``).
+issued_credentials = Table(
+    "issued_credentials",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("credential_id", String(64), nullable=False, unique=True),  # urn:uuid:...
+    Column("kind", String(24), nullable=False),  # OpenBadgeCredential, ClrCredential
+    Column("account_id", ForeignKey("learning_accounts.id"), nullable=False, index=True),
+    Column("organization", String(40)),
+    Column("certificate_number", String(64)),
+    Column("status_index", Integer, nullable=False, unique=True),
+    Column("issued_at", TS, nullable=False),
+    Column("valid_until", TS),
+    Column("revoked_at", TS),
+    Column("revoked_reason", Text),
+)
+
+# Exports to the national or provincial credit bank: one row per file, and one item per
+# outcome state or ledger entry it carried (a later state of the same outcome is a correction).
+credit_exports = Table(
+    "credit_exports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", TS, nullable=False),
+    Column("operator", String(128)),
+    Column("file_name", String(512)),
+    Column("format", String(8), nullable=False),
+    Column("outcomes", Integer, nullable=False, default=0),
+    Column("entries", Integer, nullable=False, default=0),
+    Column("corrections", Integer, nullable=False, default=0),
+)
+
+credit_export_items = Table(
+    "credit_export_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("export_id", ForeignKey("credit_exports.id"), nullable=False, index=True),
+    Column("kind", String(8), nullable=False),  # outcome, entry
+    Column("ref_id", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Index("ix_credit_export_items_ref", "kind", "ref_id"),
+)
 
 
 # ---------------------------------------------------------------------------------------------
