@@ -385,9 +385,8 @@ def export(
 
     async def go() -> Any:
         from gateway.credit.export import export_credit
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             return await export_credit(gw, output, fmt=fmt)
 
     done = run_async(go)
