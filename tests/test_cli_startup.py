@@ -64,6 +64,14 @@ def test_version_imports_only_the_standard_library_and_the_version() -> None:
     assert foreign == set(), foreign  # not even typer or click
 
 
+def test_every_command_has_a_summary() -> None:
+    missing = [name for name, _ in registry.COMMANDS if name not in registry.SUMMARIES]
+    assert not missing, (
+        f"add the one-line help of {missing} to SUMMARIES in gateway/cli/registry.py: "
+        "`xgate --help` otherwise imports those modules to show it"
+    )
+
+
 def test_help_lists_every_command_without_importing_any() -> None:
     mods, out = modules_after("--help")
     for name, _ in registry.COMMANDS:

@@ -63,6 +63,7 @@ SUMMARIES: dict[str, str] = {
     "invalid, rejected or not settled, 2 the file itself is unusable.",
     "worker": "Run jobs and the [schedule] until stopped (SIGTERM finishes running jobs first).",
     "jobs": "Jobs on PostgreSQL: list, retry, cancel, queue now.",
+    "users": "Web console users: roles admin, staff, finance, viewer.",
     "verify": "Ask the issuing organization whether a certificate holds; the answer is recorded.",
     "recognise": "Recognise (认定) a certificate obtained elsewhere: verified at the issuer, then "
     "recorded and converted like a synced one; refused with the organization's reason otherwise.",
