@@ -34,6 +34,14 @@ def invoke(env: dict[str, str], *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.fixture
+def env(db_target: Any) -> dict[str, str]:
+    """The test database, created (commands other than ``db upgrade`` never create one)."""
+    variables = db_target.env()
+    assert invoke(variables, "db", "upgrade")[0] == 0
+    return variables
+
+
 def meta(target: Any) -> dict[str, str]:
     async def go() -> dict[str, str]:
         db = await open_database(target.url, schema=target.schema)
@@ -64,11 +72,13 @@ def test_keys_init_writes_a_private_file_once_and_show_reveals_no_secret(tmp_pat
         assert base64.b64encode(secret).decode() not in out and secret.hex() not in out
 
 
-def test_the_database_stores_fingerprints_and_no_key(db_target: Any, tmp_path: Path) -> None:
+def test_the_database_stores_fingerprints_and_no_key(
+    db_target: Any, env: dict[str, str], tmp_path: Path
+) -> None:
     csv = write_csv(
         tmp_path / "c.csv", [[P1, "张三", "课程", "GE101", "大学英语", 4, "2025-07-01"]]
     )
-    assert invoke(db_target.env(), "credits", "import", str(csv))[0] == 0
+    assert invoke(env, "credits", "import", str(csv))[0] == 0
     stored = meta(db_target)
     assert stored["keys.lookup"] == KEYS.fingerprints()["keys.lookup"]
     assert "keys.data.d1" in stored and "id_salt" not in stored
@@ -77,8 +87,7 @@ def test_the_database_stores_fingerprints_and_no_key(db_target: Any, tmp_path: P
         assert base64.b64encode(secret).decode() not in text and secret.hex() not in text
 
 
-def test_missing_wrong_or_exposed_keys_refuse_to_start(db_target: Any, tmp_path: Path) -> None:
-    env = db_target.env()
+def test_missing_wrong_or_exposed_keys_refuse_to_start(env: dict[str, str], tmp_path: Path) -> None:
     assert invoke(env, "credits", "verify")[0] == 0  # binds the session's keys
     code, out = invoke({**env, "XGATE_KEYS": str(tmp_path / "none.keys")}, "credits", "verify")
     assert code == 3 and "no key file" in out and "xgate keys init" in out
@@ -92,7 +101,7 @@ def test_missing_wrong_or_exposed_keys_refuse_to_start(db_target: Any, tmp_path:
 
 
 def test_a_milestone_1_database_moves_its_salt_into_a_key_file(
-    db_target: Any, tmp_path: Path
+    db_target: Any, env: dict[str, str], tmp_path: Path
 ) -> None:
     async def make_legacy() -> None:
         db = await open_database(db_target.url, schema=db_target.schema)
@@ -104,7 +113,7 @@ def test_a_milestone_1_database_moves_its_salt_into_a_key_file(
 
     asyncio.run(make_legacy())
     path = tmp_path / "moved.keys"
-    env = {**db_target.env(), "XGATE_KEYS": str(path)}
+    env = {**env, "XGATE_KEYS": str(path)}
     write(generate(), tmp_path / "fresh.keys")
     code, out = invoke({**env, "XGATE_KEYS": str(tmp_path / "fresh.keys")}, "credits", "verify")
     assert code == 3 and "--from-database" in out
@@ -116,8 +125,7 @@ def test_a_milestone_1_database_moves_its_salt_into_a_key_file(
     assert invoke(env, "credits", "verify")[0] == 0
 
 
-def test_lookups_of_a_person_are_audited(db_target: Any, tmp_path: Path) -> None:
-    env = db_target.env()
+def test_lookups_of_a_person_are_audited(env: dict[str, str], tmp_path: Path) -> None:
     csv = write_csv(
         tmp_path / "c.csv", [[P1, "张三", "课程", "GE101", "大学英语", 4, "2025-07-01"]]
     )
