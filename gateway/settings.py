@@ -54,6 +54,27 @@ class OrganizationSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
+class ReportEmail(BaseModel):
+    """``[report.email]``: where ``xgate report weekly --email`` sends the workbook (SMTP)."""
+
+    host: str
+    port: int = Field(465, ge=1, le=65535)
+    use_tls: bool = Field(True, description="implicit TLS (port 465); false with starttls")
+    start_tls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str
+    recipients: list[str] = Field(min_length=1)
+    timeout: float = Field(30.0, gt=0)
+
+
+class ReportSettings(BaseModel):
+    """``[report]``: the college named on report cover sheets, and optional e-mail."""
+
+    college: str = Field("", description="college name on report cover sheets")
+    email: ReportEmail | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="XGATE_",
@@ -76,6 +97,7 @@ class Settings(BaseSettings):
     fees_file: Path | None = None
     eligibility_file: Path | None = None
     log_level: str = "WARNING"
+    report: ReportSettings = ReportSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -177,4 +199,6 @@ def secret_values(settings: Settings) -> list[str]:
 
     for org in settings.organizations.values():
         walk(org.plugin_values())
+    if settings.report.email and settings.report.email.password:
+        found.append(settings.report.email.password.get_secret_value())
     return [s for s in found if s]
