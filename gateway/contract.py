@@ -83,11 +83,18 @@ class Page(Generic[T]):
     transaction as the page's records, so resuming from it must yield every record not in
     this page or an earlier one, even if the organization changed data in between. ``None``
     means the stream is exhausted for now (the core keeps the last non-None cursor).
+
+    ``complete`` (API 1.1), set on the *last* page of a read: the pages this call of the
+    stream method yielded, from its first to this one, listed every record the organization
+    holds now (a snapshot). Only then may the core conclude that a certificate missing from the
+    read was withdrawn. Never set it on a read that started from a resumed cursor, a ``since``
+    cursor, or one filtered in any way.
     """
 
     records: Sequence[T | Mapping[str, Any] | Invalid]
     next_cursor: str | None
     raw_size: int = 0
+    complete: bool = False
 
 
 @dataclass

@@ -47,6 +47,11 @@ def xgate_certificate_revoked(organization: str, certificate: Any) -> None:
 
 
 @hookspec
+def xgate_certificate_withdrawn(organization: str, number: str, reason: str) -> None:
+    """A certificate the organization no longer lists was marked withdrawn (API 1.1)."""
+
+
+@hookspec
 def xgate_credit_converted(account: str, entries: list[Any]) -> None:
     """Credit was added to a learning account (``account`` is the hashed ID)."""
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, exists, select
 
 from gateway.contract import Capability
-from gateway.errors import AuthError, CircuitOpenError, OutcomeUnknown, TransientError
+from gateway.failures import Action, Kind, Operation, decide, log_failure
 from gateway.models import IssueOutcome, IssueRequest
 from gateway.outbox import load_plan
 from gateway.people import candidate_from_row
@@ -43,6 +43,11 @@ class IssueReport:
     refused: int = 0
     unknown: int = 0
     errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every request settled (issued or refused); nothing unknown, nothing failed."""
+        return not self.errors and self.unknown == 0
 
 
 def issue_key(organization: str, plan_code: str, id_hash: str) -> str:
@@ -166,22 +171,33 @@ async def issue_for(
             await _set(gw, ids, "sent")
             try:
                 outcomes = await org.adapter.issue(requests)
-            except OutcomeUnknown as exc:
-                await _set(gw, ids, "unknown", reason=str(exc))
-                report.unknown += len(ids)
+            except Exception as exc:  # the failure policy decides; see gateway.failures
+                if await _settle_failure(gw, organization, ids, exc, report):
+                    return report
                 continue
-            except (AuthError, CircuitOpenError, TransientError) as exc:
-                sent = getattr(exc, "sent", False)
-                await _set(gw, ids, "unknown" if sent else "pending", reason=str(exc))
-                report.errors.append(f"{organization}: issuance stopped: {exc}")
-                return report
-            except Exception as exc:  # a contract error or a plugin bug: the answer is unknown
-                await _set(gw, ids, "unknown", reason=f"{type(exc).__name__}: {exc}")
-                report.unknown += len(ids)
-                report.errors.append(f"{organization}: issue failed: {type(exc).__name__}: {exc}")
-                return report
             await _record(gw, organization, batch, outcomes, report, run_id)
     return report
+
+
+async def _settle_failure(
+    gw: Gateway, organization: str, ids: list[int], exc: Exception, report: IssueReport
+) -> bool:
+    """Record what a failed ``issue`` call means for its requests; True when issuance of this
+    organization stops for this run."""
+    decision = decide(exc, Operation.WRITE)
+    log_failure(log, f"{organization}: issue", exc, decision)
+    if decision.action is Action.REJECT:
+        await _set(gw, ids, "refused", reason=str(exc))
+        report.refused += len(ids)
+        return False
+    if decision.action is Action.UNKNOWN:
+        await _set(gw, ids, "unknown", reason=decision.reason)
+        report.unknown += len(ids)
+    else:  # deferred or the organization failed: certainly not issued, asked again next run
+        await _set(gw, ids, "pending", reason=decision.reason)
+    if decision.kind is not Kind.OUTCOME_UNKNOWN:
+        report.errors.append(f"{organization}: issuance {decision.action.value}: {decision.reason}")
+    return decision.stop
 
 
 async def _record(
@@ -247,6 +263,7 @@ async def issue_all(
         try:
             reports.append(await issue_for(gw, name, plan_code=plan_code, run_id=run_id))
         except Exception as exc:  # confined to this organization
-            log.error("%s: issuance failed: %s", name, exc)
-            reports.append(IssueReport(name, errors=[f"{type(exc).__name__}: {exc}"]))
+            decision = decide(exc, Operation.WRITE)
+            log_failure(log, f"{name}: issuance", exc, decision)
+            reports.append(IssueReport(name, errors=[decision.reason]))
     return reports

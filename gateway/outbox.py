@@ -27,13 +27,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.errors import (
-    AuthError,
-    CircuitOpenError,
-    OutcomeUnknown,
-    RejectedError,
-    TransientError,
-)
+from gateway.failures import Action, Kind, Operation, decide, log_failure
 from gateway.models import (
     Candidate,
     ExamPlan,
@@ -405,6 +399,34 @@ async def _release(
         )
 
 
+async def _settle_failure(
+    gw: Gateway, organization: str, ids: list[int], exc: Exception, report: DeliveryReport
+) -> bool:
+    """Record what a failed ``register`` call means for its claimed batch (see
+    ``gateway.failures``); True when delivery to this organization stops for this run."""
+    decision = decide(exc, Operation.WRITE)
+    log_failure(log, f"{organization}: register", exc, decision)
+    if decision.action is Action.REJECT:
+        code = getattr(exc, "code", None)
+        await _release(gw, ids, S.REJECTED, str(exc), reason_code=code, reason=str(exc))
+        report.rejected += len(ids)
+        return False
+    if decision.action is Action.UNKNOWN:
+        await _release(gw, ids, S.UNKNOWN, f"outcome unknown: {decision.reason}")
+        report.unknown += len(ids)
+    else:  # certainly not sent: back to pending, with the reason ``xgate outbox`` shows
+        reason = f"not sent ({decision.action.value}): {decision.reason}"
+        await _release(gw, ids, S.PENDING, reason, reason=reason)
+        report.sent -= len(ids)
+        if decision.action is Action.DEFER:
+            report.deferred += len(ids)
+        if decision.kind is Kind.AUTH:
+            report.auth_failed = True
+    if decision.kind is not Kind.OUTCOME_UNKNOWN:
+        report.errors.append(f"{organization}: {decision.action.value}: {decision.reason}")
+    return decision.stop
+
+
 async def deliver(
     gw: Gateway,
     organization: str,
@@ -442,36 +464,10 @@ async def deliver(
         report.sent += len(rows)
         try:
             outcomes = await org.adapter.register(plan, requests)
-        except OutcomeUnknown as exc:
-            await _release(gw, ids, S.UNKNOWN, f"outcome unknown: {exc}")
-            report.unknown += len(ids)
+        except Exception as exc:  # the failure policy decides; see gateway.failures
+            if await _settle_failure(gw, organization, ids, exc, report):
+                break
             continue
-        except AuthError as exc:
-            await _release(gw, ids, S.PENDING, f"not sent: {exc}")
-            report.sent -= len(rows)
-            report.auth_failed = True
-            report.errors.append(f"{organization}: authentication failed: {exc}")
-            break
-        except (CircuitOpenError, TransientError) as exc:
-            if exc.sent:
-                await _release(gw, ids, S.UNKNOWN, f"outcome unknown: {exc}")
-                report.unknown += len(ids)
-                continue
-            await _release(gw, ids, S.PENDING, f"deferred: {exc}")
-            report.sent -= len(rows)
-            report.deferred += len(ids)
-            report.errors.append(f"{organization}: deferred: {exc}")
-            break
-        except RejectedError as exc:
-            await _release(gw, ids, S.REJECTED, str(exc), reason_code=exc.code, reason=str(exc))
-            report.rejected += len(ids)
-            continue
-        except Exception as exc:  # a plugin bug: we cannot know whether anything went out
-            log.error("%s: register failed: %s: %s", organization, type(exc).__name__, exc)
-            await _release(gw, ids, S.UNKNOWN, f"adapter error: {type(exc).__name__}")
-            report.unknown += len(ids)
-            report.errors.append(f"{organization}: adapter error {type(exc).__name__}: {exc}")
-            break
         accepted = await _record(gw, organization, rows, outcomes, report)
         for registration in accepted:
             gw.host.emit(
@@ -553,13 +549,13 @@ async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileRe
                 continue
             try:
                 outcome = await org.adapter.lookup_registration(plan, _request(plan, row))
-            except (AuthError, CircuitOpenError) as exc:
+            except Exception as exc:  # the failure policy decides; see gateway.failures
+                decision = decide(exc, Operation.READ)
+                log_failure(log, f"{name}: look-up", exc, decision)
                 report.still_unknown += 1
-                report.errors.append(f"{name}: reconciliation stopped: {exc}")
-                break
-            except Exception as exc:
-                log.warning("%s: look-up failed: %s: %s", name, type(exc).__name__, exc)
-                report.still_unknown += 1
+                if decision.stop:
+                    report.errors.append(f"{name}: reconciliation stopped: {decision.reason}")
+                    break
                 continue
             async with gw.db.begin() as conn:
                 if outcome is None:

@@ -2,13 +2,20 @@
 
 Everything here runs inside the caller's transaction (one per page), so a page's records, their
 history rows and the stream's cursor commit together or not at all. Applying the same page twice
-changes nothing: rows are matched by natural key and only a strictly newer revision from the
-organization counts as a change.
+changes nothing: rows are matched by natural key and a record counts as a change only when its
+values differ from the stored ones and its stamp is not older. A change under the same stamp is
+still a new revision (organizations that stamp in whole seconds correct within one), with a
+warning that the organization's stamp did not advance.
+
+A certificate the organization stops listing is ``withdrawn`` only after a *complete* read of
+its certificates (``withdraw_unlisted``, called once at the end of the read with the numbers it
+listed); one that is listed again is restored. Both leave a row in ``certificate_events``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +33,11 @@ from gateway.models import CertificateRecord, CertificateStatus, ScoreRecord
 from gateway.store import tables as t
 
 M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger("xgate.records")
+#: Stored status of a certificate the organization no longer lists (never sent by an adapter).
+WITHDRAWN = "withdrawn"
+#: Certificate ids per UPDATE when withdrawing (bound parameters stay well under SQLite's cap).
+WITHDRAW_CHUNK = 500
 
 
 @dataclass
@@ -42,6 +54,9 @@ class PageResult:
     changed: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    restored: int = 0
+    #: changes whose organization stamp equals the stored one (corrected within the same stamp)
+    same_stamp: int = 0
     people: dict[str, Person] = field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -215,10 +230,12 @@ async def apply_scores(
             new_scores.append(s)
             result.new += 1
             continue
-        newer = s.revised_at > _aware(old["revised_at"])
-        if not newer or _score_values(s) == _row_values(old):
+        stamp = _aware(old["revised_at"])
+        if s.revised_at < stamp or _score_values(s) == _row_values(old):
             result.unchanged += 1
             continue
+        if s.revised_at == stamp:
+            result.same_stamp += 1
         revision = old["revision"] + 1
         await conn.execute(
             t.scores.update().where(t.scores.c.id == old["id"]).values(revision=revision, **values)
@@ -245,6 +262,18 @@ async def apply_scores(
         await conn.execute(t.score_revisions.insert(), revisions)
     result.records += len(scores)
     result.unchanged += len(scores) - len(items)  # duplicates within the page
+    _warn_same_stamp(organization, "scores", result)
+
+
+def _warn_same_stamp(organization: str, stream: str, result: PageResult) -> None:
+    if result.same_stamp:
+        log.warning(
+            "%s/%s: %d record(s) changed without a newer stamp from the organization; "
+            "stored as new revisions (its stamps did not advance)",
+            organization,
+            stream,
+            result.same_stamp,
+        )
 
 
 async def _insert_scores(
@@ -328,23 +357,24 @@ async def apply_certificates(
             new_certs.append(c)
             result.new += 1
             continue
-        if c.updated_at <= _aware(old["org_updated_at"]):
+        restored = old["status"] == WITHDRAWN  # listed again: current, whatever its stamp
+        stamp = _aware(old["org_updated_at"])
+        if not restored and (c.updated_at < stamp or _same_certificate(old, values)):
             result.unchanged += 1
             continue
-        compare = ("status", "level", "issued_on", "revoked_reason", "id_hash", "plan_code")
-        if all(old[k] == values[k] for k in compare):
-            result.unchanged += 1
-            continue
+        if not restored and c.updated_at == stamp:
+            result.same_stamp += 1
         await conn.execute(
             t.certificates.update().where(t.certificates.c.id == old["id"]).values(**values)
         )
         result.changed += 1
+        result.restored += restored
         if old["status"] != values["status"]:
             events.append(
                 {
                     "certificate_id": old["id"],
                     "status": values["status"],
-                    "detail": c.revoked_reason,
+                    "detail": "restored: listed again" if restored else c.revoked_reason,
                     "run_id": run_id,
                     "at": now,
                 }
@@ -377,3 +407,77 @@ async def apply_certificates(
         await conn.execute(t.certificate_events.insert(), events)
     result.records += len(certificates)
     result.unchanged += len(certificates) - len(items)
+    _warn_same_stamp(organization, "certificates", result)
+
+
+_CERTIFICATE_VALUES = (
+    "status",
+    "level",
+    "issued_on",
+    "revoked_reason",
+    "id_hash",
+    "plan_code",
+    "certificate_code",
+    "certificate_name",
+)
+
+
+def _same_certificate(old: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    return all(old[k] == values[k] for k in _CERTIFICATE_VALUES)
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """A certificate marked withdrawn: enough for the run report, credit and events."""
+
+    id: int
+    number: str
+    id_hash: str
+    reason: str
+
+
+async def withdraw_unlisted(
+    conn: AsyncConnection,
+    organization: str,
+    listed: set[str],
+    *,
+    run_id: int | None,
+    now: datetime,
+) -> list[Withdrawn]:
+    """Mark ``withdrawn`` every valid certificate of ``organization`` not in ``listed``.
+
+    Call it only after a complete read (every current certificate was listed, ``listed`` holds
+    their numbers). Cost: one select of the organization's valid certificates (numbers only),
+    then a few statements for the difference, however many were listed: never one per record.
+    Revoked certificates stay revoked (a revocation says more than a disappearance).
+    """
+    c = t.certificates
+    rows = await conn.execute(
+        select(c.c.id, c.c.number, c.c.id_hash).where(
+            c.c.organization == organization, c.c.status == CertificateStatus.VALID.value
+        )
+    )
+    reason = f"withdrawn: no longer listed by {organization} (complete read, run {run_id})"
+    gone = [Withdrawn(r.id, r.number, r.id_hash, reason) for r in rows if r.number not in listed]
+    ids = [w.id for w in gone]
+    for i in range(0, len(ids), WITHDRAW_CHUNK):
+        await conn.execute(
+            c.update()
+            .where(c.c.id.in_(ids[i : i + WITHDRAW_CHUNK]))
+            .values(status=WITHDRAWN, revoked_reason=reason[:256], updated_at=now)
+        )
+    if gone:
+        await conn.execute(
+            t.certificate_events.insert(),
+            [
+                {
+                    "certificate_id": w.id,
+                    "status": WITHDRAWN,
+                    "detail": reason,
+                    "run_id": run_id,
+                    "at": now,
+                }
+                for w in gone
+            ],
+        )
+    return gone

@@ -21,7 +21,8 @@ from pydantic import BaseModel, Field
 
 from gateway._version import __version__
 from gateway.contract import Capability, Page
-from gateway.errors import AuthError, ContractError, RejectedError, XgateError
+from gateway.errors import XgateError
+from gateway.failures import Action, Kind, Operation, decide
 from gateway.masking import mask_text
 from gateway.models import CertificateRecord, ScoreRecord
 from gateway.runtime import Gateway
@@ -29,7 +30,7 @@ from gateway.sync import (
     CreditHook,
     StreamReport,
     SyncReport,
-    _apply_page,
+    apply_page,
     finish_run,
     start_run,
 )
@@ -91,9 +92,12 @@ async def webhook(request: web.Request) -> web.Response:
         return _error(413, "too_large", f"a webhook body may be at most {MAX_BODY} bytes")
     try:
         records = await org.adapter.parse_webhook(dict(request.headers), body)
-    except AuthError as exc:
-        return _error(401, "bad_signature", str(exc))
-    except (ContractError, RejectedError, ValueError) as exc:
+    except Exception as exc:  # the failure policy decides; see gateway.failures
+        decision = decide(exc, Operation.RECEIVE)
+        if decision.action is not Action.REJECT:
+            raise
+        if decision.kind is Kind.AUTH:
+            return _error(401, "bad_signature", str(exc))
         return _error(400, "bad_body", str(exc))
     credit = CreditHook(gw)
     run_id = await start_run(gw, {"webhook": name})
@@ -106,7 +110,7 @@ async def webhook(request: web.Request) -> web.Response:
     ):
         if items:
             page: Page[Any] = Page(records=items, next_cursor=None)
-            await _apply_page(gw, org, stream, model, page, run_id, report, credit)
+            await apply_page(gw, org, stream, model, page, run_id, report, credit)
     report.status = "ok"
     await finish_run(gw, SyncReport(run_id=run_id, streams=[report]))
     result = WebhookResult(
@@ -118,6 +122,32 @@ async def webhook(request: web.Request) -> web.Response:
         quarantined=report.quarantined,
     )
     return web.json_response(result.model_dump())
+
+
+async def did_document(request: web.Request) -> web.Response:
+    """The college's did:web document: the public key its credentials are signed with."""
+    from gateway.credentials.signing import did_document as document
+
+    gw = request.app[GATEWAY_KEY]
+    return web.json_response(document(gw.settings.credentials), content_type="application/did+json")
+
+
+async def status_list(request: web.Request) -> web.Response:
+    """A Bitstring Status List, signed, its bits computed from the records now."""
+    from gateway.credentials.status import signed_list
+
+    gw = request.app[GATEWAY_KEY]
+    try:
+        number = int(request.match_info["number"])
+    except ValueError:
+        return _error(404, "no_such_list", "status lists are numbered from 1")
+    if number < 1:
+        return _error(404, "no_such_list", "status lists are numbered from 1")
+    async with gw.db.connect() as conn:
+        token = await signed_list(conn, gw.settings.credentials, number)
+    return web.Response(
+        text=token, content_type="application/vc+jwt", headers={"Cache-Control": "no-cache"}
+    )
 
 
 @web.middleware
@@ -138,7 +168,14 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
 def build_app(gw: Gateway) -> web.Application:
     app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
     app[GATEWAY_KEY] = gw
-    app.add_routes([web.get("/health", health), web.post("/webhooks/{organization}", webhook)])
+    app.add_routes(
+        [
+            web.get("/health", health),
+            web.post("/webhooks/{organization}", webhook),
+            web.get("/.well-known/did.json", did_document),
+            web.get("/credentials/status/{number}", status_list),
+        ]
+    )
     return app
 
 
@@ -169,6 +206,37 @@ def openapi() -> dict[str, Any]:
                 "get": {
                     "summary": "Liveness and configured organizations",
                     "responses": {"200": {"description": "ok", "content": content("Health")}},
+                }
+            },
+            "/.well-known/did.json": {
+                "get": {
+                    "summary": "The college's did:web document (credential signing key)",
+                    "responses": {
+                        "200": {
+                            "description": "DID document",
+                            "content": {"application/did+json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+            "/credentials/status/{number}": {
+                "get": {
+                    "summary": "A signed Bitstring Status List of issued credentials",
+                    "parameters": [
+                        {
+                            "name": "number",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 1},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "BitstringStatusListCredential as a compact JWS",
+                            "content": {"application/vc+jwt": {"schema": {"type": "string"}}},
+                        },
+                        "404": error("no such list"),
+                    },
                 }
             },
             "/webhooks/{organization}": {

@@ -57,6 +57,7 @@ class OrganizationSettings(BaseModel):
 class ReportEmail(BaseModel):
     """``[report.email]``: where ``xgate report weekly --email`` sends the workbook (SMTP)."""
 
+    model_config = ConfigDict(extra="forbid")
     host: str
     port: int = Field(465, ge=1, le=65535)
     use_tls: bool = Field(True, description="implicit TLS (port 465); false with starttls")
@@ -71,8 +72,27 @@ class ReportEmail(BaseModel):
 class ReportSettings(BaseModel):
     """``[report]``: the college named on report cover sheets, and optional e-mail."""
 
+    model_config = ConfigDict(extra="forbid")
     college: str = Field("", description="college name on report cover sheets")
     email: ReportEmail | None = None
+
+
+class CredentialSettings(BaseModel):
+    """``[credentials]``: how the college signs and publishes Open Badges credentials."""
+
+    model_config = ConfigDict(extra="forbid")
+    public_url: str = Field(
+        "http://127.0.0.1:8080",
+        description="where `xgate serve` is reachable from outside (scheme and host[:port], "
+        "no path): the issuer's did:web and the status list live there",
+    )
+    issuer_name: str = Field("xgate college", description="the college's name in credentials")
+    key_file: Path = Field(
+        Path("xgate-signing.jwk"), description="the Ed25519 signing key (created on first use)"
+    )
+    validity_years: int | None = Field(
+        None, ge=1, description="credentials expire after this many years (default: never)"
+    )
 
 
 class Settings(BaseSettings):
@@ -97,7 +117,8 @@ class Settings(BaseSettings):
     fees_file: Path | None = None
     eligibility_file: Path | None = None
     log_level: str = "WARNING"
-    report: ReportSettings = ReportSettings()
+    report: ReportSettings = Field(default_factory=ReportSettings)
+    credentials: CredentialSettings = Field(default_factory=CredentialSettings)
 
     @classmethod
     def settings_customise_sources(

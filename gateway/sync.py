@@ -5,6 +5,12 @@ For each page, one transaction: validate, upsert by natural key (with history), 
 credit for the people the page touched, and store the stream's new cursor. A killed run resumes
 from the last committed page; a page delivered twice changes nothing. Organizations run
 concurrently (bounded); one failing organization is reported and never stops the others.
+
+A certificates read the adapter marks complete (``Page.complete`` on its last page) is a
+snapshot: once it ended with no failed page, no quarantined record and no ``--since`` window,
+the organization's valid certificates it did not list are withdrawn and their credit reversed,
+in one transaction after the last page (the numbers listed are kept in memory, so a snapshot of
+any size costs a handful of extra statements, not one per record).
 """
 
 from __future__ import annotations
@@ -26,14 +32,16 @@ from gateway.contract import Capability, Page
 from gateway.credit.accounts import ensure_accounts
 from gateway.credit.conversion import reconcile_accounts
 from gateway.credit.rules import RuleSet, load_rules
-from gateway.errors import AuthError, CircuitOpenError, ContractError, TransientError
+from gateway.failures import Action, Decision, Operation, decide, log_failure
 from gateway.models import CertificateRecord, ScoreRecord
 from gateway.records import (
     PageResult,
+    Withdrawn,
     apply_certificates,
     apply_scores,
     quarantine,
     validate_items,
+    withdraw_unlisted,
 )
 from gateway.runtime import Gateway, Organization
 from gateway.store import tables as t
@@ -59,6 +67,8 @@ class StreamReport:
     requests: int = 0
     credits_converted: int = 0
     credits_reversed: int = 0
+    withdrawn: int = 0
+    restored: int = 0
     error: str | None = None
     duration: float = 0.0
 
@@ -84,6 +94,7 @@ class SyncReport:
             "new",
             "changed",
             "quarantined",
+            "withdrawn",
             "credits_converted",
             "credits_reversed",
         )
@@ -117,9 +128,12 @@ class CreditHook:
             return [], []
         people = [(p.id_hash, p.id_masked, p.name, "student") for p in result.people.values()]
         await ensure_accounts(conn, people, now=now)
-        outcome = await reconcile_accounts(
-            conn, list(result.people), self.rules, run_id=run_id, now=now
-        )
+        return await self.reconcile(conn, list(result.people), run_id, now)
+
+    async def reconcile(
+        self, conn: AsyncConnection, id_hashes: list[str], run_id: int, now: datetime
+    ) -> tuple[list[Any], list[Any]]:
+        outcome = await reconcile_accounts(conn, id_hashes, self.rules, run_id=run_id, now=now)
         return list(outcome.converted), list(outcome.reversed)
 
 
@@ -227,6 +241,22 @@ async def sync_stream(
     credit: CreditHook | None = None,
     progress: ProgressFn | None = None,
 ) -> StreamReport:
+    """One stream of one organization; never raises for an organization's failure: the
+    report says what happened (and keeps what was committed before it happened)."""
+    report, _ = await _run_stream(gw, org, stream, run_id, full, since, credit, progress)
+    return report
+
+
+async def _run_stream(
+    gw: Gateway,
+    org: Organization,
+    stream: str,
+    run_id: int,
+    full: bool,
+    since: datetime | None,
+    credit: CreditHook | None,
+    progress: ProgressFn | None,
+) -> tuple[StreamReport, Decision | None]:
     report = StreamReport(org.name, stream)
     started = time.monotonic()
     stats_before = (org.client.stats.requests, org.client.stats.retries)
@@ -237,41 +267,55 @@ async def sync_stream(
         ScoreRecord if stream == "scores" else CertificateRecord
     )
     failures = 0
+    decision: Decision | None = None
+    # numbers a certificates read listed, while it can still turn out a clean snapshot
+    listed: set[str] | None = set() if model is CertificateRecord and since is None else None
+    complete = False
     while True:
         try:
             reading = _read_ahead(_open_stream(org, stream, cursor))
             async with contextlib.aclosing(reading) as pages:
                 async for page in pages:
                     failures = 0
-                    await _apply_page(gw, org, stream, model, page, run_id, report, credit)
+                    await apply_page(gw, org, stream, model, page, run_id, report, credit, listed)
+                    complete = page.complete
                     if page.next_cursor is not None:
                         cursor = page.next_cursor
                     if progress is not None:
                         progress(org.name, stream, len(page.records))
+            if complete and listed is not None and not report.quarantined:
+                await _withdraw(gw, org, listed, run_id, report, credit)
             report.status = "ok"
             break
-        except (AuthError, CircuitOpenError) as exc:
-            report.status = "deferred" if isinstance(exc, CircuitOpenError) else "failed"
-            report.error = f"{type(exc).__name__}: {exc}"
-            raise
-        except (ContractError, TransientError) as exc:
+        except Exception as exc:  # the failure policy decides; see gateway.failures
+            decision = decide(exc, Operation.READ)
             failures += 1
-            log.warning("%s/%s: %s (attempt %d)", org.name, stream, exc, failures)
-            if failures >= STREAM_ATTEMPTS:
-                report.status = "failed"
-                report.error = f"{type(exc).__name__}: {exc}"
-                break
-            # resume from ``cursor``: the start (stored, --full or --since) or the last page
-            # committed in this run; never reload the stored one, which would silently skip a
-            # --since window or re-read a --full run from the middle
+            listed = None  # a read with a failed page is never a snapshot
+            if decision.action is Action.RETRY and failures < STREAM_ATTEMPTS:
+                log_failure(log, f"{org.name}/{stream} (attempt {failures})", exc, decision)
+                # resume from ``cursor``: the start (stored, --full or --since) or the last page
+                # committed in this run; never reload the stored one, which would silently skip
+                # a --since window or re-read a --full run from the middle
+                continue
+            log_failure(log, f"{org.name}/{stream}", exc, _final(decision))
+            report.status = "deferred" if decision.action is Action.DEFER else "failed"
+            report.error = decision.reason
+            break
         finally:
             report.duration = round(time.monotonic() - started, 3)
             report.requests = org.client.stats.requests - stats_before[0]
             report.retries = org.client.stats.retries - stats_before[1]
-    return report
+    return report, decision
 
 
-async def _apply_page(
+def _final(decision: Decision) -> Decision:
+    """A retry whose budget is spent is a failure of this stream for this run."""
+    if decision.action is not Action.RETRY:
+        return decision
+    return Decision(Action.FAIL_ORGANIZATION, decision.kind, False, decision.reason)
+
+
+async def apply_page(
     gw: Gateway,
     org: Organization,
     stream: str,
@@ -280,9 +324,15 @@ async def _apply_page(
     run_id: int,
     report: StreamReport,
     credit: CreditHook | None,
+    listed: set[str] | None = None,
 ) -> None:
+    """Apply one page in one transaction (validate, upsert with history, credit, cursor), add
+    its counts to ``report``, then emit the broadcast hooks. A webhook's records take exactly
+    this path (``gateway.server``), with ``next_cursor=None`` so no cursor moves."""
     now = datetime.now(UTC)
     good, bad = validate_items(model, org.name, page.records)
+    if listed is not None:
+        listed.update(r.number for r in good if isinstance(r, CertificateRecord))
     result = PageResult()
     converted: list[Any] = []
     reversed_: list[Any] = []
@@ -292,9 +342,9 @@ async def _apply_page(
             await apply_scores(
                 conn,
                 org.name,
-                good,
+                [r for r in good if isinstance(r, ScoreRecord)],
                 hash_id=gw.hash_id,
-                catalogue=gw.catalogue,  # type: ignore[arg-type]
+                catalogue=gw.catalogue,
                 run_id=run_id,
                 now=now,
                 result=result,
@@ -303,11 +353,11 @@ async def _apply_page(
             await apply_certificates(
                 conn,
                 org.name,
-                good,
+                [r for r in good if isinstance(r, CertificateRecord)],
                 hash_id=gw.hash_id,
                 run_id=run_id,
                 now=now,
-                result=result,  # type: ignore[arg-type]
+                result=result,
             )
         if credit is not None:
             converted, reversed_ = await credit.apply(conn, result, run_id, now)
@@ -319,11 +369,54 @@ async def _apply_page(
     report.changed += result.changed
     report.unchanged += result.unchanged
     report.quarantined += result.quarantined
+    report.restored += result.restored
     report.credits_converted += len(converted)
     report.credits_reversed += len(reversed_)
     # broadcast hooks only after the commit: observers never see what was rolled back
     for hook, kwargs in result.events:
         gw.host.emit(hook, **kwargs)
+    _emit_credit(gw, "xgate_credit_converted", converted)
+    _emit_credit(gw, "xgate_credit_reversed", reversed_)
+
+
+async def _withdraw(
+    gw: Gateway,
+    org: Organization,
+    listed: set[str],
+    run_id: int,
+    report: StreamReport,
+    credit: CreditHook | None,
+) -> None:
+    """After a complete certificates read: withdraw what it did not list, reverse its credit."""
+    if not listed:
+        # An empty snapshot is far likelier an organization's glitch than every certificate
+        # withdrawn at once; it withdraws nothing (and says so).
+        log.warning("%s/certificates: a complete read listed nothing; none withdrawn", org.name)
+        return
+    now = datetime.now(UTC)
+    converted: list[Any] = []
+    reversed_: list[Any] = []
+    async with gw.db.begin() as conn:
+        gone: list[Withdrawn] = await withdraw_unlisted(
+            conn, org.name, listed, run_id=run_id, now=now
+        )
+        if gone and credit is not None:
+            converted, reversed_ = await credit.reconcile(
+                conn, sorted({w.id_hash for w in gone}), run_id, now
+            )
+    report.withdrawn += len(gone)
+    report.credits_converted += len(converted)
+    report.credits_reversed += len(reversed_)
+    if gone:
+        log.warning(
+            "%s/certificates: %d certificate(s) no longer listed, marked withdrawn",
+            org.name,
+            len(gone),
+        )
+    for w in gone:
+        gw.host.emit(
+            "xgate_certificate_withdrawn", organization=org.name, number=w.number, reason=w.reason
+        )
     _emit_credit(gw, "xgate_credit_converted", converted)
     _emit_credit(gw, "xgate_credit_reversed", reversed_)
 
@@ -346,10 +439,13 @@ async def _sync_org(
     since: datetime | None = None,
 ) -> list[StreamReport]:
     reports: list[StreamReport] = []
+    decision: Decision | None
     try:
         org = gw.organization(name)
     except Exception as exc:  # configuration or plugin problem: report this organization only
-        return [StreamReport(name, "*", status="failed", error=str(exc))]
+        failure = decide(exc, Operation.READ)
+        log_failure(log, name, exc, failure)
+        return [StreamReport(name, "*", status="failed", error=failure.reason)]
     streams = [c.value for c in STREAM_ORDER if org.can(c)]
     if since is not None and not callable(getattr(org.adapter, "cursor_since", None)):
         return [
@@ -361,35 +457,24 @@ async def _sync_org(
             )
             for s in streams
         ]
-    for stream in streams:
+    for index, stream in enumerate(streams):
         try:
-            reports.append(
-                await sync_stream(
-                    gw,
-                    org,
-                    stream,
-                    run_id,
-                    full=full,
-                    since=since,
-                    credit=credit,
-                    progress=progress,
-                )
+            report, decision = await _run_stream(
+                gw, org, stream, run_id, full, since, credit, progress
             )
-        except (AuthError, CircuitOpenError) as exc:
-            status = "deferred" if isinstance(exc, CircuitOpenError) else "failed"
-            reports.append(
-                StreamReport(name, stream, status=status, error=f"{type(exc).__name__}: {exc}")
-            )
-            for rest in streams[streams.index(stream) + 1 :]:
-                reports.append(
-                    StreamReport(name, rest, status=status, error="not attempted: " + str(exc))
+        except Exception as exc:  # before the first page: the stored cursor, the start date
+            decision = decide(exc, Operation.READ)
+            log_failure(log, f"{name}/{stream}", exc, decision)
+            report = StreamReport(name, stream, status="failed", error=decision.reason)
+        reports.append(report)
+        if decision is not None and report.status != "ok" and decision.stop:
+            reports += [
+                StreamReport(
+                    name, rest, status=report.status, error="not attempted: " + decision.reason
                 )
+                for rest in streams[index + 1 :]
+            ]
             break
-        except Exception as exc:  # a plugin bug: confined to this organization
-            log.exception("%s/%s failed", name, stream)
-            reports.append(
-                StreamReport(name, stream, status="failed", error=f"{type(exc).__name__}: {exc}")
-            )
     return reports
 
 
@@ -442,6 +527,7 @@ async def finish_run(gw: Gateway, report: SyncReport) -> None:
                 "changed": s.changed,
                 "unchanged": s.unchanged,
                 "quarantined": s.quarantined,
+                "withdrawn": s.withdrawn,
                 "retries": s.retries,
                 "requests": s.requests,
                 "error": s.error,

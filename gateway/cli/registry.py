@@ -23,6 +23,9 @@ COMMANDS: list[tuple[str, str]] = [
     ("credits", "gateway.cli.credits:app"),
     ("check", "gateway.cli.intake:check"),
     ("submit", "gateway.cli.intake:submit"),
+    ("verify", "gateway.cli.outward:verify"),
+    ("recognise", "gateway.cli.outward:recognise"),
+    ("credentials", "gateway.cli.outward:credentials_app"),
 ]
 
 

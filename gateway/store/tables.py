@@ -156,6 +156,8 @@ sync_run_streams = Table(
     Column("changed", Integer, nullable=False, default=0),
     Column("unchanged", Integer, nullable=False, default=0),
     Column("quarantined", Integer, nullable=False, default=0),
+    # issue 11 (revision 0002): certificates withdrawn after a complete read
+    Column("withdrawn", Integer, nullable=False, default=0, server_default="0"),
     Column("retries", Integer, nullable=False, default=0),
     Column("requests", Integer, nullable=False, default=0),
     Column("error", Text),
@@ -327,25 +329,25 @@ credit_ledger = Table(
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 11 (plugin API 1.1). Each issue keeps its tables in its own section so that
+# Issue 11 (plugin API 1.1): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 18 (personal data protection). Each issue keeps its tables in its own section so that
+# Issue 18 (personal data protection): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 17 (web console: users, sessions, audit). Each issue keeps its tables in its own section so that
+# Issue 17 (web console: users, sessions): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 13 (student roster and reports). Each issue keeps its tables in its own section so that
+# Issue 13 (student roster and reports): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
@@ -411,24 +413,89 @@ roster_changes = Table(
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 15 (jobs and scale-out). Each issue keeps its tables in its own section so that
+# Issue 15 (jobs and scale-out): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 16 (credit bank outward). Each issue keeps its tables in its own section so that
+# Issue 16 (credit bank outward): each issue keeps its tables in its own section so that
+# parallel work merges cleanly; its migration is the reserved revision named for it.
+# ---------------------------------------------------------------------------------------------
+
+# What an organization answered when asked about a certificate (``xgate verify``, recognition of
+# a certificate obtained elsewhere): the answer and its time, never the holder's name or ID.
+certificate_verifications = Table(
+    "certificate_verifications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization", String(40), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("purpose", String(16), nullable=False),  # verify, recognition
+    Column("found", Boolean),
+    Column("status", String(16)),
+    Column("holder_checked", Boolean, nullable=False, default=False),
+    Column("holder_matches", Boolean),
+    Column("outcome", String(16), nullable=False),  # valid, revoked, not_found, mismatch, ...
+    Column("reason", Text),
+    Column("id_hash", String(64)),
+    Column("operator", String(128)),
+    Column("answered_at", TS, nullable=False),
+    Index("ix_certificate_verifications_number", "organization", "number"),
+)
+
+# Every signed credential the college issued: its status-list index is its identity for
+# revocation (a bit in the Bitstring Status List served by ``xgate serve``).
+issued_credentials = Table(
+    "issued_credentials",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("credential_id", String(64), nullable=False, unique=True),  # urn:uuid:...
+    Column("kind", String(24), nullable=False),  # OpenBadgeCredential, ClrCredential
+    Column("account_id", ForeignKey("learning_accounts.id"), nullable=False, index=True),
+    Column("organization", String(40)),
+    Column("certificate_number", String(64)),
+    Column("status_index", Integer, nullable=False, unique=True),
+    Column("issued_at", TS, nullable=False),
+    Column("valid_until", TS),
+    Column("revoked_at", TS),
+    Column("revoked_reason", Text),
+)
+
+# Exports to the national or provincial credit bank: one row per file, and one item per
+# outcome state or ledger entry it carried (a later state of the same outcome is a correction).
+credit_exports = Table(
+    "credit_exports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", TS, nullable=False),
+    Column("operator", String(128)),
+    Column("file_name", String(512)),
+    Column("format", String(8), nullable=False),
+    Column("outcomes", Integer, nullable=False, default=0),
+    Column("entries", Integer, nullable=False, default=0),
+    Column("corrections", Integer, nullable=False, default=0),
+)
+
+credit_export_items = Table(
+    "credit_export_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("export_id", ForeignKey("credit_exports.id"), nullable=False, index=True),
+    Column("kind", String(8), nullable=False),  # outcome, entry
+    Column("ref_id", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Index("ix_credit_export_items_ref", "kind", "ref_id"),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 14 (sync speed): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables added for issue 14 (sync speed). Each issue keeps its tables in its own section so that
-# parallel work merges cleanly; its migration is the reserved revision named for it.
-# ---------------------------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables added for issue 12 (core fixes). Each issue keeps its tables in its own section so that
+# Issue 12 (core fixes): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------

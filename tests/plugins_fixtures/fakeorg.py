@@ -42,6 +42,9 @@ class FakeOrg:
     lose_issue_answer: int = 0  # the next N issue calls commit, then lose the answer
     scores: list[ScoreRecord] = field(default_factory=list)
     certificates: list[CertificateRecord] = field(default_factory=list)
+    #: list certificates as a snapshot (API 1.1): every read from the start lists only the
+    #: current ones and says so on its last page; a finished read's cursor is "done"
+    snapshot: bool = False
 
 
 ORGS: dict[str, FakeOrg] = {}
@@ -152,12 +155,32 @@ class FakeAdapter:
             yield Page(records=chunk, next_cursor=str(start))
 
     async def certificates(self, cursor: str | None) -> AsyncIterator[Page[CertificateRecord]]:
+        if self.org.snapshot:
+            async for page in self._snapshot(cursor):
+                yield page
+            return
         start = int(cursor or 0)
         items = self.org.certificates
         while start < len(items):
             chunk = items[start : start + self.page_size]
             start += len(chunk)
             yield Page(records=chunk, next_cursor=str(start))
+
+    async def _snapshot(self, cursor: str | None) -> AsyncIterator[Page[CertificateRecord]]:
+        fresh = cursor in (None, "done")
+        start = 0 if fresh else int(cursor or 0)
+        items = self.org.certificates
+        while True:
+            chunk = items[start : start + self.page_size]
+            start += len(chunk)
+            last = start >= len(items)
+            yield Page(
+                records=chunk,
+                next_cursor="done" if last else str(start),
+                complete=last and fresh,
+            )
+            if last:
+                return
 
 
 @hookimpl

@@ -170,13 +170,17 @@ def draw_scores(
 
 
 class _PassRule(Protocol):
-    theory_pass: int
-    practical_pass: int
+    @property
+    def theory_pass(self) -> int: ...
+    @property
+    def practical_pass(self) -> int: ...
 
 
 class _Plan(Protocol):
-    certificate_code: str
-    level: int
+    @property
+    def certificate_code(self) -> str: ...
+    @property
+    def level(self) -> int: ...
 
 
 def score_revision(

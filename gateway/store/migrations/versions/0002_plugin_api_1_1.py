@@ -3,11 +3,14 @@
 Revision ID: 0002
 Revises: 0001
 
-Reserved in the chain so that work on several issues can land in any order without two
-revisions claiming the same parent. Until its issue needs a schema change it changes nothing.
+Certificates gain the stored status ``withdrawn`` (a string column already: no change), and a
+run's stream report counts the certificates it withdrew.
 """
 
 from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
@@ -16,8 +19,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("sync_run_streams", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("withdrawn", sa.Integer(), nullable=False, server_default="0")
+        )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("sync_run_streams", schema=None) as batch_op:
+        batch_op.drop_column("withdrawn")

@@ -3,21 +3,114 @@
 Revision ID: 0007
 Revises: 0006
 
-Reserved in the chain so that work on several issues can land in any order without two
-revisions claiming the same parent. Until its issue needs a schema change it changes nothing.
+Verification answers of organizations, the signed credentials issued (with their status-list
+index), and the record of what was exported to the national or provincial credit bank.
 """
 
 from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
 
+TS = sa.DateTime(timezone=True)
+
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "certificate_verifications",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("organization", sa.String(length=40), nullable=False),
+        sa.Column("number", sa.String(length=64), nullable=False),
+        sa.Column("purpose", sa.String(length=16), nullable=False),
+        sa.Column("found", sa.Boolean(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=True),
+        sa.Column("holder_checked", sa.Boolean(), nullable=False),
+        sa.Column("holder_matches", sa.Boolean(), nullable=True),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("id_hash", sa.String(length=64), nullable=True),
+        sa.Column("operator", sa.String(length=128), nullable=True),
+        sa.Column("answered_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_certificate_verifications")),
+    )
+    op.create_index(
+        "ix_certificate_verifications_number",
+        "certificate_verifications",
+        ["organization", "number"],
+        unique=False,
+    )
+    op.create_table(
+        "issued_credentials",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("credential_id", sa.String(length=64), nullable=False),
+        sa.Column("kind", sa.String(length=24), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("organization", sa.String(length=40), nullable=True),
+        sa.Column("certificate_number", sa.String(length=64), nullable=True),
+        sa.Column("status_index", sa.Integer(), nullable=False),
+        sa.Column("issued_at", TS, nullable=False),
+        sa.Column("valid_until", TS, nullable=True),
+        sa.Column("revoked_at", TS, nullable=True),
+        sa.Column("revoked_reason", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["learning_accounts.id"],
+            name=op.f("fk_issued_credentials_account_id_learning_accounts"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_issued_credentials")),
+        sa.UniqueConstraint("credential_id", name=op.f("uq_issued_credentials_credential_id")),
+        sa.UniqueConstraint("status_index", name=op.f("uq_issued_credentials_status_index")),
+    )
+    op.create_index(
+        op.f("ix_issued_credentials_account_id"),
+        "issued_credentials",
+        ["account_id"],
+        unique=False,
+    )
+    op.create_table(
+        "credit_exports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("operator", sa.String(length=128), nullable=True),
+        sa.Column("file_name", sa.String(length=512), nullable=True),
+        sa.Column("format", sa.String(length=8), nullable=False),
+        sa.Column("outcomes", sa.Integer(), nullable=False),
+        sa.Column("entries", sa.Integer(), nullable=False),
+        sa.Column("corrections", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_exports")),
+    )
+    op.create_table(
+        "credit_export_items",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("export_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("ref_id", sa.Integer(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["export_id"],
+            ["credit_exports.id"],
+            name=op.f("fk_credit_export_items_export_id_credit_exports"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_export_items")),
+    )
+    op.create_index(
+        op.f("ix_credit_export_items_export_id"),
+        "credit_export_items",
+        ["export_id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_credit_export_items_ref", "credit_export_items", ["kind", "ref_id"], unique=False
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("credit_export_items")
+    op.drop_table("credit_exports")
+    op.drop_table("issued_credentials")
+    op.drop_table("certificate_verifications")
