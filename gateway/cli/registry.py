@@ -23,6 +23,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("credits", "gateway.cli.credits:app"),
     ("check", "gateway.cli.intake:check"),
     ("submit", "gateway.cli.intake:submit"),
+    ("roster", "gateway.cli.roster:app"),
+    ("report", "gateway.cli.report:app"),
     ("verify", "gateway.cli.outward:verify"),
     ("recognise", "gateway.cli.outward:recognise"),
     ("credentials", "gateway.cli.outward:credentials_app"),

@@ -212,3 +212,36 @@ async def _linked(conn: AsyncConnection, result: RosterImport, hashes: list[str]
             )
             setattr(result, attr, getattr(result, attr) + int(n.scalar_one()))
     return result
+
+
+@dataclass(frozen=True)
+class RosterChange:
+    field: str
+    old: str | None
+    new: str | None
+    at: datetime
+    file_name: str
+
+
+async def find_students(conn: AsyncConnection, query: str) -> list[dict[str, Any]]:
+    """Roster students whose 学号 is ``query`` or whose name is ``query`` (exact), 学号 order.
+    Only stored columns: the masked ID, never the number."""
+    s = t.roster_students
+    rows = await conn.execute(
+        select(s)
+        .where((s.c.student_number == query) | (s.c.name == query))
+        .order_by(s.c.student_number)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+async def student_history(conn: AsyncConnection, student_id: int) -> list[RosterChange]:
+    """Every change re-imports made to one student, oldest first."""
+    c, i = t.roster_changes, t.roster_imports
+    rows = await conn.execute(
+        select(c.c.field, c.c.old, c.c.new, c.c.at, i.c.file_name)
+        .join(i, i.c.id == c.c.import_id)
+        .where(c.c.student_id == student_id)
+        .order_by(c.c.id)
+    )
+    return [RosterChange(*r) for r in rows]
