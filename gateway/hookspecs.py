@@ -59,3 +59,17 @@ def xgate_credit_converted(account: str, entries: list[Any]) -> None:
 @hookspec
 def xgate_credit_reversed(account: str, entries: list[Any]) -> None:
     """Compensating ledger entries were added (revocation, correction)."""
+
+
+@hookspec
+def xgate_credit_export(
+    export_id: int, outcomes: list[dict[str, Any]], entries: list[dict[str, Any]], directory: Any
+) -> None:
+    """An export to the credit bank was written and recorded (``xgate credits export``).
+
+    ``outcomes`` and ``entries`` are the rows the export carried (columns as in
+    ``gateway.credit.export.OUTCOME_COLUMNS`` / ``ENTRY_COLUMNS``; ``action`` is ``new`` or
+    ``correction``; ``account`` is the hashed ID, never the number). ``directory`` (a
+    ``pathlib.Path``) is where the export's own files went: a provincial bridge writes its own
+    format there, or sends the rows on. Called once per export, after its commit; an export
+    with nothing new still calls it, with empty lists."""

@@ -14,6 +14,8 @@ it is; nothing personal appears in a message.
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from typing import Any, Literal
 
 from aiohttp import web
@@ -23,6 +25,8 @@ from gateway._version import __version__
 from gateway.contract import Capability, Page
 from gateway.errors import XgateError
 from gateway.failures import Action, Kind, Operation, decide
+from gateway.health import add_health_routes
+from gateway.logs import log_context
 from gateway.masking import mask_text
 from gateway.models import CertificateRecord, ScoreRecord
 from gateway.runtime import Gateway
@@ -37,6 +41,7 @@ from gateway.sync import (
 
 log = logging.getLogger("xgate.server")
 MAX_BODY = 1024 * 1024
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
 
 
@@ -165,8 +170,20 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return _error(500, "internal", f"internal error ({type(exc).__name__})")
 
 
+@web.middleware
+async def request_ids(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every log line written while handling a request carries its id (``X-Request-Id`` when
+    the caller sent a sane one, else a new one), and the response says which it was."""
+    given = request.headers.get("X-Request-Id", "")
+    rid = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+    with log_context(request_id=rid):
+        response: web.StreamResponse = await handler(request)
+    response.headers["X-Request-Id"] = rid
+    return response
+
+
 def build_app(gw: Gateway) -> web.Application:
-    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[request_ids, errors], client_max_size=MAX_BODY)
     app[GATEWAY_KEY] = gw
     app.add_routes(
         [
@@ -176,6 +193,7 @@ def build_app(gw: Gateway) -> web.Application:
             web.get("/credentials/status/{number}", status_list),
         ]
     )
+    add_health_routes(app, gw)
     return app
 
 

@@ -77,6 +77,31 @@ class ReportSettings(BaseModel):
     email: ReportEmail | None = None
 
 
+class ScheduleSettings(BaseModel):
+    """``[schedule]``: cron lines run by the job engine's periodic tasks (``xgate worker``).
+
+    Empty means "not scheduled". Times are the worker's clock (UTC in the shipped images).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    sync: str = Field("0 2 * * *", description="nightly: deliver, sync every stream, issue")
+    reconcile: str = Field("*/30 * * * *", description="settle unknown registrations")
+    weekly_report: str = Field("0 7 * * MON", description="the weekly report")
+
+
+class WorkerSettings(BaseModel):
+    """``[worker]``: how ``xgate worker`` runs jobs (PostgreSQL only)."""
+
+    model_config = ConfigDict(extra="forbid")
+    concurrency: int = Field(4, ge=1, le=256, description="jobs run at once per worker")
+    heartbeat: float = Field(10.0, gt=0, description="seconds between worker heartbeats")
+    stalled_after: float = Field(
+        30.0, gt=0, description="a worker silent this long is dead: its jobs are requeued"
+    )
+    attempts: int = Field(3, ge=1, le=20, description="runs of a failing job before it fails")
+    retry_wait: float = Field(60.0, ge=0, description="seconds before a failed job reruns")
+
+
 class CredentialSettings(BaseModel):
     """``[credentials]``: how the college signs and publishes Open Badges credentials."""
 
@@ -118,6 +143,8 @@ class Settings(BaseSettings):
     eligibility_file: Path | None = None
     log_level: str = "WARNING"
     report: ReportSettings = Field(default_factory=ReportSettings)
+    schedule: ScheduleSettings = ScheduleSettings()
+    worker: WorkerSettings = WorkerSettings()
     credentials: CredentialSettings = Field(default_factory=CredentialSettings)
 
     @classmethod

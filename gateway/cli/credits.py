@@ -376,3 +376,39 @@ def rules_check(
             )
     if errors:
         raise typer.Exit(EXIT_FAILURES)
+
+
+@app.command("export")
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
+    fmt: Annotated[str, typer.Option("--format", help="xlsx, or csv (two files)")] = "xlsx",
+    as_json: JsonOpt = False,
+) -> None:
+    """Export what is new or corrected since the last export, for the national or provincial
+    credit bank (learning outcomes and credit entries); then the xgate_credit_export hook."""
+
+    async def go() -> Any:
+        from gateway.credit.export import export_credit
+        from gateway.runtime import open_gateway
+
+        async with open_gateway(state.CONFIG) as gw:
+            return await export_credit(gw, output, fmt=fmt)
+
+    done = run_async(go)
+    summary = {
+        "export_id": done.export_id,
+        "outcomes": len(done.outcomes),
+        "entries": len(done.entries),
+        "corrections": done.corrections,
+        "files": [str(f) for f in done.files],
+    }
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"export {done.export_id}: {summary['outcomes']} outcome(s), {summary['entries']} "
+        f"entr{'y' if summary['entries'] == 1 else 'ies'}, {done.corrections} correction(s) -> "
+        + ", ".join(summary["files"]),
+        highlight=False,
+        markup=False,
+    )

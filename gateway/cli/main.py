@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,13 @@ import typer
 from gateway._version import __version__
 from gateway.cli import state
 from gateway.cli.commands_core import config_app, db_app, plugins_app, schemas_app
-from gateway.masking import install_masking
+from gateway.logs import configure_logging
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
 
 app = typer.Typer(
     name="xgate",
@@ -41,11 +48,13 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="print version")
     ] = False,
+    log_format: Annotated[
+        LogFormat, typer.Option("--log-format", help="log lines on stderr: text or json")
+    ] = LogFormat.text,
 ) -> None:
     """Global options apply to every command."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    install_masking()
+    configure_logging(level, log_format.value)
     state.CONFIG = config
 
 

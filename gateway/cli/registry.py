@@ -25,6 +25,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("submit", "gateway.cli.intake:submit"),
     ("roster", "gateway.cli.roster:app"),
     ("report", "gateway.cli.report:app"),
+    ("worker", "gateway.cli.jobs:worker"),
+    ("jobs", "gateway.cli.jobs:app"),
     ("verify", "gateway.cli.outward:verify"),
     ("recognise", "gateway.cli.outward:recognise"),
     ("credentials", "gateway.cli.outward:credentials_app"),

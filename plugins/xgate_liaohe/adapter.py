@@ -317,6 +317,7 @@ class LiaoheAdapter:
             page_size=self.settings.page_size,
             overlap=self.settings.overlap,
             organization=self.org,
+            snapshot=self.settings.certificate_listing == "current",
         ):
             yield page
 

@@ -19,6 +19,11 @@ The cursor is that checkpoint, a high-water mark:
 ``low`` is the newest update time among the last ``overlap`` rows read, not the oldest, so a
 record the platform lists a little out of order (a few positions late) is re-read rather than
 skipped. Resuming from any cursor therefore yields exactly what was not yet delivered.
+
+A *snapshot* read (``snapshot=True``, for a list that shows only current records) starts every
+run from an empty high-water mark, so its first pass lists everything current; when that read
+converges it ends with an empty page marked ``complete`` (plugin API 1.1), and the core then
+withdraws what it did not list. A run that resumes a pass cut short is never complete.
 """
 
 from __future__ import annotations
@@ -122,9 +127,14 @@ async def read_incremental(
     organization: str,
     max_passes: int = 3,
     max_restarts: int = 10,
+    snapshot: bool = False,
 ) -> AsyncIterator[Page[Any]]:
-    """Pages of records not delivered before ``cursor``, each with the cursor after it."""
+    """Pages of records not delivered before ``cursor``, each with the cursor after it
+    (with ``snapshot``: every current record, then a ``complete`` page)."""
     state = Cursor.decode(cursor)
+    whole = snapshot and state.until is None  # no pass under way: list everything again
+    if whole:
+        state = Cursor()
     last = cursor
     for _ in range(max_passes):
         top = state.low  # None: a fresh pass, its top is the server time of its first page
@@ -177,4 +187,6 @@ async def read_incremental(
                 break
             page_no += 1
         if latest == state.hw:  # nothing changed at the platform while the pass ran
+            if whole:
+                yield Page(records=[], next_cursor=state.encode(), complete=True)
             return

@@ -27,6 +27,12 @@ class LiaoheSettings(BaseModel):
     upload_format: Literal["csv", "xlsx"] = Field(
         "csv", description="registration file format: GB18030 CSV or XLSX"
     )
+    certificate_listing: Literal["changes", "current"] = Field(
+        "changes",
+        description="what the certificate list shows: every certificate with its status "
+        '("changes"), or only those in force ("current": a withdrawn one just disappears, so '
+        "every run reads the whole list and the core withdraws what is missing)",
+    )
     overlap: int = Field(
         5,
         ge=2,

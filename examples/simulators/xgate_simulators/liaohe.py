@@ -191,6 +191,7 @@ class LiaoheSimulator(SimulatorServer):
         max_rows: int = 500,
         max_page_size: int = 500,
         pass_rate: float = 0.8,
+        current_only: bool = False,
     ) -> None:
         super().__init__(faults=faults)
         self.seed = seed
@@ -207,6 +208,9 @@ class LiaoheSimulator(SimulatorServer):
         self.max_rows = max_rows
         self.max_page_size = max_page_size
         self.pass_rate = pass_rate
+        #: the certificate list shows only current (valid) certificates: a revoked one simply
+        #: disappears from it, as on platforms that list "certificates in force"
+        self.current_only = current_only
         self.truth = GroundTruth()
         self.attempts: Counter[tuple[str, str]] = Counter()  # upload rows per (plan, ID)
         self.registrants: dict[tuple[str, str], dict[str, str]] = {}  # the uploaded rows
@@ -660,7 +664,11 @@ class LiaoheSimulator(SimulatorServer):
     def _cert_list(self, params: dict[str, str], _upload: Any) -> web.Response:
         page, total, page_no, size = self._window(
             params,
-            list(self.truth.certificates.values()),
+            [
+                c
+                for c in self.truth.certificates.values()
+                if not self.current_only or c.status == "valid"
+            ],
             _cert_stamp,
             _cert_seq,
             lambda c: c.plan_code,
