@@ -77,6 +77,23 @@ class ReportSettings(BaseModel):
     email: ReportEmail | None = None
 
 
+class ConsoleSettings(BaseModel):
+    """The staff web console served by ``xgate serve`` (``[console]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    idle_minutes: float = Field(30, gt=0, description="sign out after this long without a request")
+    lifetime_hours: float = Field(12, gt=0, description="sign out this long after signing in")
+    upload_max_mb: float = Field(10, gt=0, description="largest candidate list accepted")
+    upload_dir: Path = Field(Path("xgate-uploads"), description="uploads and results (0700)")
+    upload_keep_hours: float = Field(
+        24, gt=0, description="uploaded lists and results are deleted after this long"
+    )
+    secure_cookies: bool = Field(
+        False, description="mark the session cookie Secure (set when served behind TLS)"
+    )
+    language: str = Field("zh", pattern="^(zh|en)$", description="default page language")
+
+
 class ScheduleSettings(BaseModel):
     """``[schedule]``: cron lines run by the job engine's periodic tasks (``xgate worker``).
 
@@ -143,6 +160,7 @@ class Settings(BaseSettings):
     eligibility_file: Path | None = None
     log_level: str = "WARNING"
     report: ReportSettings = Field(default_factory=ReportSettings)
+    console: ConsoleSettings = ConsoleSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     worker: WorkerSettings = WorkerSettings()
     credentials: CredentialSettings = Field(default_factory=CredentialSettings)

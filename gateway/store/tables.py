@@ -345,6 +345,50 @@ credit_ledger = Table(
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
+# Console users (gateway.users): a password hashed with argon2id, one role, never deleted
+# (disabled instead, so the audit trail keeps naming them).
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", TS, nullable=False),
+    Column("password_changed_at", TS, nullable=False),
+    Column("last_login_at", TS),
+)
+
+# Per-user API tokens: only a SHA-256 of the token is kept; the token is shown once.
+console_tokens = Table(
+    "console_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("console_users.id"), nullable=False, index=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("last_used_at", TS),
+    Column("revoked_at", TS),
+)
+
+# Login throttling: failures per user name and per client address (kind "user" / "address").
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("kind", String(8), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("first_at", TS, nullable=False),
+    Column("locked_until", TS),
+)
+
+# Learner look-up by 学号 or name (gateway.learners) answers from an index, not a scan.
+Index("ix_candidates_student_number", candidates.c.student_number)
+Index("ix_candidates_name", candidates.c.name)
+Index("ix_learning_accounts_name", learning_accounts.c.name)
+
 
 # ---------------------------------------------------------------------------------------------
 # Issue 13 (student roster and reports): each issue keeps its tables in its own section so that
