@@ -35,6 +35,7 @@ DATA_FILES = (
     "fees.toml",
     "eligibility.toml",
     "candidates.xlsx",
+    "roster.xlsx",
 )
 
 
@@ -75,6 +76,8 @@ class DemoSummary:
     changes: int = 0
     sync_ok: bool = True
     seconds: float = 0.0
+    roster: dict[str, int] = field(default_factory=dict)
+    coverage: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def matches_truth(self) -> bool:
@@ -137,6 +140,9 @@ async def _database_state(gw: Gateway) -> tuple[int, ...]:
         t.learning_accounts,
         t.issue_requests,
         t.candidates,
+        t.roster_students,
+        t.roster_changes,
+        t.roster_imports,
     )
     return tuple([await _count(gw, select(func.count()).select_from(x)) for x in tables])
 
@@ -280,12 +286,14 @@ async def run_demo(directory: Path, *, submit: Any) -> DemoSummary:
         async with open_gateway(settings=settings) as gw:
             summary.database = gw.db.path or settings.database_url
             before = await _database_state(gw)
+            summary.roster = await import_demo_roster(gw, directory / "roster.xlsx")
             summary.submitted, summary.invalid_rows = await submit(gw, directory)
             for sim in sims.values():
                 sim.grade_all()
             summary.sync_ok = (await run_nightly(gw, issue=True)).ok
             await summarise(gw, summary)
             await check_truth(gw, sims, summary)
+            summary.coverage = await coverage_by_major(gw)
             summary.changes = sum(
                 abs(a - b) for a, b in zip(before, await _database_state(gw), strict=True)
             )
@@ -335,3 +343,49 @@ async def submit_sample(gw: Gateway, directory: Path) -> tuple[int, list[dict[st
         outcomes.update(report.outcomes)
     write_results(overall, outcomes)
     return sent, invalid
+
+
+async def import_demo_roster(gw: Gateway, path: Path) -> dict[str, int]:
+    """Import the demo college's roster as the registrar's export would be imported: all or
+    nothing, and a second run (the same file) writes nothing."""
+    from datetime import UTC, datetime
+
+    from gateway.intake.audit import file_sha256
+    from gateway.roster import import_roster, read_roster
+
+    parsed = read_roster(path)
+    if parsed.problems:
+        raise RuntimeError(f"the demo roster has problems: {parsed.problems[0].message_en}")
+    async with gw.db.begin() as conn:
+        done = await import_roster(
+            conn,
+            parsed.rows,
+            gw.hash_id,
+            file_name=path.name,
+            file_sha256=file_sha256(path),
+            operator="xgate demo",
+            now=datetime.now(UTC),
+        )
+    return {"rows": done.rows, "added": done.added, "changed": done.changed}
+
+
+async def coverage_by_major(gw: Gateway) -> list[dict[str, Any]]:
+    """Coverage per major of the enrolled students (the report ``xgate report coverage``)."""
+    from gateway.reports.coverage import coverage_report
+
+    async with gw.db.connect() as conn:
+        report = await coverage_report(conn, list_students=False)
+    lines = [*report.majors]
+    return [
+        {
+            "department": x.department,
+            "major": x.major,
+            "enrolled": x.counts.enrolled,
+            "certified": x.counts.certified,
+            "share": x.counts.share,
+            "passed": x.counts.passed,
+            "registered": x.counts.registered,
+            "never": x.counts.never,
+        }
+        for x in lines
+    ]
