@@ -36,7 +36,7 @@ def test_plugins_list_json_names_builtins_and_their_distribution(run) -> None:  
     assert {"beifang", "liaohe"} <= set(by_name)
     assert by_name["beifang"]["distribution"].startswith("xgate ")
     assert "register" in by_name["liaohe"]["capabilities"]
-    assert data["plugin_api_version"] == "1.0"
+    assert data["plugin_api_version"] == "1.1"
     assert run("plugins", "check").exit_code == 0
 
 
