@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.credit.transcript import Transcript, build_transcript
 from gateway.idnumber import IdNumberError, normalise, parse_resident_id
-from gateway.masking import mask_id
 from gateway.store import tables as t
 
 MAX_HITS = 50
@@ -64,7 +63,7 @@ def _candidate_hit(r: Any) -> LearnerHit:
     return LearnerHit(
         f"c{r.id}",
         r.name,
-        mask_id(r.id_number),
+        r.id_masked or "",
         r.student_number,
         r.department,
         r.major,
@@ -80,7 +79,7 @@ _CAND = (
     t.candidates.c.id,
     t.candidates.c.id_hash,
     t.candidates.c.name,
-    t.candidates.c.id_number,
+    t.candidates.c.id_masked,
     t.candidates.c.student_number,
     t.candidates.c.department,
     t.candidates.c.major,

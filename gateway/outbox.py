@@ -221,7 +221,7 @@ async def enqueue(
     out: list[Enqueued] = []
     async with gw.db.begin() as conn:
         await ensure_plan(conn, plan)
-        ids = await upsert_candidates(conn, [i.candidate for i in items], gw.hash_id, now)
+        ids = await upsert_candidates(conn, [i.candidate for i in items], gw.keys, now)
         keys = {
             idempotency_key(organization, plan.code, gw.hash_id(i.candidate.id_number)): i
             for i in items
@@ -324,9 +324,11 @@ def _with_candidate() -> Any:
     ).join(t.candidates, t.candidates.c.id == reg.c.candidate_id)
 
 
-def _request(plan: ExamPlan, row: dict[str, Any]) -> RegistrationRequest:
+def _request(gw: Gateway, plan: ExamPlan, row: dict[str, Any]) -> RegistrationRequest:
     return RegistrationRequest(
-        idempotency_key=row["idempotency_key"], plan=plan, candidate=candidate_from_row(row)
+        idempotency_key=row["idempotency_key"],
+        plan=plan,
+        candidate=candidate_from_row(row, gw.keys),
     )
 
 
@@ -460,7 +462,7 @@ async def deliver(
             await _release(gw, ids, S.PENDING, f"unknown plan {code}")
             report.errors.append(f"{organization}: plan {code} is not recorded")
             break
-        requests = [_request(plan, r) for r in rows]
+        requests = [_request(gw, plan, r) for r in rows]
         report.sent += len(rows)
         try:
             outcomes = await org.adapter.register(plan, requests)
@@ -548,7 +550,7 @@ async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileRe
                 report.still_unknown += 1
                 continue
             try:
-                outcome = await org.adapter.lookup_registration(plan, _request(plan, row))
+                outcome = await org.adapter.lookup_registration(plan, _request(gw, plan, row))
             except Exception as exc:  # the failure policy decides; see gateway.failures
                 decision = decide(exc, Operation.READ)
                 log_failure(log, f"{name}: look-up", exc, decision)

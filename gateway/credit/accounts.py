@@ -17,7 +17,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.credit.ledger import chunks
-from gateway.masking import mask_id
 from gateway.store import tables as t
 
 KINDS = ("student", "staff", "public")
@@ -133,10 +132,10 @@ async def holders(
     c = t.candidates
     for part in chunks(sorted(set(id_hashes))):
         for r in await conn.execute(
-            select(c.c.id_hash, c.c.id_number, c.c.name, c.c.student_number).where(
+            select(c.c.id_hash, c.c.id_masked, c.c.name, c.c.student_number).where(
                 c.c.id_hash.in_(part)
             )
         ):
             kind = "student" if r.student_number else "public"
-            found[r.id_hash] = (mask_id(r.id_number), r.name, kind)
+            found[r.id_hash] = (r.id_masked or "", r.name, kind)
     return found
