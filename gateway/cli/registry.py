@@ -28,6 +28,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("verify", "gateway.cli.outward:verify"),
     ("recognise", "gateway.cli.outward:recognise"),
     ("credentials", "gateway.cli.outward:credentials_app"),
+    ("learners", "gateway.cli.outward:learners_app"),
     ("users", "gateway.cli.users:app"),
 ]
 
