@@ -54,6 +54,29 @@ class OrganizationSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
+class ReportEmail(BaseModel):
+    """``[report.email]``: where ``xgate report weekly --email`` sends the workbook (SMTP)."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str
+    port: int = Field(465, ge=1, le=65535)
+    use_tls: bool = Field(True, description="implicit TLS (port 465); false with starttls")
+    start_tls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str
+    recipients: list[str] = Field(min_length=1)
+    timeout: float = Field(30.0, gt=0)
+
+
+class ReportSettings(BaseModel):
+    """``[report]``: the college named on report cover sheets, and optional e-mail."""
+
+    model_config = ConfigDict(extra="forbid")
+    college: str = Field("", description="college name on report cover sheets")
+    email: ReportEmail | None = None
+
+
 class ConsoleSettings(BaseModel):
     """The staff web console served by ``xgate serve`` (``[console]``)."""
 
@@ -136,6 +159,7 @@ class Settings(BaseSettings):
     fees_file: Path | None = None
     eligibility_file: Path | None = None
     log_level: str = "WARNING"
+    report: ReportSettings = Field(default_factory=ReportSettings)
     console: ConsoleSettings = ConsoleSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     worker: WorkerSettings = WorkerSettings()
@@ -241,4 +265,6 @@ def secret_values(settings: Settings) -> list[str]:
 
     for org in settings.organizations.values():
         walk(org.plugin_values())
+    if settings.report.email and settings.report.email.password:
+        found.append(settings.report.email.password.get_secret_value())
     return [s for s in found if s]
