@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     catalogue_file: Path | None = None
     fees_file: Path | None = None
     eligibility_file: Path | None = None
+    intake_max_rows: int = Field(
+        100_000, ge=1, description="candidate files with more data rows are refused"
+    )
+    intake_max_sheet_mb: int = Field(
+        256, ge=1, description="an .xlsx whose sheets unpack to more MB is refused unread"
+    )
     log_level: str = "WARNING"
     report: ReportSettings = Field(default_factory=ReportSettings)
     console: ConsoleSettings = ConsoleSettings()
