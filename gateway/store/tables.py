@@ -339,6 +339,21 @@ credit_ledger = Table(
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
+# The one audit trail (gateway.audit): who did what to whom, from where, with what outcome.
+# ``target`` is pseudonymous (an id_hash, an account or row id), never an ID number or mobile.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", TS, nullable=False, index=True),
+    Column("actor", String(128), nullable=False, index=True),
+    Column("origin", String(128), nullable=False),
+    Column("action", String(64), nullable=False, index=True),
+    Column("target", String(128), index=True),
+    Column("outcome", String(16), nullable=False),
+    Column("details", JSON),
+)
+
 
 # ---------------------------------------------------------------------------------------------
 # Issue 17 (web console: users, sessions): each issue keeps its tables in its own section so that
