@@ -32,6 +32,7 @@ from gateway.contract import Invalid
 from gateway.masking import mask_id, mask_text
 from gateway.models import CertificateRecord, CertificateStatus, ScoreRecord
 from gateway.store import tables as t
+from gateway.store.bulk import insert_rows
 
 M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger("xgate.records")
@@ -194,7 +195,7 @@ async def apply_scores(
     inserted = await _insert_scores(conn, organization, prepared)
     known = {h for s, h, _ in prepared if (s.plan_code, h) not in inserted}
     existing = await _existing_scores(conn, organization, known) if known else {}
-    revisions: list[dict[str, Any]] = []
+    revisions: list[tuple[Any, ...]] = []
     for s, h, values in prepared:
         new_id = inserted.get((s.plan_code, h))
         if new_id is not None:
@@ -226,8 +227,7 @@ async def apply_scores(
                 {"organization": organization, "score": s, "revision": revision, "corrected": True},
             )
         )
-    if revisions:
-        await conn.execute(t.score_revisions.insert(), revisions)
+    await insert_rows(conn, t.score_revisions, REVISION_COLUMNS, revisions)
     result.records += len(scores)
     result.unchanged += len(scores) - len(items)  # duplicates within the page
     _warn_same_stamp(organization, "scores", result)
@@ -323,21 +323,36 @@ async def _insert_scores(
     return {(r.plan_code, r.id_hash): r.id for r in found}
 
 
+REVISION_COLUMNS = (
+    "score_id",
+    "revision",
+    "theory",
+    "practical",
+    "total",
+    "org_passed",
+    "absent",
+    "revised_at",
+    "run_id",
+    "recorded_at",
+)
+
+
 def _revision(
     score_id: int, revision: int, s: ScoreRecord, run_id: int | None, now: datetime
-) -> dict[str, Any]:
-    return {
-        "score_id": score_id,
-        "revision": revision,
-        "theory": s.theory,
-        "practical": s.practical,
-        "total": s.total,
-        "org_passed": s.passed,
-        "absent": s.absent,
-        "revised_at": s.revised_at,
-        "run_id": run_id,
-        "recorded_at": now,
-    }
+) -> tuple[Any, ...]:
+    """A ``score_revisions`` row in ``REVISION_COLUMNS`` order."""
+    return (
+        score_id,
+        revision,
+        s.theory,
+        s.practical,
+        s.total,
+        s.passed,
+        s.absent,
+        s.revised_at,
+        run_id,
+        now,
+    )
 
 
 async def apply_certificates(
