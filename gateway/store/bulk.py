@@ -46,21 +46,73 @@ def _prepare(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Prepa
     return found
 
 
+def _processed(prepared: _Prepared, rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    active = [(i, p) for i, p in enumerate(prepared.processors) if p is not None]
+    if not active:
+        return list(rows)
+    params: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(row)
+        for i, process in active:
+            if values[i] is not None:
+                values[i] = process(values[i])
+        params.append(tuple(values))
+    return params
+
+
 async def insert_rows(
     conn: AsyncConnection, table: Table, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
 ) -> int:
     """Insert ``rows`` (tuples in ``columns`` order) with one ``executemany``; the count."""
     prepared = _prepare(conn.dialect, table, tuple(columns))
-    active = [(i, p) for i, p in enumerate(prepared.processors) if p is not None]
-    params: list[Any] = []
-    for row in rows:
-        if active:
-            values = list(row)
-            for i, process in active:
-                if values[i] is not None:
-                    values[i] = process(values[i])
-            row = tuple(values)
-        params.append(row)
+    params = _processed(prepared, rows)
     if params:
         await conn.exec_driver_sql(prepared.sql, params)
     return len(params)
+
+
+# both drivers take up to 32,767 parameters in one statement
+MAX_PARAMETERS = 32_000
+
+
+async def insert_new_returning(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    key: Sequence[str],
+    returning: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """Insert the rows whose ``key`` is not taken; ``returning`` of the rows inserted.
+
+    One multi-row ``INSERT ... VALUES (...), (...) ON CONFLICT (key) DO NOTHING RETURNING`` per
+    chunk of rows (SQLite and PostgreSQL); rows already stored return nothing.
+    """
+    prepared = _prepare(conn.dialect, table, tuple(columns))
+    params = _processed(prepared, rows)
+    quote = conn.dialect.identifier_preparer
+    head, _, _ = prepared.sql.partition(" VALUES ")
+    tail = (
+        f" ON CONFLICT ({', '.join(quote.quote(k) for k in key)}) DO NOTHING"
+        f" RETURNING {', '.join(quote.quote(c) for c in returning)}"
+    )
+    numbered = conn.dialect.paramstyle in ("numeric_dollar", "numeric")
+    width = len(columns)
+    step = max(1, MAX_PARAMETERS // width)
+    out: list[tuple[Any, ...]] = []
+    for start in range(0, len(params), step):
+        chunk = params[start : start + step]
+        if numbered:
+            groups = (
+                "(" + ", ".join(f"${r * width + i + 1}" for i in range(width)) + ")"
+                for r in range(len(chunk))
+            )
+        else:
+            one = "(" + ", ".join("?" * width) + ")"
+            groups = (one for _ in chunk)
+        sql = f"{head} VALUES {', '.join(groups)}{tail}"
+        flat = tuple(value for row in chunk for value in row)
+        result = await conn.exec_driver_sql(sql, flat)
+        out.extend(tuple(r) for r in result)
+    return out
