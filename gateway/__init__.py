@@ -2,8 +2,10 @@
 
 The public surface for plugin authors is re-exported here (the rest is private to the core):
 ``hookimpl``, ``OrganizationSpec``, ``Capability``, ``Page``, ``Invalid``, ``AdapterContext``,
-``PLUGIN_API_VERSION``, the canonical models, the typed errors, and ``mask_text``/``mask_id``
-for anything a plugin writes into a message.
+``PLUGIN_API_VERSION``, the canonical models, the typed errors, ``OPERATION_EXTENSION`` (name
+a request's operation for ``OrganizationSpec.repeatable``), the incremental helpers
+``HighWaterMark`` and ``PageNumbers`` (API 1.1), and ``mask_text``/``mask_id`` for anything a
+plugin writes into a message.
 
 Nothing is imported until it is used (PEP 562): ``import gateway.anything`` runs this file
 first, and ``xgate --version`` must not pay for pydantic models or SQLAlchemy.
@@ -27,13 +29,17 @@ if TYPE_CHECKING:
     )
     from gateway.errors import (
         AuthError,
+        CircuitOpenError,
         ContractError,
+        OrganizationError,
         OutcomeUnknown,
         RateLimitedError,
         RejectedError,
         TransientError,
     )
     from gateway.hookspecs import hookimpl
+    from gateway.http.classify import OPERATION_EXTENSION
+    from gateway.incremental import HighWaterMark, PageNumbers
     from gateway.masking import mask_id, mask_text
     from gateway.models import (
         Candidate,
@@ -56,9 +62,12 @@ _WHERE = {
         "PLUGIN_API_VERSION AdapterContext Capability Invalid OrganizationSpec Page"
     ),
     "gateway.errors": (
-        "AuthError ContractError OutcomeUnknown RateLimitedError RejectedError TransientError"
+        "AuthError CircuitOpenError ContractError OrganizationError OutcomeUnknown "
+        "RateLimitedError RejectedError TransientError"
     ),
     "gateway.hookspecs": "hookimpl",
+    "gateway.http.classify": "OPERATION_EXTENSION",
+    "gateway.incremental": "HighWaterMark PageNumbers",
     "gateway.masking": "mask_id mask_text",
     "gateway.models": (
         "Candidate CertificateRecord CertificateStatus ExamPlan IdType IssueOutcome "
@@ -79,6 +88,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "OPERATION_EXTENSION",
     "PLUGIN_API_VERSION",
     "AdapterContext",
     "AuthError",
@@ -86,16 +96,20 @@ __all__ = [
     "Capability",
     "CertificateRecord",
     "CertificateStatus",
+    "CircuitOpenError",
     "ContractError",
     "ExamPlan",
+    "HighWaterMark",
     "IdType",
     "Invalid",
     "IssueOutcome",
     "IssueRequest",
     "Level",
+    "OrganizationError",
     "OrganizationSpec",
     "OutcomeUnknown",
     "Page",
+    "PageNumbers",
     "RateLimitedError",
     "RegistrationOutcome",
     "RegistrationRequest",
