@@ -412,7 +412,8 @@ async def _settle_failure(
         report.rejected += len(ids)
         return False
     if decision.action is Action.UNKNOWN:
-        await _release(gw, ids, S.UNKNOWN, f"outcome unknown: {decision.reason}")
+        reason = f"outcome unknown: {decision.reason}"
+        await _release(gw, ids, S.UNKNOWN, reason, reason=reason)
         report.unknown += len(ids)
     else:  # certainly not sent: back to pending, with the reason ``xgate outbox`` shows
         reason = f"not sent ({decision.action.value}): {decision.reason}"
