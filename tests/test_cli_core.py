@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     for key in list(__import__("os").environ):
-        if key.startswith("XGATE_"):
+        if key.startswith("XGATE_") and key != "XGATE_KEYS":  # the session's key file stays
             monkeypatch.delenv(key)
     runner = CliRunner()
     return lambda *args: runner.invoke(app, list(args))
