@@ -18,7 +18,7 @@ runner = CliRunner()
 def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     for key in list(os.environ):
-        if key.startswith("XGATE_"):
+        if key.startswith("XGATE_") and key != "XGATE_KEYS":  # the session's key file stays
             monkeypatch.delenv(key)
     return tmp_path
 
