@@ -464,7 +464,7 @@ async def deliver(
         requests = [_request(plan, r) for r in rows]
         report.sent += len(rows)
         try:
-            outcomes = await org.adapter.register(plan, requests)
+            outcomes = await org.registrar().register(plan, requests)
         except Exception as exc:  # the failure policy decides; see gateway.failures
             if await _settle_failure(gw, organization, ids, exc, report):
                 break
@@ -549,7 +549,7 @@ async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileRe
                 report.still_unknown += 1
                 continue
             try:
-                outcome = await org.adapter.lookup_registration(plan, _request(plan, row))
+                outcome = await org.registrar().lookup_registration(plan, _request(plan, row))
             except Exception as exc:  # the failure policy decides; see gateway.failures
                 decision = decide(exc, Operation.READ)
                 log_failure(log, f"{name}: look-up", exc, decision)
