@@ -71,14 +71,16 @@ def _id_hash(gw: Any, raw: str, id_type: str) -> str:
     return str(gw.hash_id(normalise(raw)))
 
 
-async def _transcript(raw: str, id_type: str) -> Any:
+async def _transcript(raw: str, id_type: str, action: str) -> Any:
     """The learner's transcript, or the list of learners when ``raw`` (a 学号 or a name)
-    matches several: staff choose one and run the command again with its reference."""
+    matches several: staff choose one and run the command again with its reference. The
+    look-up is audited (who, whom, when) before anything is shown."""
+    from gateway import audit
     from gateway.credit.transcript import build_transcript
     from gateway.learners import id_hash_of, person_of, search_learners
 
     text = raw.strip()
-    async with state.open_existing() as gw, gw.db.connect() as conn:
+    async with state.open_existing() as gw, gw.db.begin() as conn:
         hit = None
         if _HASH.match(text):
             id_hash = text
@@ -93,16 +95,28 @@ async def _transcript(raw: str, id_type: str) -> Any:
             hit = hits[0] if hits else None
         else:
             hits = await search_learners(conn, text, gw.hash_id)
-            if len(hits) > 1:
-                return hits
-            if not hits:
-                raise InputError(
-                    f"no learner with 学号 or name {text!r} / 未找到学号或姓名为该值的学员"
+            if len(hits) != 1:
+                await audit.record(
+                    conn,
+                    actor=audit.cli_actor(),
+                    origin=audit.cli_origin(),
+                    action=f"{action}.search",
+                    outcome="ok" if hits else "not_found",
+                    details={"matches": len(hits)},
                 )
+                return hits  # none (the caller says so) or several to choose from
             found = await person_of(conn, hits[0].ref)
             assert found is not None
             hit, id_hash = found
         tr = await build_transcript(conn, id_hash)
+        await audit.record(
+            conn,
+            actor=audit.cli_actor(),
+            origin=audit.cli_origin(),
+            action=action,
+            target=id_hash,
+            outcome="ok" if tr is not None else "not_found",
+        )
     if tr is None:
         raise InputError("no learning account for this learner / 未找到该学员的学习账户")
     if hit is not None and hit.student_number:
@@ -117,6 +131,8 @@ async def _transcript(raw: str, id_type: str) -> Any:
 
 def _choose(hits: list[Any], raw: str, as_json: bool) -> None:
     """Several learners match: list them (not an error) so staff can pick one."""
+    if not hits:
+        fail(f"no learner with 学号 or name {raw!r} / 未找到学号或姓名为该值的学员", EXIT_INPUT)
     if as_json:
         print_json({"query": raw, "matches": [vars(h) for h in hits]})
         return
@@ -140,7 +156,7 @@ def show(raw: IdArg, id_type: IdTypeOpt = "resident", as_json: JsonOpt = False) 
     """A learner's account: masked ID, outcomes, active credit per course, the ledger."""
     from gateway.credit.transcript import KIND_LABELS, transcript_json
 
-    tr = run_async(lambda: _transcript(raw, id_type))
+    tr = run_async(lambda: _transcript(raw, id_type, "credits.show"))
     if isinstance(tr, list):
         _choose(tr, raw, as_json)
         return
@@ -230,7 +246,7 @@ def transcript(
         _class_transcripts(class_name, fmt, output)
         return
     assert raw is not None
-    tr = run_async(lambda: _transcript(raw, id_type))
+    tr = run_async(lambda: _transcript(raw, id_type, "credits.transcript"))
     if isinstance(tr, list):
         _choose(tr, raw, fmt is Format.JSON)
         return

@@ -27,6 +27,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("credits", "gateway.cli.credits:app"),
     ("check", "gateway.cli.intake:check"),
     ("submit", "gateway.cli.intake:submit"),
+    ("keys", "gateway.cli.keys:app"),
+    ("audit", "gateway.cli.audit:audit_list"),
     ("roster", "gateway.cli.roster:app"),
     ("report", "gateway.cli.report:app"),
     ("worker", "gateway.cli.jobs:worker"),
@@ -34,6 +36,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("verify", "gateway.cli.outward:verify"),
     ("recognise", "gateway.cli.outward:recognise"),
     ("credentials", "gateway.cli.outward:credentials_app"),
+    ("learners", "gateway.cli.outward:learners_app"),
     ("users", "gateway.cli.users:app"),
 ]
 

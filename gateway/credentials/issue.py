@@ -103,7 +103,7 @@ async def _certificates(
         query = query.where(c.c.number == number.strip())
     rows = (await conn.execute(query)).mappings().all()
     if number and not rows:
-        raise InputError(f"this learner holds no certificate numbered {number}")
+        raise InputError("this learner holds no certificate with that number")
     credits = {
         (r.source_org, r.source_ref): r.credits
         for r in await conn.execute(
@@ -164,6 +164,16 @@ async def _record(
     return credential_id, index
 
 
+async def _signed(
+    gw: Gateway, conn: AsyncConnection, credential_id: str, doc: dict[str, Any]
+) -> str:
+    """Sign, and keep the signed credential with its row (a learner downloads it again)."""
+    token = sign(doc, gw.settings.credentials)
+    ic = t.issued_credentials
+    await conn.execute(ic.update().where(ic.c.credential_id == credential_id).values(token=token))
+    return token
+
+
 def _until(gw: Gateway, now: datetime) -> datetime | None:
     years = gw.settings.credentials.validity_years
     if not years:
@@ -193,9 +203,8 @@ async def _badges(
             valid_from=now,
             valid_until=until,
         )
-        issued.append(
-            Issued(credential_id, "OpenBadgeCredential", doc, sign(doc, gw.settings.credentials))
-        )
+        token = await _signed(gw, conn, credential_id, doc)
+        issued.append(Issued(credential_id, "OpenBadgeCredential", doc, token))
     return account_id, holder, issued
 
 
@@ -224,7 +233,9 @@ async def issue_clr(gw: Gateway, id_hash: str, *, now: datetime | None = None) -
             valid_from=now,
             name=f"{holder.name or ''} 学习成果记录（{issuer.name}）".strip(),
         )
-        return Issued(credential_id, "ClrCredential", doc, sign(doc, gw.settings.credentials))
+        return Issued(
+            credential_id, "ClrCredential", doc, await _signed(gw, conn, credential_id, doc)
+        )
 
 
 async def revoke_credential(
@@ -242,3 +253,36 @@ async def revoke_credential(
             .values(revoked_at=now or datetime.now(UTC), revoked_reason=reason.strip()[:1000])
         )
     return bool(done.rowcount)
+
+
+async def badge_file(gw: Gateway, id_hash: str, number: str) -> dict[str, Any]:
+    """The learner's credential for one certificate, to download: the one already issued
+    (not revoked) when there is one, else a new one. Refused when the certificate is not the
+    learner's or not valid."""
+    ic, a = t.issued_credentials, t.learning_accounts
+    async with gw.db.connect() as conn:
+        token = (
+            await conn.execute(
+                select(ic.c.token)
+                .join(a, a.c.id == ic.c.account_id)
+                .join(
+                    t.certificates,
+                    (t.certificates.c.organization == ic.c.organization)
+                    & (t.certificates.c.number == ic.c.certificate_number),
+                )
+                .where(
+                    a.c.id_hash == id_hash,
+                    t.certificates.c.id_hash == id_hash,
+                    t.certificates.c.status == "valid",
+                    ic.c.certificate_number == number,
+                    ic.c.kind == "OpenBadgeCredential",
+                    ic.c.revoked_at.is_(None),
+                    ic.c.token.is_not(None),
+                )
+                .order_by(ic.c.id.desc())
+                .limit(1)
+            )
+        ).scalar()
+    if token:
+        return envelope(str(token))
+    return (await issue_badges(gw, id_hash, number=number))[0].file()

@@ -90,7 +90,7 @@ def resolve_plan(
 
 def check_file(path: Path, rules: IntakeRules, options: IntakeOptions) -> CheckedFile:
     """Read and validate every row. Whole-file problems raise ``IntakeFileError``."""
-    source = open_candidate_file(path)
+    source = open_candidate_file(path, max_sheet_bytes=options.max_sheet_bytes)
     try:
         return _check(source, rules, options)
     finally:
@@ -105,7 +105,10 @@ def _check(source: CandidateFile, rules: IntakeRules, options: IntakeOptions) ->
     checked = CheckedFile(source, rules, options)
     validator = RowValidator(source.layout, rules, options)
     first: dict[tuple[str, ...], int] = {}
-    for row in source.rows():
+    limit = options.max_rows
+    for index, row in enumerate(source.rows(), start=1):
+        if limit is not None and index > limit:
+            raise IntakeFileError("too_many_rows", file=path.name, limit=f"{limit:,}")
         result = validator.validate(row)
         key = result.dedup_key
         if key is not None:

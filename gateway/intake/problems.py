@@ -248,6 +248,18 @@ FILE_MESSAGES: dict[str, tuple[str, str]] = {
         "{file}的表头下面没有数据行",
         "{file} has a header but no data rows",
     ),
+    "too_many_rows": (
+        "{file}超过{limit}行，未检查：请拆分为多个文件（上限可在xgate.toml的intake_max_rows中设置）",
+        "{file} has more than {limit} rows and was not checked: split it into several files "
+        "(the limit is intake_max_rows in xgate.toml)",
+    ),
+    "too_large": (
+        "{file}解压后超过{limit_mb}MB（工作表共{size_mb}MB），未读取：请拆分为多个文件，或删除"
+        "多余的工作表和格式（上限可在xgate.toml的intake_max_sheet_mb中设置）",
+        "{file} unpacks to {size_mb} MB of sheets, more than {limit_mb} MB, and was not read: "
+        "split it, or remove extra sheets and formatting (the limit is intake_max_sheet_mb "
+        "in xgate.toml)",
+    ),
     "plan_unknown": (
         "考核批次 --plan {plan} 不在证书目录中（已知：{known}）",
         "the exam plan --plan {plan} is not in the catalogue (known: {known})",

@@ -168,7 +168,8 @@ class IntakeOptions:
     submission, every row's plan must belong to it; ``require_plan``: a submission needs a plan
     for every row; ``allow_ineligible``: the whole-file eligibility override;
     ``keep_candidates``: keep each valid row's ``Candidate`` (a submission needs them; a check
-    does not, and dropping them keeps a 50,000-row check small).
+    does not, and dropping them keeps a 50,000-row check small); ``max_rows`` and
+    ``max_sheet_bytes``: the bounds on what is read at all.
     """
 
     plan: PlanDef | None = None
@@ -177,6 +178,10 @@ class IntakeOptions:
     require_plan: bool = False
     allow_ineligible: bool = False
     keep_candidates: bool = True
+    #: a file with more data rows is refused before its rows are kept (``intake_max_rows``)
+    max_rows: int | None = None
+    #: an .xlsx whose sheets unpack to more is refused before parsing (``intake_max_sheet_mb``)
+    max_sheet_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

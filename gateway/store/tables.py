@@ -339,6 +339,21 @@ credit_ledger = Table(
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
+# The one audit trail (gateway.audit): who did what to whom, from where, with what outcome.
+# ``target`` is pseudonymous (an id_hash, an account or row id), never an ID number or mobile.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", TS, nullable=False, index=True),
+    Column("actor", String(128), nullable=False, index=True),
+    Column("origin", String(128), nullable=False),
+    Column("action", String(64), nullable=False, index=True),
+    Column("target", String(128), index=True),
+    Column("outcome", String(16), nullable=False),
+    Column("details", JSON),
+)
+
 
 # ---------------------------------------------------------------------------------------------
 # Issue 17 (web console: users, sessions): each issue keeps its tables in its own section so that
@@ -504,6 +519,7 @@ issued_credentials = Table(
     Column("valid_until", TS),
     Column("revoked_at", TS),
     Column("revoked_reason", Text),
+    Column("token", Text),  # the signed credential, so a learner downloads the same one again
 )
 
 # Exports to the national or provincial credit bank: one row per file, and one item per
@@ -530,6 +546,28 @@ credit_export_items = Table(
     Column("ref_id", Integer, nullable=False),
     Column("digest", String(64), nullable=False),
     Index("ix_credit_export_items_ref", "kind", "ref_id"),
+)
+
+# Learner self-service: a console user of role ``learner`` is linked to exactly one learning
+# account; staff hand out one-time activation codes (only their SHA-256 is kept).
+learner_logins = Table(
+    "learner_logins",
+    metadata,
+    Column("user_id", ForeignKey("console_users.id"), primary_key=True),
+    Column("id_hash", String(64), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+)
+
+learner_invites = Table(
+    "learner_invites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("id_hash", String(64), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("used_at", TS),
+    Column("created_by", String(128)),
 )
 
 

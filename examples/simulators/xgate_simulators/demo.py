@@ -23,6 +23,8 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
+from gateway.keys import generate as generate_keys
+from gateway.keys import write as write_keys
 from gateway.nightly import run_nightly
 from gateway.runtime import Gateway, open_gateway
 from gateway.settings import load_settings
@@ -88,15 +90,25 @@ class DemoSummary:
         return self.sync_ok and self.matches_truth
 
 
+def ensure_keys(directory: Path) -> Path:
+    """The demo's own key file in its folder, created on the first run (0600)."""
+    path = directory / "xgate.keys"
+    if not path.exists():
+        write_keys(generate_keys(), path)
+    return path
+
+
 def write_config(directory: Path, urls: dict[str, str]) -> Path:
     from xgate_simulators.beifang import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
     from xgate_simulators.liaohe import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 
     path = directory / "xgate.toml"
     db = (directory / "xgate.db").resolve()
+    keys = ensure_keys(directory)
     path.write_text(
         f"""# Written by `xgate demo` for its simulated organizations (ports change every run).
 database_url = "sqlite+aiosqlite:///{db.as_posix()}"
+keys_file = "{keys.resolve().as_posix()}"
 catalogue_file = "{(directory / "catalogue.toml").resolve().as_posix()}"
 rules_file = "{(directory / "credit-rules.toml").resolve().as_posix()}"
 fees_file = "{(directory / "fees.toml").resolve().as_posix()}"
