@@ -55,8 +55,7 @@ async def world(make_gateway: Any, tmp_path: Path) -> AsyncIterator[Any]:
                 "client_secret": DEFAULT_CLIENT_SECRET,
             }
         }
-        conf = settings(tmp_path) | {"credentials": {"key_file": tmp_path / "college.jwk"}}
-        async with make_gateway(orgs=orgs, **conf) as gw:
+        async with make_gateway(orgs=orgs, **settings(tmp_path)) as gw:
             holders = {c.id_number: c for c in certs}
             async with gw.db.begin() as conn:
                 await upsert_candidates(

@@ -70,6 +70,9 @@ SUMMARIES: dict[str, str] = {
     "invalid, rejected or not settled, 2 the file itself is unusable.",
     "worker": "Run jobs and the [schedule] until stopped (SIGTERM finishes running jobs first).",
     "jobs": "Jobs on PostgreSQL: list, retry, cancel, queue now.",
+    "keys": "The key file: encryption, look-up and signing keys.",
+    "audit": "The audit trail, newest first, filtered by user, action, target and date range.",
+    "learners": "Learner self-service: one-time activation codes staff hand out.",
     "users": "Web console users: roles admin, staff, finance, viewer.",
     "verify": "Ask the issuing organization whether a certificate holds; the answer is recorded.",
     "recognise": "Recognise (认定) a certificate obtained elsewhere: verified at the issuer, then "

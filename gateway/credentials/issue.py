@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.credentials import document as d
-from gateway.credentials.signing import base_url, envelope, issuer_did, sign
+from gateway.credentials.signing import base_url, college_key, envelope, issuer_did, sign
 from gateway.credentials.status import allocate, entry
 from gateway.errors import InputError
 from gateway.idnumber import IdNumberError, parse_resident_id
@@ -168,7 +168,7 @@ async def _signed(
     gw: Gateway, conn: AsyncConnection, credential_id: str, doc: dict[str, Any]
 ) -> str:
     """Sign, and keep the signed credential with its row (a learner downloads it again)."""
-    token = sign(doc, gw.settings.credentials)
+    token = sign(doc, gw.settings.credentials, college_key(gw.keys))
     ic = t.issued_credentials
     await conn.execute(ic.update().where(ic.c.credential_id == credential_id).values(token=token))
     return token
