@@ -98,7 +98,7 @@ async def webhook(request: web.Request) -> web.Response:
     if len(body) > MAX_BODY:
         return _error(413, "too_large", f"a webhook body may be at most {MAX_BODY} bytes")
     try:
-        records = await org.adapter.parse_webhook(dict(request.headers), body)
+        records = await org.webhooks().parse_webhook(dict(request.headers), body)
     except Exception as exc:  # the failure policy decides; see gateway.failures
         decision = decide(exc, Operation.RECEIVE)
         if decision.action is not Action.REJECT:

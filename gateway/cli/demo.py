@@ -20,6 +20,14 @@ from gateway.cli.output import (
 )
 from gateway.masking import mask_text
 
+TRUTH_LEGEND = (
+    "  each pair counts the same records twice, in xgate's database and at the (simulated)\n"
+    "  organization; equal pairs mean nothing was lost or duplicated. registrations: accepted\n"
+    "  registrations for the college's plans; scores and certificates: every record the\n"
+    "  organization holds for the college's candidates, including a past sitting registered\n"
+    "  elsewhere (the demo seeds one), which is why scores can outnumber registrations."
+)
+
 
 def demo(
     directory: Annotated[
@@ -124,6 +132,7 @@ def _render(summary: Any) -> None:
         )
     truth = ", ".join(f"{k} {v['database']}/{v['organization']}" for k, v in summary.truth.items())
     console.print(f"ground truth (database/organization): {truth}", highlight=False)
+    console.print(TRUTH_LEGEND, highlight=False, markup=False)
     console.print(
         f"submitted {summary.submitted} rows; credit converted: {summary.credits_converted} "
         f"credits in {summary.ledger_entries} ledger entries",
