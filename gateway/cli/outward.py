@@ -194,10 +194,17 @@ def verify_credential(
 def did() -> None:
     """Print the DID document `xgate serve` publishes at /.well-known/did.json."""
 
-    from gateway.credentials.signing import did_document
+    from gateway.credentials.signing import college_key, did_document
+    from gateway.errors import XgateError
+    from gateway.keys import load, resolve_path
     from gateway.settings import load_settings
 
-    typer.echo(json.dumps(did_document(load_settings(state.CONFIG).credentials), indent=2))
+    try:
+        settings = load_settings(state.CONFIG)
+        key = college_key(load(resolve_path(settings.keys_file)))
+    except XgateError as exc:
+        fail(str(exc), exc.exit_code)
+    typer.echo(json.dumps(did_document(settings.credentials, key), indent=2))
 
 
 @credentials_app.command("revoke")

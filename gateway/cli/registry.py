@@ -66,7 +66,7 @@ SUMMARIES: dict[str, str] = {
     "check": "Check a candidate file: every row's problems, totals and fees. Sends and writes "
     "nothing. Exit 0 all rows valid, 1 some rows invalid, 2 the file itself is unusable.",
     "submit": "Register a candidate file's valid rows with an organization, and write "
-    "<file>.results.xlsx beside it. Exit 0 all accepted (or already registered), 1 some rows "
+    "<file>.<org>.results.xlsx beside it. Exit 0 all accepted (or already registered), 1 some rows "
     "invalid, rejected or not settled, 2 the file itself is unusable.",
     "worker": "Run jobs and the [schedule] until stopped (SIGTERM finishes running jobs first).",
     "jobs": "Jobs on PostgreSQL: list, retry, cancel, queue now.",
