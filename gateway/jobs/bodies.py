@@ -128,14 +128,19 @@ async def issue_organization(gw: Gateway, organization: str) -> IssueReport:
         return await issue_for(gw, organization)
 
 
+#: outbox states a delivery job settles (``deliver`` reconciles sent and unknown ones first)
+UNSETTLED = ("pending", "sent", "unknown")
+
+
 async def pending_plans(gw: Gateway) -> list[tuple[str, str]]:
-    """(organization, plan) pairs with registrations waiting in the outbox."""
+    """(organization, plan) pairs with registrations not settled yet: waiting to be sent, or
+    sent by a process that died, or with an unknown outcome."""
     reg = t.registrations
     names = gw.organization_names()
     async with gw.db.connect() as conn:
         rows = await conn.execute(
             select(reg.c.organization, reg.c.plan_code)
-            .where(reg.c.status == "pending", reg.c.organization.in_(names))
+            .where(reg.c.status.in_(UNSETTLED), reg.c.organization.in_(names))
             .distinct()
             .order_by(reg.c.organization, reg.c.plan_code)
         )
