@@ -164,3 +164,34 @@ def test_jobs_need_postgresql() -> None:
         Settings(database_url="postgresql+asyncpg://u:pw@h:5433/d", database_schema="s1")
     )
     assert "host=h" in info and "port=5433" in info and "search_path=s1" in info
+
+
+@on_postgresql
+def test_the_commands(db_target: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``xgate jobs`` and ``xgate worker --once`` end to end (no organizations configured)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from gateway.cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    for key in [k for k in __import__("os").environ if k.startswith("XGATE_")]:
+        monkeypatch.delenv(key)
+    for key, value in db_target.env().items():
+        monkeypatch.setenv(key, value)
+    runner = CliRunner()
+
+    def xgate(*args: str) -> Any:
+        return runner.invoke(app, list(args))
+
+    assert xgate("jobs", "queue", "nightly", "--json").exit_code == 0
+    assert xgate("worker", "--once").exit_code == 0
+    listed = xgate("jobs", "list", "--json")
+    assert listed.exit_code == 0 and json.loads(listed.stdout) == {"jobs": []}
+    missing = xgate("jobs", "retry", "5")
+    assert missing.exit_code == 2 and "no job 5" in missing.output
+    assert xgate("worker", "--queue", "nope").exit_code == 2
+    monkeypatch.setenv("XGATE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    on_sqlite = xgate("jobs", "list")
+    assert on_sqlite.exit_code == 3 and "need PostgreSQL" in on_sqlite.output
