@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
@@ -66,9 +68,10 @@ class WebhookResult(BaseModel):
 
 
 class Health(BaseModel):
+    """Public: says the gateway is up, and names no organization."""
+
     status: Literal["ok"]
     version: str
-    organizations: list[str]
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -77,8 +80,7 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    gw = request.app[GATEWAY_KEY]
-    body = Health(status="ok", version=__version__, organizations=gw.organization_names())
+    body = Health(status="ok", version=__version__)
     return web.json_response(body.model_dump())
 
 
@@ -182,8 +184,17 @@ async def request_ids(request: web.Request, handler: Any) -> web.StreamResponse:
     return response
 
 
-def build_app(gw: Gateway) -> web.Application:
-    app = web.Application(middlewares=[request_ids, errors], client_max_size=MAX_BODY)
+def build_app(
+    gw: Gateway, *, console: bool = True, clock: Callable[[], datetime] | None = None
+) -> web.Application:
+    """The gateway's application: health, webhooks and (unless ``console=False``) the staff
+    console of ``gateway.web``. Webhook bodies stay limited to ``MAX_BODY`` by the handler;
+    the application's limit is the console's upload limit."""
+    from gateway.web import setup_console
+    from gateway.web.app import upload_limit
+
+    size = max(MAX_BODY, upload_limit(gw)) if console else MAX_BODY
+    app = web.Application(middlewares=[request_ids, errors], client_max_size=size)
     app[GATEWAY_KEY] = gw
     app.add_routes(
         [
@@ -194,6 +205,8 @@ def build_app(gw: Gateway) -> web.Application:
         ]
     )
     add_health_routes(app, gw)
+    if console:
+        setup_console(app, gw, clock=clock)
     return app
 
 

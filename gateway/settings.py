@@ -54,6 +54,46 @@ class OrganizationSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
+class ReportEmail(BaseModel):
+    """``[report.email]``: where ``xgate report weekly --email`` sends the workbook (SMTP)."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str
+    port: int = Field(465, ge=1, le=65535)
+    use_tls: bool = Field(True, description="implicit TLS (port 465); false with starttls")
+    start_tls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str
+    recipients: list[str] = Field(min_length=1)
+    timeout: float = Field(30.0, gt=0)
+
+
+class ReportSettings(BaseModel):
+    """``[report]``: the college named on report cover sheets, and optional e-mail."""
+
+    model_config = ConfigDict(extra="forbid")
+    college: str = Field("", description="college name on report cover sheets")
+    email: ReportEmail | None = None
+
+
+class ConsoleSettings(BaseModel):
+    """The staff web console served by ``xgate serve`` (``[console]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    idle_minutes: float = Field(30, gt=0, description="sign out after this long without a request")
+    lifetime_hours: float = Field(12, gt=0, description="sign out this long after signing in")
+    upload_max_mb: float = Field(10, gt=0, description="largest candidate list accepted")
+    upload_dir: Path = Field(Path("xgate-uploads"), description="uploads and results (0700)")
+    upload_keep_hours: float = Field(
+        24, gt=0, description="uploaded lists and results are deleted after this long"
+    )
+    secure_cookies: bool = Field(
+        False, description="mark the session cookie Secure (set when served behind TLS)"
+    )
+    language: str = Field("zh", pattern="^(zh|en)$", description="default page language")
+
+
 class ScheduleSettings(BaseModel):
     """``[schedule]``: cron lines run by the job engine's periodic tasks (``xgate worker``).
 
@@ -109,8 +149,8 @@ class Settings(BaseSettings):
     database_schema: str | None = Field(
         None, description="PostgreSQL schema to use (default: the server's search_path)"
     )
-    id_salt: SecretStr | None = Field(
-        None, description="salt for hashed ID numbers; default: a random salt kept in the db"
+    keys_file: Path | None = Field(
+        None, description="the key file (default: XGATE_KEYS, else xgate.keys here)"
     )
     organizations: dict[str, OrganizationSettings] = Field(default_factory=dict)
     sync_concurrency: int = Field(4, ge=1, le=64)
@@ -118,7 +158,15 @@ class Settings(BaseSettings):
     catalogue_file: Path | None = None
     fees_file: Path | None = None
     eligibility_file: Path | None = None
+    intake_max_rows: int = Field(
+        100_000, ge=1, description="candidate files with more data rows are refused"
+    )
+    intake_max_sheet_mb: int = Field(
+        256, ge=1, description="an .xlsx whose sheets unpack to more MB is refused unread"
+    )
     log_level: str = "WARNING"
+    report: ReportSettings = Field(default_factory=ReportSettings)
+    console: ConsoleSettings = ConsoleSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     worker: WorkerSettings = WorkerSettings()
     credentials: CredentialSettings = Field(default_factory=CredentialSettings)
@@ -199,7 +247,6 @@ def _mask(value: Any, key: str = "") -> Any:
 def masked_settings(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain data, with every secret replaced."""
     data = settings.model_dump(mode="python")
-    data["id_salt"] = settings.id_salt
     for name, org in settings.organizations.items():
         data["organizations"][name] = {**org.model_dump(mode="python"), **org.plugin_values()}
     masked: dict[str, Any] = _mask(data)
@@ -209,8 +256,6 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
 def secret_values(settings: Settings) -> list[str]:
     """Every secret string in the settings, for the log masking filter."""
     found: list[str] = []
-    if settings.id_salt:
-        found.append(settings.id_salt.get_secret_value())
 
     def walk(value: Any, key: str = "") -> None:
         if isinstance(value, SecretStr):
@@ -223,4 +268,6 @@ def secret_values(settings: Settings) -> list[str]:
 
     for org in settings.organizations.values():
         walk(org.plugin_values())
+    if settings.report.email and settings.report.email.password:
+        found.append(settings.report.email.password.get_secret_value())
     return [s for s in found if s]

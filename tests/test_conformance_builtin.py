@@ -9,7 +9,7 @@ from xgate_liaohe.plugin import SPEC as LIAOHE
 
 from gateway.contract import OrganizationSpec
 from gateway.testing import OrganizationConformance
-from tests.kit_fixtures.builtin import BeifangSandbox, LiaoheSandbox
+from tests.kit_fixtures.builtin import BeifangSandbox, LiaoheCurrentSandbox, LiaoheSandbox
 
 
 class TestBeifang(OrganizationConformance):
@@ -30,3 +30,15 @@ class TestLiaohe(OrganizationConformance):
     @pytest.fixture
     def sandbox(self) -> LiaoheSandbox:
         return LiaoheSandbox()
+
+
+class TestLiaoheCurrentCertificates(OrganizationConformance):
+    """The same plugin reading a list of current certificates as a snapshot."""
+
+    @pytest.fixture
+    def spec(self) -> OrganizationSpec:
+        return LIAOHE
+
+    @pytest.fixture
+    def sandbox(self) -> LiaoheCurrentSandbox:
+        return LiaoheCurrentSandbox()

@@ -32,6 +32,7 @@ ALL_CHECKS = {
     "test_declared_capabilities_are_implemented",
     "test_streams_end",
     "test_resume_from_a_stored_cursor",
+    "test_snapshot_reads_list_everything",
     "test_records_validate",
     "test_registration_is_idempotent",
     "test_lost_answer_never_registers_twice",
@@ -69,7 +70,8 @@ def test_the_template_passes_every_check(pytester: pytest.Pytester) -> None:
     run = KitRun(pytester, "template")
     assert set(run.outcome) == ALL_CHECKS
     assert run.failed() == set()
-    assert run.skipped() == {"test_webhooks_are_checked"}  # the template declares no webhooks
+    # the template declares no webhooks, and its certificate listing is not a snapshot
+    assert run.skipped() == {"test_webhooks_are_checked", "test_snapshot_reads_list_everything"}
     assert "does not declare the 'webhooks' capability" in run.message["test_webhooks_are_checked"]
 
 
@@ -81,6 +83,29 @@ def test_a_page_number_cursor_that_skips_records_on_resume(pytester: pytest.Pyte
     assert "high-water mark" in message and "page numbers" in message
     assert "docs/plugins.md#streams-and-cursors" in message
     assert "EX-2026-CNC-2/" in message and "********" in message  # which record, masked
+
+
+def test_corrections_without_a_newer_stamp_behind_a_page_number_cursor(
+    pytester: pytest.Pytester,
+) -> None:
+    run = KitRun(pytester, "stampless_changes")
+    assert run.failed() == {"test_resume_from_a_stored_cursor"}
+    message = run.message["test_resume_from_a_stored_cursor"]
+    assert "did not deliver the newest revision" in message
+    assert "page numbers only" in message and "snapshot" in message
+
+
+def test_a_sandbox_whose_change_corrects_nothing(pytester: pytest.Pytester) -> None:
+    run = KitRun(pytester, "idle_change")
+    assert run.failed() == {"test_resume_from_a_stored_cursor"}
+    assert "changed no record" in run.message["test_resume_from_a_stored_cursor"]
+
+
+def test_a_resumed_read_marked_complete(pytester: pytest.Pytester) -> None:
+    run = KitRun(pytester, "complete_on_resume")
+    assert run.failed() == {"test_snapshot_reads_list_everything"}
+    message = run.message["test_snapshot_reads_list_everything"]
+    assert "resumed from the cursor after page 1" in message and "withdraw" in message
 
 
 def test_a_registration_that_is_not_idempotent(pytester: pytest.Pytester) -> None:
@@ -174,7 +199,7 @@ def test_single_checks_from_plain_functions_through_the_pytest_plugin(
     pytester.makepyfile(test_functions=FUNCTIONS.replace("{SETTINGS}", '{"page_size": 3}'))
     result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["xgate plugin API 1.0 (conformance kit: gateway.testing)"])
+    result.stdout.fnmatch_lines(["xgate plugin API 1.1 (conformance kit: gateway.testing)"])
     result.stdout.fnmatch_lines(["*[[]xgate conformance[]] scores: after * skipped *"])
 
 

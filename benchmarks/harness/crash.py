@@ -37,10 +37,9 @@ from sqlalchemy import func, select
 from xgate_simulators.beifang import BeifangSimulator
 from xgate_simulators.liaohe import LiaoheSimulator
 
-from benchmarks.harness.gateway import DATA, SALT
+from benchmarks.harness.gateway import DATA, KEYS, keys_file
 from benchmarks.harness.soak import ORGANIZATIONS, revisions_seen, write_candidates
 from gateway.credit.verify import verify_report
-from gateway.masking import hash_id
 from gateway.store import open_database
 from gateway.store import tables as t
 
@@ -139,7 +138,7 @@ def write_config(
 async def _run(
     config: Path, args: list[str], shared: dict[str, Any], at: int | None, delay: float | None
 ) -> int:
-    env = {**os.environ, "XGATE_CONFIG": str(config), "XGATE_ID_SALT": SALT}
+    env = {**os.environ, "XGATE_CONFIG": str(config), "XGATE_KEYS": str(keys_file())}
     proc = await asyncio.create_subprocess_exec(
         XGATE,
         *args,
@@ -190,6 +189,7 @@ async def run_trials(
     people_seed = config.seed * 100
     async with sims["beifang"].running(), sims["liaohe"].running():
         xgate_toml = write_config(folder, sims, db_url, schema, config.page_size)
+        await _run(xgate_toml, ["db", "upgrade"], {}, None, None)  # commands never create one
         for number in range(1, config.trials + 1):
             # the organizations move on; what the trial runs follows from what is there
             if number % 2 == 1 or not any(submitted.values()):
@@ -302,7 +302,7 @@ async def verify(
     for name, sim in sims.items():
         for (plan, idn), s in sim.truth.scores.items():
             r = s.current
-            expected_scores[(name, plan, hash_id(idn, SALT))] = (
+            expected_scores[(name, plan, KEYS.hash_id(idn))] = (
                 _dec(r.theory),
                 _dec(r.practical),
                 _dec(r.total),
@@ -314,7 +314,7 @@ async def verify(
             expected_certs[(name, number)] = (
                 c.status,
                 c.revoked_reason,
-                hash_id(c.id_number, SALT),
+                KEYS.hash_id(c.id_number),
             )
     stored_scores = {
         (r["organization"], r["plan_code"], r["id_hash"]): (

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
     EXIT_CONFIG,
     EXIT_FAILURES,
@@ -33,7 +34,6 @@ app = typer.Typer(
 rules_app = typer.Typer(help="The credit conversion rules.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 IdArg = Annotated[str, typer.Argument(help="the learner's ID number (or the account's id hash)")]
 IdTypeOpt = Annotated[
     str,
@@ -67,14 +67,23 @@ def _id_hash(gw: Any, raw: str, id_type: str) -> str:
     return str(gw.hash_id(normalise(raw)))
 
 
-async def _transcript(raw: str, id_type: str) -> Any:
+async def _transcript(raw: str, id_type: str, action: str) -> Any:
+    """Look a learner up; the look-up is audited (who, whom, when) before anything is shown."""
+    from gateway import audit
     from gateway.credit.transcript import build_transcript
-    from gateway.runtime import open_gateway
 
-    async with open_gateway(state.CONFIG) as gw:
+    async with state.open_existing() as gw:
         id_hash = _id_hash(gw, raw, id_type)
-        async with gw.db.connect() as conn:
+        async with gw.db.begin() as conn:
             found = await build_transcript(conn, id_hash)
+            await audit.record(
+                conn,
+                actor=audit.cli_actor(),
+                origin=audit.cli_origin(),
+                action=action,
+                target=id_hash,
+                outcome="ok" if found is not None else "not_found",
+            )
     if found is None:
         raise InputError("no learning account for this ID number / 未找到该学员的学习账户")
     return found
@@ -85,7 +94,7 @@ def show(raw: IdArg, id_type: IdTypeOpt = "resident", as_json: JsonOpt = False) 
     """A learner's account: masked ID, outcomes, active credit per course, the ledger."""
     from gateway.credit.transcript import KIND_LABELS, transcript_json
 
-    tr = run_async(lambda: _transcript(raw, id_type))
+    tr = run_async(lambda: _transcript(raw, id_type, "credits.show"))
     if as_json:
         print_json(transcript_json(tr))
         return
@@ -155,7 +164,7 @@ def transcript(
     """Write a transcript (XLSX file, or JSON to stdout / --output)."""
     from gateway.credit.transcript import transcript_json, write_xlsx
 
-    tr = run_async(lambda: _transcript(raw, id_type))
+    tr = run_async(lambda: _transcript(raw, id_type, "credits.transcript"))
     if fmt is Format.JSON:
         text = dumps(transcript_json(tr)) + "\n"
         if output is None:
@@ -177,9 +186,8 @@ def verify_cmd(as_json: JsonOpt = False) -> None:
 
     async def go() -> Any:
         from gateway.credit.verify import verify_report
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw, gw.db.connect() as conn:
+        async with state.open_existing() as gw, gw.db.connect() as conn:
             return await verify_report(conn)
 
     report = run_async(go)
@@ -235,9 +243,8 @@ def import_cmd(
     async def go() -> Any:
         from gateway.credit.events import emit_credit
         from gateway.credit.importer import import_rows
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             async with gw.db.begin() as conn:
                 done = await import_rows(conn, parsed.rows, gw.hash_id, now=datetime.now(UTC))
             emit_credit(gw.host, done.entries)  # after the commit: observers see only facts
@@ -290,9 +297,8 @@ def reconcile_cmd(as_json: JsonOpt = False) -> None:
         from gateway.credit.conversion import reconcile_all
         from gateway.credit.events import emit_credit
         from gateway.credit.rules import load_rules
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             if gw.settings.rules_file is None:
                 raise ConfigurationError("no rules_file is configured in the settings")
             rules = load_rules(gw.settings.rules_file)
@@ -376,3 +382,38 @@ def rules_check(
             )
     if errors:
         raise typer.Exit(EXIT_FAILURES)
+
+
+@app.command("export")
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
+    fmt: Annotated[str, typer.Option("--format", help="xlsx, or csv (two files)")] = "xlsx",
+    as_json: JsonOpt = False,
+) -> None:
+    """Export what is new or corrected since the last export, for the national or provincial
+    credit bank (learning outcomes and credit entries); then the xgate_credit_export hook."""
+
+    async def go() -> Any:
+        from gateway.credit.export import export_credit
+
+        async with state.open_existing() as gw:
+            return await export_credit(gw, output, fmt=fmt)
+
+    done = run_async(go)
+    summary = {
+        "export_id": done.export_id,
+        "outcomes": len(done.outcomes),
+        "entries": len(done.entries),
+        "corrections": done.corrections,
+        "files": [str(f) for f in done.files],
+    }
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"export {done.export_id}: {summary['outcomes']} outcome(s), {summary['entries']} "
+        f"entr{'y' if summary['entries'] == 1 else 'ies'}, {done.corrections} correction(s) -> "
+        + ", ".join(summary["files"]),
+        highlight=False,
+        markup=False,
+    )

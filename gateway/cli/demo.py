@@ -7,7 +7,17 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.cli.output import EXIT_FAILURES, console, print_json, run_async, table
+from gateway.amounts import two_places
+from gateway.cli.options import JsonOpt
+from gateway.cli.output import (
+    EXIT_CONFIG,
+    EXIT_FAILURES,
+    console,
+    fail,
+    print_json,
+    run_async,
+    table,
+)
 from gateway.masking import mask_text
 
 
@@ -15,11 +25,18 @@ def demo(
     directory: Annotated[
         Path, typer.Option("--dir", help="working folder (created if missing)")
     ] = Path("xgate-demo"),
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Run the whole flow against the bundled simulated organizations: import the sample
     candidate list, register, grade, sync with issuance, convert credit, and summarise."""
-    from gateway.demo import run_demo, submit_sample
+    try:
+        from xgate_simulators.demo import run_demo, submit_sample
+    except ImportError:
+        fail(
+            "xgate demo needs the bundled simulated organizations (xgate_simulators), "
+            "installed with xgate from its source: pip install -e .",
+            EXIT_CONFIG,
+        )
 
     if not as_json:
         console.print(f"xgate demo in {directory.resolve()} (simulated organizations on loopback)")
@@ -27,7 +44,14 @@ def demo(
     if as_json:
         data: dict[str, Any] = {
             **{k: v for k, v in vars(summary).items() if k != "lines"},
-            "lines": [vars(line) for line in summary.lines],
+            "lines": [
+                {**vars(line), "credits": two_places(line.credits)} for line in summary.lines
+            ],
+            "credits_converted": two_places(summary.credits_converted),
+            "coverage": [
+                {**c, "share": None if c["share"] is None else str(c["share"])}
+                for c in summary.coverage
+            ],
             "matches_truth": summary.matches_truth,
             "ok": summary.ok,
         }
@@ -81,6 +105,23 @@ def _render(summary: Any) -> None:
             for x in summary.lines
         ],
     )
+    if summary.coverage:
+        table(
+            "coverage by major / 各专业证书覆盖率 (roster, 在读)",
+            ["专业 major", "在读", "已获证", "获证率%", "待发证", "已报名", "从未报名"],
+            [
+                [
+                    c["major"],
+                    c["enrolled"],
+                    c["certified"],
+                    c["share"],
+                    c["passed"],
+                    c["registered"],
+                    c["never"],
+                ]
+                for c in summary.coverage
+            ],
+        )
     truth = ", ".join(f"{k} {v['database']}/{v['organization']}" for k, v in summary.truth.items())
     console.print(f"ground truth (database/organization): {truth}", highlight=False)
     console.print(

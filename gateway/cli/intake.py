@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
     EXIT_CONFIG,
     EXIT_FAILURES,
@@ -28,25 +29,15 @@ from gateway.cli.output import (
     table,
 )
 from gateway.errors import XgateError
-from gateway.intake import (
-    CheckedFile,
-    IntakeFileError,
-    IntakeOptions,
-    Preview,
-    build_preview,
-    check_file,
-    load_rules,
-    resolve_plan,
-    results_path,
-    write_results,
-)
+from gateway.intake import CheckedFile, IntakeFileError, Preview, build_preview
 from gateway.intake.audit import default_operator, file_sha256
+from gateway.intake.flow import check_for, results_or_error, submit_and_report, submit_options
 from gateway.intake.registered import mark_registered_if_possible
 from gateway.settings import Settings, load_settings
 
 FileArg = Annotated[Path, typer.Argument(help="candidate list (.xlsx or .csv)", show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 SKIPPED_SHOWN = 20  # skipped rows are not problems: the table shows the first few
+PROBLEMS_SHOWN = 50  # a terminal shows the first problems; --json and the workbook have all
 IneligibleOpt = Annotated[
     bool,
     typer.Option(
@@ -74,14 +65,7 @@ def _check(
     path: Path, settings: Settings, plan: str | None, options: dict[str, Any], as_json: bool
 ) -> CheckedFile:
     try:
-        rules = load_rules(settings)
-        plan_def = resolve_plan(
-            rules.catalogue,
-            plan,
-            options.get("organization"),
-            options.get("organization_names", frozenset()),
-        )
-        checked = check_file(path, rules, IntakeOptions(plan=plan_def, **options))
+        checked = check_for(path, settings, plan, options)
     except IntakeFileError as exc:
         _file_error(exc, as_json)
     except XgateError as exc:
@@ -139,9 +123,18 @@ def show_preview(preview: Preview) -> None:
     )
     if preview.problems:
         console.print(f"problems / 问题 ({len(preview.problems)}):", style="bold")
-        for p in preview.problems:
+        for p in preview.problems[:PROBLEMS_SHOWN]:
             console.print(
                 f"  {p.message_zh}\n    {p.message_en} [{p.code}]", highlight=False, markup=False
+            )
+        more = len(preview.problems) - PROBLEMS_SHOWN
+        if more > 0:
+            console.print(
+                f"... and {more} more problems: the full list is in --json "
+                f"(xgate check FILE --json > problems.json) and in the results workbook / "
+                f"另有{more}个问题未列出：完整列表见 --json 输出或结果文件",
+                highlight=False,
+                markup=False,
             )
     if preview.skipped_rows:
         shown = preview.skipped_rows[:SKIPPED_SHOWN]
@@ -218,13 +211,7 @@ def submit(
         fail(f"organization {org!r} is not configured (configured: {known})", EXIT_CONFIG)
     if as_json and not (yes or dry_run):
         fail("--json needs --yes or --dry-run (there is no one to confirm)", EXIT_INPUT)
-    names = frozenset({org, settings.organizations[org].plugin})
-    options = {
-        "organization": org,
-        "organization_names": names,
-        "require_plan": True,
-        "allow_ineligible": allow_ineligible,
-    }
+    options = submit_options(settings, org, allow_ineligible)
     checked = _check(file, settings, plan, options, as_json)
     preview = build_preview(checked)
     if dry_run or not preview.valid:
@@ -286,27 +273,7 @@ def submit(
 
 
 def _results(checked: CheckedFile, outcomes: dict[int, Any]) -> dict[str, Any]:
-    """Write the results workbook: ``{"results_file": path}``, or, when it cannot be written
-    (folder read-only, file open in Excel, a folder in the way), ``{"results_file": None,
-    "results_error": message}``: the registrations are recorded by then, so this must not
-    end in a traceback that hides the summary."""
-    target = results_path(checked.path)
-    try:
-        return {"results_file": str(write_results(checked, outcomes, target))}
-    except OSError as exc:
-        reason = f"{type(exc).__name__}: {exc.strerror or exc}"
-        return {
-            "results_file": None,
-            "results_error": (
-                f"the registrations were recorded, but the results workbook {target} could "
-                f"not be written ({reason}). Close it if it is open (e.g. in Excel) and make "
-                "sure the folder is writable, then run the same xgate submit again: rows "
-                "already registered are not sent again, and the results workbook is written "
-                f"anew / 报名已记录，但结果文件{target}无法写入（{reason}）。如果该文件在Excel"
-                "中打开，请先关闭，并确认文件夹可写，然后重新运行同一条 xgate submit 命令："
-                "已报名的行不会重复提交，结果文件会重新生成"
-            ),
-        }
+    return results_or_error(checked, outcomes)
 
 
 def _submit(
@@ -322,17 +289,16 @@ def _submit(
     sha = file_sha256(checked.path)
 
     async def go(progress: Callable[[int], None] | None) -> Any:
-        from gateway.intake.submit import submit_checked
         from gateway.runtime import open_gateway
 
-        async with open_gateway(settings=settings) as gw:
-            return await submit_checked(
+        async with open_gateway(settings=settings, create=False) as gw:
+            return await submit_and_report(
                 gw,
                 checked,
                 organization=org,
+                plan=plan,
                 operator=operator,
                 file_sha256=sha,
-                plan_code=plan,
                 progress=progress,
             )
 
@@ -343,40 +309,10 @@ def _submit(
             TextColumn("sending to " + org), BarColumn(), MofNCompleteColumn(), console=console
         ) as bar:
             task = bar.add_task("send", total=total or None)
-            report = run_async(lambda: go(lambda n: bar.advance(task, n)))
+            data: dict[str, Any] = run_async(lambda: go(lambda n: bar.advance(task, n)))
     else:
-        report = run_async(lambda: go(None))
-    results = _results(checked, report.outcomes)
-    return {
-        "ok": report.ok and "results_error" not in results,
-        "organization": org,
-        "operator": operator,
-        "file_sha256": sha,
-        "submissions": report.submissions,
-        "counts": report.counts(),
-        **results,
-        "deliveries": [
-            {
-                "sent": d.sent,
-                "accepted": d.accepted,
-                "rejected": d.rejected,
-                "unknown": d.unknown,
-                "deferred": d.deferred,
-                "errors": d.errors,
-            }
-            for d in report.deliveries
-        ],
-        "rows": [
-            {
-                "row": row,
-                "status": o.status,
-                "detail_en": o.detail_en,
-                "detail_zh": o.detail_zh,
-                "code": o.code,
-            }
-            for row, o in sorted(report.outcomes.items())
-        ],
-    }
+        data = run_async(lambda: go(None))
+    return data
 
 
 def _show_submission(data: dict[str, Any]) -> None:

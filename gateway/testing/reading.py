@@ -52,6 +52,16 @@ def describe_keys(keys: Sequence[Key], limit: int = 5) -> str:
     return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
+#: Fields a change of which the core does not count as a new revision: the organization's
+#: stamps (a correction is recognised by its values), names and the organization's row id.
+NOT_COMPARED = frozenset({"revised_at", "updated_at", "name", "holder_name", "org_record_id"})
+
+
+def same_values(a: Record, b: Record) -> bool:
+    """The same revision as far as the core is concerned (compared by value, not by stamp)."""
+    return a.model_dump(exclude=set(NOT_COMPARED)) == b.model_dump(exclude=set(NOT_COMPARED))
+
+
 def latest(records: Sequence[Record]) -> dict[Key, Record]:
     """Newest revision per natural key, as the sync's upsert leaves it."""
     best: dict[Key, Record] = {}

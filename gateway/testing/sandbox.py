@@ -38,6 +38,7 @@ class Sandbox:
     ``seed(n)``               ``scores``, ``certificates``               (must override)
     ``change()``              ``scores``, ``certificates`` (resumption)  (must override)
     ``expected(stream)``      streams (ground truth)                     not known
+    ``withdraw()``            snapshot reads (API 1.1)                   part skipped
     ``grade(...)``            ``issue``                                  (must override)
     ``certificates_of(...)``  ``issue`` (ground truth)                   not known
     ``certificate()``         ``verify``                                 (must override)
@@ -114,6 +115,12 @@ class Sandbox:
     def expected(self, stream: str) -> int | None:
         """Ground truth: how many distinct records ``stream`` ("scores" or "certificates")
         holds now (``None``: unknown)."""
+        return None
+
+    async def withdraw(self) -> str | None:
+        """For an organization whose list shows only current certificates: make it stop
+        listing one it listed (a pass turned fail) and return that certificate's number.
+        ``None`` (the default) skips that part of the snapshot check."""
         return None
 
     # issue and verify -----------------------------------------------------------------------

@@ -88,6 +88,9 @@ class OrganizationConformance:
     def test_resume_from_a_stored_cursor(self, xgate_check: Runner) -> None:
         xgate_check(checks.resume_from_a_stored_cursor)
 
+    def test_snapshot_reads_list_everything(self, xgate_check: Runner) -> None:
+        xgate_check(checks.snapshot_reads_list_everything)
+
     def test_records_validate(self, xgate_check: Runner) -> None:
         xgate_check(checks.records_validate)
 

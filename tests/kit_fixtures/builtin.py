@@ -178,3 +178,29 @@ class LiaoheSandbox(Sandbox):
         cert = self.sim.truth.certificate_for(reg.registration_id)
         assert cert is not None
         return cert.number, person.name
+
+
+class LiaoheCurrentSandbox(LiaoheSandbox):
+    """A Liaohe platform whose certificate list shows only certificates in force, read by
+    the plugin as a snapshot (``certificate_listing = "current"``, plugin API 1.1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sim = liaohe.LiaoheSimulator(seed=3, current_only=True)
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "certificate_listing": "current"}
+
+    def expected(self, stream: str) -> int:
+        if stream == "scores":
+            return len(self.sim.truth.scores)
+        return sum(c.status == "valid" for c in self.sim.truth.certificates.values())
+
+    async def withdraw(self) -> str:
+        """A correction turns a pass into a fail: the certificate leaves the list."""
+        cert = min(
+            (c for c in self.sim.truth.certificates.values() if c.status == "valid"),
+            key=lambda c: c.seq,
+        )
+        self.sim.correct_score(cert.plan_code, cert.id_number, theory=FAIL[0], practical=FAIL[1])
+        return cert.number

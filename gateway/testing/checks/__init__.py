@@ -19,6 +19,7 @@ from gateway.testing.checks.registration import (
 )
 from gateway.testing.checks.resilience import transient_faults_are_survived
 from gateway.testing.checks.settings import settings_errors_name_the_field
+from gateway.testing.checks.snapshots import snapshot_reads_list_everything
 from gateway.testing.checks.streams import (
     records_validate,
     resume_from_a_stored_cursor,
@@ -35,6 +36,7 @@ __all__ = [
     "registration_is_idempotent",
     "resume_from_a_stored_cursor",
     "settings_errors_name_the_field",
+    "snapshot_reads_list_everything",
     "streams_end",
     "transient_faults_are_survived",
     "verify_answers",

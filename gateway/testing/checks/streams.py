@@ -5,6 +5,10 @@ after a crash or on the next night, resumes from the last one stored. So a curso
 position that survives the organization changing its data in between: resuming from it must
 deliver every record (at its newest revision) not delivered before. A page number does not
 survive: a correction that moves a record shifts every later page.
+
+Records are compared by value, not only by their stamp (as the core does since plugin API 1.1):
+an organization that corrects a record without a newer stamp still changed it, and a cursor
+that never sees such a correction fails here even though every stamp looks current.
 """
 
 from __future__ import annotations
@@ -20,11 +24,26 @@ from gateway.testing.reading import (
     describe_keys,
     natural_key,
     read_stream,
+    same_values,
     stamp,
 )
 
 #: At most this many page boundaries are tried as resumption points per stream.
 BOUNDARIES = 5
+
+#: Fix texts shared by the cursor checks (a page-number organization gets its own advice).
+HIGH_WATER_FIX = (
+    "make the cursor a position that survives changes: a high-water mark such as "
+    "(updated_at, id) of the last record delivered (gateway.HighWaterMark); page numbers or "
+    "offsets do not (a corrected record moves and shifts every later page)"
+)
+PAGE_NUMBER_FIX = (
+    "with page numbers only: if the listing has a 'changed since' filter, read a window from "
+    "the high-water mark and re-read an overlap of pages on resume, de-duplicating by natural "
+    "key (gateway.PageNumbers); if it has neither such a filter nor an order by change time, "
+    "no page-number cursor can see a correction: read the whole list every run as a snapshot "
+    "(start at page 1, Page(complete=True) on the last page)"
+)
 
 
 def _boundaries(pages: int) -> list[int]:
@@ -101,13 +120,29 @@ async def resume_from_a_stored_cursor(session: Session) -> None:
                 fix="raise Sandbox.seed_size or set a smaller page size in Sandbox.settings()",
                 see="the-sandbox",
             )
+        before = base.latest()
+        changed = 0
         for k in _boundaries(len(base.pages)):
-            await _resume_after(session, stream, k)
+            before, touched = await _resume_after(session, stream, k, before)
+            changed += touched
+        if not changed:
+            raise KitFailure(
+                f"{stream}: Sandbox.change() changed no record the organization already "
+                "held, so this check cannot tell whether the cursor sees corrections",
+                fix="make change() correct a delivered score and revoke (or drop, for a list "
+                "of current certificates) a delivered certificate, the way the organization "
+                "does, with the update time it would give them",
+                see="the-sandbox",
+            )
 
 
-async def _resume_after(session: Session, stream: str, k: int) -> None:
+async def _resume_after(
+    session: Session, stream: str, k: int, before: dict[Key, Record]
+) -> tuple[dict[Key, Record], int]:
     """Deliver k pages, let the organization change, resume from the stored cursor (with a new
-    adapter, as a restarted process would), and compare with a full read."""
+    adapter, as a restarted process would), and compare with a full read. Returns the
+    organization's records after the change and how many of those it held before the change
+    touched (corrected, revoked, or gone from a list of current records)."""
     part = await read_stream(session, session.adapter(), stream, None, pages=k)
     cursor = part.cursor
     await session.sandbox.change()
@@ -120,11 +155,14 @@ async def _resume_after(session: Session, stream: str, k: int) -> None:
         if old is None or stamp(record) >= stamp(old):
             delivered[key] = record
     truth = full.latest()
+    touched = sum(
+        1 for key in before if key not in truth or not same_values(before[key], truth[key])
+    )
     missing = [key for key in truth if key not in delivered]
     stale = [
         key
         for key, record in truth.items()
-        if key in delivered and stamp(delivered[key]) < stamp(record)
+        if key in delivered and not same_values(delivered[key], record)
     ]
     where = f"{stream}: after {k} page(s) were delivered and the organization changed data, " + (
         "resuming from the stored cursor" if cursor is not None else "resuming (no cursor)"
@@ -133,10 +171,7 @@ async def _resume_after(session: Session, stream: str, k: int) -> None:
         raise KitFailure(
             f"{where} skipped {len(missing)} record(s) that a full read delivers: "
             + describe_keys(missing),
-            fix="make the cursor a position that survives changes: a high-water mark such as "
-            "(updated_at, id) of the last record delivered; page numbers or offsets do not "
-            "(a corrected record moves and shifts every later page). With page numbers only, "
-            "re-read an overlap before the stored page and de-duplicate by natural key",
+            fix=f"{HIGH_WATER_FIX}. {PAGE_NUMBER_FIX}",
             see="streams-and-cursors",
         )
     if stale:
@@ -144,9 +179,11 @@ async def _resume_after(session: Session, stream: str, k: int) -> None:
             f"{where} did not deliver the newest revision of {len(stale)} record(s) corrected "
             "in between: " + describe_keys(stale),
             fix="order the stream by last change (updated_at, id) so a corrected or revoked "
-            "record comes again after the cursor",
+            "record comes again after the cursor (and give a correction a newer update time "
+            f"where you control it). {PAGE_NUMBER_FIX}",
             see="streams-and-cursors",
         )
+    return truth, touched
 
 
 def _distinct(reasons: Iterable[str], limit: int = 3) -> str:

@@ -7,6 +7,9 @@ runs the nightly sync with certificate issuance, converts credit, and prints a s
 
 The simulators keep their state in the folder (``simulators/*.state``), so a second run meets
 the same organizations: everything is already settled, and it changes nothing.
+
+It lives with the simulators, not in the core: ``gateway`` never imports a simulator; the
+``xgate demo`` command imports this module only when it runs.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
-from gateway.issuance import issue_all
+from gateway.keys import generate as generate_keys
+from gateway.keys import write as write_keys
+from gateway.nightly import run_nightly
 from gateway.runtime import Gateway, open_gateway
 from gateway.settings import load_settings
 from gateway.store import tables as t
-from gateway.sync import run_sync
 
 DEMO_SEED = 2026
 DATA_FILES = (
@@ -33,14 +37,13 @@ DATA_FILES = (
     "fees.toml",
     "eligibility.toml",
     "candidates.xlsx",
+    "roster.xlsx",
 )
 
 
 def demo_data() -> Path:
     """The demo's data files: ``examples/data`` in a checkout, packaged data in a wheel."""
-    import xgate_simulators
-
-    package = Path(xgate_simulators.__file__).resolve().parent
+    package = Path(__file__).resolve().parent
     for candidate in (package / "data", package.parents[1] / "data"):
         if (candidate / "catalogue.toml").exists():
             return candidate
@@ -75,6 +78,8 @@ class DemoSummary:
     changes: int = 0
     sync_ok: bool = True
     seconds: float = 0.0
+    roster: dict[str, int] = field(default_factory=dict)
+    coverage: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def matches_truth(self) -> bool:
@@ -85,15 +90,25 @@ class DemoSummary:
         return self.sync_ok and self.matches_truth
 
 
+def ensure_keys(directory: Path) -> Path:
+    """The demo's own key file in its folder, created on the first run (0600)."""
+    path = directory / "xgate.keys"
+    if not path.exists():
+        write_keys(generate_keys(), path)
+    return path
+
+
 def write_config(directory: Path, urls: dict[str, str]) -> Path:
     from xgate_simulators.beifang import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
     from xgate_simulators.liaohe import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 
     path = directory / "xgate.toml"
     db = (directory / "xgate.db").resolve()
+    keys = ensure_keys(directory)
     path.write_text(
         f"""# Written by `xgate demo` for its simulated organizations (ports change every run).
 database_url = "sqlite+aiosqlite:///{db.as_posix()}"
+keys_file = "{keys.resolve().as_posix()}"
 catalogue_file = "{(directory / "catalogue.toml").resolve().as_posix()}"
 rules_file = "{(directory / "credit-rules.toml").resolve().as_posix()}"
 fees_file = "{(directory / "fees.toml").resolve().as_posix()}"
@@ -137,6 +152,9 @@ async def _database_state(gw: Gateway) -> tuple[int, ...]:
         t.learning_accounts,
         t.issue_requests,
         t.candidates,
+        t.roster_students,
+        t.roster_changes,
+        t.roster_imports,
     )
     return tuple([await _count(gw, select(func.count()).select_from(x)) for x in tables])
 
@@ -280,15 +298,14 @@ async def run_demo(directory: Path, *, submit: Any) -> DemoSummary:
         async with open_gateway(settings=settings) as gw:
             summary.database = gw.db.path or settings.database_url
             before = await _database_state(gw)
+            summary.roster = await import_demo_roster(gw, directory / "roster.xlsx")
             summary.submitted, summary.invalid_rows = await submit(gw, directory)
             for sim in sims.values():
                 sim.grade_all()
-            report = await run_sync(gw)
-            issued = await issue_all(gw)
-            again = await run_sync(gw)
-            summary.sync_ok = report.ok and again.ok and not any(r.errors for r in issued)
+            summary.sync_ok = (await run_nightly(gw, issue=True)).ok
             await summarise(gw, summary)
             await check_truth(gw, sims, summary)
+            summary.coverage = await coverage_by_major(gw)
             summary.changes = sum(
                 abs(a - b) for a, b in zip(before, await _database_state(gw), strict=True)
             )
@@ -338,3 +355,49 @@ async def submit_sample(gw: Gateway, directory: Path) -> tuple[int, list[dict[st
         outcomes.update(report.outcomes)
     write_results(overall, outcomes)
     return sent, invalid
+
+
+async def import_demo_roster(gw: Gateway, path: Path) -> dict[str, int]:
+    """Import the demo college's roster as the registrar's export would be imported: all or
+    nothing, and a second run (the same file) writes nothing."""
+    from datetime import UTC, datetime
+
+    from gateway.intake.audit import file_sha256
+    from gateway.roster import import_roster, read_roster
+
+    parsed = read_roster(path)
+    if parsed.problems:
+        raise RuntimeError(f"the demo roster has problems: {parsed.problems[0].message_en}")
+    async with gw.db.begin() as conn:
+        done = await import_roster(
+            conn,
+            parsed.rows,
+            gw.hash_id,
+            file_name=path.name,
+            file_sha256=file_sha256(path),
+            operator="xgate demo",
+            now=datetime.now(UTC),
+        )
+    return {"rows": done.rows, "added": done.added, "changed": done.changed}
+
+
+async def coverage_by_major(gw: Gateway) -> list[dict[str, Any]]:
+    """Coverage per major of the enrolled students (the report ``xgate report coverage``)."""
+    from gateway.reports.coverage import coverage_report
+
+    async with gw.db.connect() as conn:
+        report = await coverage_report(conn, list_students=False)
+    lines = [*report.majors]
+    return [
+        {
+            "department": x.department,
+            "major": x.major,
+            "enrolled": x.counts.enrolled,
+            "certified": x.counts.certified,
+            "share": x.counts.share,
+            "passed": x.counts.passed,
+            "registered": x.counts.registered,
+            "never": x.counts.never,
+        }
+        for x in lines
+    ]
