@@ -35,7 +35,7 @@ from xgate_simulators.beifang import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 from benchmarks.harness.crash import XGATE
 from benchmarks.harness.crash_workers import _connect_args
-from benchmarks.harness.gateway import DATA, SALT, database
+from benchmarks.harness.gateway import DATA, database, keys_file
 from benchmarks.harness.report import Timer, machine, ratio_line
 from benchmarks.harness.simserver import simulators
 from gateway.jobs.engine import open_app
@@ -94,7 +94,7 @@ def cpu_ticks() -> tuple[int, int]:
 
 @contextlib.asynccontextmanager
 async def workers(config: Path, n: int, concurrency: int) -> AsyncIterator[None]:
-    env = {**os.environ, "XGATE_CONFIG": str(config), "XGATE_ID_SALT": SALT}
+    env = {**os.environ, "XGATE_CONFIG": str(config), "XGATE_KEYS": str(keys_file())}
     procs = [
         await asyncio.create_subprocess_exec(
             XGATE,
@@ -132,7 +132,7 @@ async def run_once(
     async with database("postgresql", folder) as (url, schema):
         assert schema is not None
         config = write_config(folder, urls, url, schema, page_size)
-        settings = load_settings(config, id_salt=SALT)
+        settings = load_settings(config, keys_file=keys_file())
         conn = await asyncpg.connect(**_connect_args(url, schema))
         try:
             async with (

@@ -52,7 +52,7 @@ from benchmarks.harness.crash import (
     verify,
     write_config,
 )
-from benchmarks.harness.gateway import SALT
+from benchmarks.harness.gateway import keys_file
 from benchmarks.harness.soak import ORGANIZATIONS, write_candidates
 from gateway.jobs.engine import SCHEMA_LOCK, open_app
 from gateway.jobs.queue import queue_now
@@ -142,7 +142,7 @@ class Pool:
         return [p.pid for p in self.procs.values() if p.returncode is None]
 
     async def _start(self, slot: int) -> None:
-        env = {**os.environ, "XGATE_CONFIG": str(self.config), "XGATE_ID_SALT": SALT}
+        env = {**os.environ, "XGATE_CONFIG": str(self.config), "XGATE_KEYS": str(keys_file())}
         log = open(self.config.parent / f"worker{slot}-{self.started}.log", "wb")  # noqa: SIM115
         self.started += 1
         with log:
@@ -315,10 +315,10 @@ async def run_worker_trials(
             sim.hits = WorkerTripwire(shared, pool)
         connect = _connect_args(db_url, schema)
         conn = await asyncpg.connect(**connect)
-        settings = load_settings(xgate_toml, id_salt=SALT)
+        settings = load_settings(xgate_toml, keys_file=keys_file())
         try:
-            await pool.ensure()
             async with open_gateway(settings=settings) as gw, open_app(settings) as app:
+                await pool.ensure()  # after the database exists: commands never create one
                 night = _Night(
                     conn, connect, pool, shared, config, lambda: queue_now(app, gw, "nightly")
                 )
