@@ -18,6 +18,7 @@ from benchmarks import (
     no_change,
     snapshot_withdrawal,
     sync_throughput,
+    worker_scaling,
 )
 from tests.conftest import PG_UP
 
@@ -71,3 +72,13 @@ def test_sync_throughput_on_postgresql(capsys: pytest.CaptureFixture[str]) -> No
     line, out = last_line(capsys)
     assert RATIO_LINE.match(line), out
     assert "on postgresql" in out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PG_UP, reason="PostgreSQL at 127.0.0.1:5432 is unreachable")
+def test_worker_scaling_on_postgresql(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--orgs", "2", "--records", "20", "--page-size", "10", "--workers", "1", "2"]
+    assert worker_scaling.main(argv) == 0
+    line, out = last_line(capsys)
+    assert RATIO_LINE.match(line), out
+    assert "1 worker(s)" in out and "2 worker(s)" in out

@@ -292,6 +292,8 @@ async def test_demo_learner_end_to_end(tmp_path: Path) -> None:
         assert r.status == 200
         path.write_text(json.dumps(await r.json(content_type=None)))
         assert (await verify_file(path)).status == "valid"
+        code, out = await xgate("credentials", "verify", str(path))
+        assert code == 0 and out.startswith("VALID"), out
 
     sim = {"beifang": Beifang, "liaohe": Liaohe}[who["organization"]](seed=DEMO_SEED)
     state = tmp_path / "simulators" / f"{who['organization']}.state"
@@ -304,3 +306,18 @@ async def test_demo_learner_end_to_end(tmp_path: Path) -> None:
     async with demo_console(tmp_path, port):
         verdict = await verify_file(path)
         assert verdict.status == "revoked", verdict.problems
+        code, out = await xgate("credentials", "verify", str(path), "--json")
+        assert code == 1 and json.loads(out)["status"] == "revoked"
+
+
+async def xgate(*args: str) -> tuple[int, str]:
+    """The installed command, run without blocking the event loop serving the console."""
+    import asyncio
+    import sys
+
+    exe = str(Path(sys.executable).with_name("xgate"))
+    proc = await asyncio.create_subprocess_exec(
+        exe, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    return int(proc.returncode or 0), out.decode()
