@@ -34,7 +34,9 @@ PAGE_MODULES = [
     "gateway.web.lists",
     "gateway.web.registrations",
     "gateway.web.learners",
+    "gateway.web.reports",
     "gateway.web.admin",
+    "gateway.web.selfservice",
 ]
 COOKIE = "xgate_session"
 CSP = (
