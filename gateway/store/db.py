@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from gateway.errors import ConfigurationError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+#: advisory lock key held while migrating a PostgreSQL database ("xgatemig")
+MIGRATION_LOCK = 0x78676174_656D6967
 WRITER_WAIT = 30.0  # seconds, as SQLite's busy_timeout
 
 
@@ -190,6 +192,10 @@ def _alembic_config(connection: Connection, schema: str | None) -> Any:
 def _upgrade(connection: Connection, schema: str | None) -> str | None:
     from alembic import command
 
+    if connection.dialect.name == "postgresql":
+        # several workers starting on an empty database: one migrates, the others wait for
+        # its commit and then find the head already there
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     command.upgrade(_alembic_config(connection, schema), "head")
     return _current(connection)
 
