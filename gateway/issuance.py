@@ -8,7 +8,6 @@ sending the same request again: it returns the certificate already issued, never
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from sqlalchemy import and_, exists, select
 
 from gateway.contract import Capability
 from gateway.failures import Action, Kind, Operation, decide, log_failure
+from gateway.idempotency import issue_key as issue_key  # re-exported
 from gateway.models import IssueOutcome, IssueRequest
 from gateway.outbox import load_plan
 from gateway.people import candidate_from_row
@@ -50,11 +50,6 @@ class IssueReport:
     def ok(self) -> bool:
         """Every request settled (issued or refused); nothing unknown, nothing failed."""
         return not self.errors and self.unknown == 0
-
-
-def issue_key(organization: str, plan_code: str, id_hash: str) -> str:
-    digest = hashlib.sha256(f"issue\x1f{organization}\x1f{plan_code}\x1f{id_hash}".encode())
-    return f"xgi1-{digest.hexdigest()[:40]}"
 
 
 async def _queue(gw: Gateway, organization: str, plan_code: str | None) -> int:

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -28,13 +27,16 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.failures import Action, Kind, Operation, decide, log_failure
+from gateway.idempotency import registration_key
 from gateway.models import (
     Candidate,
     ExamPlan,
+    IllegalTransition,
     Registration,
     RegistrationOutcome,
     RegistrationRequest,
     RegistrationStatus,
+    transition_sources,
 )
 from gateway.people import candidate_from_row, upsert_candidates
 from gateway.runtime import Gateway
@@ -46,10 +48,8 @@ LEASE = timedelta(hours=2)  # longer than any batch: upload, job polling, retrie
 reg = t.registrations
 
 
-def idempotency_key(organization: str, plan_code: str, id_hash: str) -> str:
-    """Stable across runs and machines: the same person, plan and organization -> same key."""
-    digest = hashlib.sha256(f"{organization}\x1f{plan_code}\x1f{id_hash}".encode()).hexdigest()
-    return f"xg1-{digest[:40]}"
+#: stable across runs and machines: the same person, plan and organization -> same key
+idempotency_key = registration_key
 
 
 @dataclass(frozen=True)
@@ -197,11 +197,21 @@ async def _transition(
     detail: str | None = None,
     **values: Any,
 ) -> None:
+    """Move registrations to ``status``, only along REGISTRATION_TRANSITIONS (checked in the
+    UPDATE itself, so a concurrent move cannot slip past it), with one event each."""
     if not ids:
         return
-    await conn.execute(
-        reg.update().where(reg.c.id.in_(ids)).values(status=status.value, updated_at=now, **values)
+    sources = [s.value for s in transition_sources(status)]
+    moved = await conn.execute(
+        reg.update()
+        .where(reg.c.id.in_(ids), reg.c.status.in_(sources))
+        .values(status=status.value, updated_at=now, **values)
     )
+    if moved.rowcount != len(set(ids)):
+        raise IllegalTransition(
+            f"{len(set(ids)) - moved.rowcount} registration(s) may not become {status.value} "
+            "from their current status"
+        )
     await conn.execute(
         t.registration_events.insert(),
         [{"registration_id": i, "status": status.value, "detail": detail, "at": now} for i in ids],
