@@ -43,9 +43,8 @@ from gateway.runtime import Gateway
 from gateway.store import tables as t
 
 log = logging.getLogger("xgate.outbox")
-S = RegistrationStatus
 LEASE = timedelta(hours=2)  # longer than any batch: upload, job polling, retries
-reg = t.registrations
+registrations = t.registrations
 
 
 #: stable across runs and machines: the same person, plan and organization -> same key
@@ -203,8 +202,8 @@ async def _transition(
         return
     sources = [s.value for s in transition_sources(status)]
     moved = await conn.execute(
-        reg.update()
-        .where(reg.c.id.in_(ids), reg.c.status.in_(sources))
+        registrations.update()
+        .where(registrations.c.id.in_(ids), registrations.c.status.in_(sources))
         .values(status=status.value, updated_at=now, **values)
     )
     if moved.rowcount != len(set(ids)):
@@ -239,9 +238,9 @@ async def enqueue(
         existing = {
             r.idempotency_key: r
             for r in await conn.execute(
-                select(reg.c.id, reg.c.idempotency_key, reg.c.status).where(
-                    reg.c.idempotency_key.in_(list(keys))
-                )
+                select(
+                    registrations.c.id, registrations.c.idempotency_key, registrations.c.status
+                ).where(registrations.c.idempotency_key.in_(list(keys)))
             )
         }
         new_rows = []
@@ -254,7 +253,7 @@ async def enqueue(
                     "organization": organization,
                     "plan_code": plan.code,
                     "candidate_id": ids[gw.hash_id(item.candidate.id_number)],
-                    "status": S.PENDING.value,
+                    "status": RegistrationStatus.PENDING.value,
                     "fee": item.fee,
                     "fee_waived": item.fee_waived,
                     "resit": item.resit,
@@ -265,13 +264,13 @@ async def enqueue(
                 }
             )
         if new_rows:
-            await conn.execute(reg.insert(), new_rows)
+            await conn.execute(registrations.insert(), new_rows)
         rows = {
             r.idempotency_key: r
             for r in await conn.execute(
-                select(reg.c.id, reg.c.idempotency_key, reg.c.status).where(
-                    reg.c.idempotency_key.in_(list(keys))
-                )
+                select(
+                    registrations.c.id, registrations.c.idempotency_key, registrations.c.status
+                ).where(registrations.c.idempotency_key.in_(list(keys)))
             )
         }
         created = {r["idempotency_key"] for r in new_rows}
@@ -281,7 +280,7 @@ async def enqueue(
                 [
                     {
                         "registration_id": rows[k].id,
-                        "status": S.PENDING.value,
+                        "status": RegistrationStatus.PENDING.value,
                         "detail": "enqueued",
                         "at": now,
                     }
@@ -290,7 +289,7 @@ async def enqueue(
             )
         for key in keys:
             row = rows[key]
-            out.append(Enqueued(key, row.id, S(row.status), key in created))
+            out.append(Enqueued(key, row.id, RegistrationStatus(row.status), key in created))
     return out
 
 
@@ -300,12 +299,13 @@ async def _claim(
     """Mark up to ``limit`` pending entries of one plan as sent by us, and commit that."""
     now = _now()
     async with gw.db.begin() as conn:
-        q = select(reg.c.id, reg.c.plan_code).where(
-            reg.c.organization == organization, reg.c.status == S.PENDING.value
+        q = select(registrations.c.id, registrations.c.plan_code).where(
+            registrations.c.organization == organization,
+            registrations.c.status == RegistrationStatus.PENDING.value,
         )
         if plan_code:
-            q = q.where(reg.c.plan_code == plan_code)
-        q = q.order_by(reg.c.plan_code, reg.c.id).limit(limit)
+            q = q.where(registrations.c.plan_code == plan_code)
+        q = q.order_by(registrations.c.plan_code, registrations.c.id).limit(limit)
         if not gw.db.is_sqlite:
             q = q.with_for_update(skip_locked=True)
         picked = list(await conn.execute(q))
@@ -316,22 +316,27 @@ async def _claim(
         await _transition(
             conn,
             ids,
-            S.SENT,
+            RegistrationStatus.SENT,
             now,
             "claimed for sending",
             lease_owner=owner,
             lease_until=now + LEASE,
-            attempts=reg.c.attempts + 1,
+            attempts=registrations.c.attempts + 1,
         )
-        rows = await conn.execute(_with_candidate().where(reg.c.id.in_(ids)).order_by(reg.c.id))
+        rows = await conn.execute(
+            _with_candidate().where(registrations.c.id.in_(ids)).order_by(registrations.c.id)
+        )
         return plan, [dict(r) for r in rows.mappings()]
 
 
 def _with_candidate() -> Any:
     """Outbox rows joined with their candidate; the registration id is ``reg_id``."""
     return select(
-        reg.c.id.label("reg_id"), reg.c.idempotency_key, reg.c.plan_code, t.candidates
-    ).join(t.candidates, t.candidates.c.id == reg.c.candidate_id)
+        registrations.c.id.label("reg_id"),
+        registrations.c.idempotency_key,
+        registrations.c.plan_code,
+        t.candidates,
+    ).join(t.candidates, t.candidates.c.id == registrations.c.candidate_id)
 
 
 def _request(plan: ExamPlan, row: dict[str, Any]) -> RegistrationRequest:
@@ -369,14 +374,14 @@ async def _record(
                 lease_owner=None,
                 lease_until=None,
             )
-            if o.status is S.ACCEPTED:
+            if o.status is RegistrationStatus.ACCEPTED:
                 report.accepted += 1
             else:
                 report.rejected += 1
         await _transition(
             conn,
             unknown_ids,
-            S.UNKNOWN,
+            RegistrationStatus.UNKNOWN,
             now,
             "no answer for this candidate",
             lease_owner=None,
@@ -386,7 +391,7 @@ async def _record(
     plan_code = rows[0].get("plan_code") if rows else None
     for row in rows:
         o = by_key.get(row["idempotency_key"])
-        if o is not None and o.status is S.ACCEPTED:
+        if o is not None and o.status is RegistrationStatus.ACCEPTED:
             accepted.append(
                 Registration(
                     organization=organization,
@@ -418,16 +423,18 @@ async def _settle_failure(
     log_failure(log, f"{organization}: register", exc, decision)
     if decision.action is Action.REJECT:
         code = getattr(exc, "code", None)
-        await _release(gw, ids, S.REJECTED, str(exc), reason_code=code, reason=str(exc))
+        await _release(
+            gw, ids, RegistrationStatus.REJECTED, str(exc), reason_code=code, reason=str(exc)
+        )
         report.rejected += len(ids)
         return False
     if decision.action is Action.UNKNOWN:
         reason = f"outcome unknown: {decision.reason}"
-        await _release(gw, ids, S.UNKNOWN, reason, reason=reason)
+        await _release(gw, ids, RegistrationStatus.UNKNOWN, reason, reason=reason)
         report.unknown += len(ids)
     else:  # certainly not sent: back to pending, with the reason ``xgate outbox`` shows
         reason = f"not sent ({decision.action.value}): {decision.reason}"
-        await _release(gw, ids, S.PENDING, reason, reason=reason)
+        await _release(gw, ids, RegistrationStatus.PENDING, reason, reason=reason)
         report.sent -= len(ids)
         if decision.action is Action.DEFER:
             report.deferred += len(ids)
@@ -468,7 +475,7 @@ async def deliver(
         async with gw.db.connect() as conn:
             plan = await load_plan(conn, organization, code)
         if plan is None:  # cannot happen through enqueue; keep the rows safe regardless
-            await _release(gw, ids, S.PENDING, f"unknown plan {code}")
+            await _release(gw, ids, RegistrationStatus.PENDING, f"unknown plan {code}")
             report.errors.append(f"{organization}: plan {code} is not recorded")
             break
         requests = [_request(plan, r) for r in rows]
@@ -521,15 +528,18 @@ async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileRe
     for name in names:
         async with gw.db.begin() as conn:
             sent_rows = await conn.execute(
-                select(reg.c.id, reg.c.lease_owner, reg.c.lease_until).where(
-                    reg.c.organization == name, reg.c.status == S.SENT.value
+                select(
+                    registrations.c.id, registrations.c.lease_owner, registrations.c.lease_until
+                ).where(
+                    registrations.c.organization == name,
+                    registrations.c.status == RegistrationStatus.SENT.value,
                 )
             )
             abandoned = [r.id for r in sent_rows if _abandoned(r.lease_owner, r.lease_until, now)]
             await _transition(
                 conn,
                 abandoned,
-                S.UNKNOWN,
+                RegistrationStatus.UNKNOWN,
                 now,
                 "abandoned while sending (process ended)",
                 lease_owner=None,
@@ -540,8 +550,13 @@ async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileRe
                 for r in (
                     await conn.execute(
                         _with_candidate()
-                        .where(and_(reg.c.organization == name, reg.c.status == S.UNKNOWN.value))
-                        .order_by(reg.c.id)
+                        .where(
+                            and_(
+                                registrations.c.organization == name,
+                                registrations.c.status == RegistrationStatus.UNKNOWN.value,
+                            )
+                        )
+                        .order_by(registrations.c.id)
                     )
                 ).mappings()
             ]
@@ -571,7 +586,11 @@ async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileRe
             async with gw.db.begin() as conn:
                 if outcome is None:
                     await _transition(
-                        conn, [row["reg_id"]], S.PENDING, _now(), "not found by look-up"
+                        conn,
+                        [row["reg_id"]],
+                        RegistrationStatus.PENDING,
+                        _now(),
+                        "not found by look-up",
                     )
                     report.requeued += 1
                 else:
@@ -585,9 +604,9 @@ async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileRe
                         reason_code=outcome.reason_code,
                         reason=outcome.reason,
                     )
-                    if outcome.status is not S.ACCEPTED:
+                    if outcome.status is not RegistrationStatus.ACCEPTED:
                         report.rejected += 1
-            if outcome is not None and outcome.status is S.ACCEPTED:
+            if outcome is not None and outcome.status is RegistrationStatus.ACCEPTED:
                 report.accepted += 1
                 # after the commit, as for a registration accepted on first sending
                 gw.host.emit(
@@ -626,16 +645,16 @@ async def statuses(gw: Gateway, registration_ids: Sequence[int]) -> dict[int, Re
         for i in range(0, len(ids), 500):
             rows = await conn.execute(
                 select(
-                    reg.c.id,
-                    reg.c.idempotency_key,
-                    reg.c.organization,
-                    reg.c.plan_code,
-                    reg.c.status,
-                    reg.c.org_registration_id,
-                    reg.c.reason_code,
-                    reg.c.reason,
-                    reg.c.updated_at,
-                ).where(reg.c.id.in_(ids[i : i + 500]))
+                    registrations.c.id,
+                    registrations.c.idempotency_key,
+                    registrations.c.organization,
+                    registrations.c.plan_code,
+                    registrations.c.status,
+                    registrations.c.org_registration_id,
+                    registrations.c.reason_code,
+                    registrations.c.reason,
+                    registrations.c.updated_at,
+                ).where(registrations.c.id.in_(ids[i : i + 500]))
             )
             for r in rows:
                 out[r.id] = RegistrationRow(
@@ -643,7 +662,7 @@ async def statuses(gw: Gateway, registration_ids: Sequence[int]) -> dict[int, Re
                     r.idempotency_key,
                     r.organization,
                     r.plan_code,
-                    S(r.status),
+                    RegistrationStatus(r.status),
                     r.org_registration_id,
                     r.reason_code,
                     r.reason,
@@ -655,15 +674,15 @@ async def statuses(gw: Gateway, registration_ids: Sequence[int]) -> dict[int, Re
 async def open_entries(gw: Gateway, organization: str | None = None) -> list[RegistrationRow]:
     """Entries not settled yet: pending, sent and unknown (what ``xgate outbox`` lists)."""
     async with gw.db.connect() as conn:
-        q = select(reg.c.id).where(
+        q = select(registrations.c.id).where(
             or_(
-                reg.c.status == S.PENDING.value,
-                reg.c.status == S.SENT.value,
-                reg.c.status == S.UNKNOWN.value,
+                registrations.c.status == RegistrationStatus.PENDING.value,
+                registrations.c.status == RegistrationStatus.SENT.value,
+                registrations.c.status == RegistrationStatus.UNKNOWN.value,
             )
         )
         if organization:
-            q = q.where(reg.c.organization == organization)
-        ids = [r.id for r in await conn.execute(q.order_by(reg.c.id))]
+            q = q.where(registrations.c.organization == organization)
+        ids = [r.id for r in await conn.execute(q.order_by(registrations.c.id))]
     found = await statuses(gw, ids)
     return [found[i] for i in ids]

@@ -264,3 +264,27 @@ async def test_registration_transitions_are_enforced(make_gateway) -> None:
                 .all()
             )
         assert status == "accepted" and "pending" not in events[1:]
+
+
+def test_credit_files_are_read_by_the_one_spreadsheet_reader(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Excel's "Unicode text" (UTF-16, tabs) and a workbook saved with a .csv name: the intake
+    reader handles both; credit imports used a reader of their own that did not."""
+    from openpyxl import Workbook
+
+    from gateway.credit.importer import ALIASES, REQUIRED
+    from gateway.credit.sheet import read_sheet
+
+    header = ["证件号码", "姓名", "类型", "课程代码", "课程名称", "学分", "日期"]
+    row = ["110101199003077777", "张三", "课程", "GE101", "大学英语", "4", "2025-07-01"]
+    text = "\r\n".join("\t".join(r) for r in (header, row)) + "\r\n"
+    unicode_text = tmp_path / "credits.txt"
+    unicode_text.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    assert read_sheet(unicode_text, ALIASES, REQUIRED).rows[0][1]["title"] == "大学英语"
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(header)
+    sheet.append(row)
+    misnamed = tmp_path / "credits.csv"
+    book.save(misnamed)
+    assert read_sheet(misnamed, ALIASES, REQUIRED).rows[0][1]["name"] == "张三"
