@@ -1,5 +1,8 @@
 """Learner self-service accounts: a console user of role ``learner`` bound to one person.
 
+Accounts come from the student roster (``roster_students``, issue 13), and from candidate lists
+for anyone with a 学号 not on it.
+
 Invariants: a learner user is linked (``learner_logins``) to exactly one person's ``id_hash``,
 set once at activation and never taken from a request afterwards, so whatever a learner asks
 for, the console answers about that person only. Activation needs a one-time code that staff
@@ -51,6 +54,13 @@ def new_code() -> str:
 
 
 async def _person(conn: AsyncConnection, id_hash: str) -> tuple[str | None, str | None]:
+    """(name, 学号) from the roster, else a candidate list, else the learning account."""
+    r = t.roster_students
+    listed = (
+        await conn.execute(select(r.c.name, r.c.student_number).where(r.c.id_hash == id_hash))
+    ).first()
+    if listed is not None:
+        return listed.name, listed.student_number
     c = t.candidates
     row = (
         await conn.execute(select(c.c.name, c.c.student_number).where(c.c.id_hash == id_hash))
@@ -92,21 +102,24 @@ async def invite(
 async def invite_students(
     db: Database, *, by: str | None = None, now: datetime | None = None
 ) -> list[Invitation]:
-    """A code for every student on record (a 学号) who has no learner login yet."""
-    c, links = t.candidates, t.learner_logins
+    """A code for every enrolled (在读) student of the roster, and every candidate with a 学号
+    not on it, who has no learner login yet."""
+    r, c, links = t.roster_students, t.candidates, t.learner_logins
+    linked = select(links.c.id_hash)
     async with db.connect() as conn:
-        hashes = (
-            (
-                await conn.execute(
-                    select(c.c.id_hash)
-                    .where(c.c.student_number.is_not(None))
-                    .where(c.c.id_hash.not_in(select(links.c.id_hash)))
-                    .order_by(c.c.student_number)
-                )
-            )
-            .scalars()
-            .all()
+        listed = await conn.execute(
+            select(r.c.id_hash)
+            .where(r.c.status == "enrolled", r.c.id_hash.not_in(linked))
+            .order_by(r.c.student_number)
         )
+        hashes = list(listed.scalars())
+        others = await conn.execute(
+            select(c.c.id_hash)
+            .where(c.c.student_number.is_not(None))
+            .where(c.c.id_hash.not_in(linked), c.c.id_hash.not_in(select(r.c.id_hash)))
+            .order_by(c.c.student_number)
+        )
+        hashes += list(others.scalars())
     return [await invite(db, h, by=by, now=now) for h in hashes]
 
 

@@ -243,3 +243,123 @@ async def test_codes_expire_and_a_new_code_cancels_the_old(make_gateway: Any) ->
         async with gw.db.connect() as conn:
             stored = (await conn.execute(select(t.learner_invites.c.code_hash))).scalars().all()
         assert not any(c.code.replace("-", "") in str(stored) for c in (old, new, fresh))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def demo_console(directory: Path, port: int) -> AsyncIterator[TestClient]:
+    """``xgate serve`` in the demo's folder (its own settings), on a fixed loopback port."""
+    from gateway.runtime import open_gateway
+    from gateway.settings import load_settings
+
+    settings = load_settings(directory / "xgate.toml")
+    settings.credentials.public_url = f"http://127.0.0.1:{port}"
+    async with open_gateway(settings=settings) as gw:
+        server = TestServer(build_app(gw), host="127.0.0.1", port=port)
+        async with TestClient(server) as client:
+            yield client
+
+
+async def test_demo_learner_end_to_end(tmp_path: Path) -> None:
+    """The issue's definition of done, on the demo: a learner from the demo activates, signs
+    in, sees their record, downloads a credential that verifies; the organization revokes that
+    certificate, the nightly sync (the demo's second run) records it, the same file is revoked."""
+    from xgate_simulators.beifang import BeifangSimulator as Beifang
+    from xgate_simulators.demo import DEMO_SEED, run_demo, submit_sample
+    from xgate_simulators.liaohe import LiaoheSimulator as Liaohe
+
+    first = await run_demo(tmp_path, submit=submit_sample)
+    assert first.ok and first.learner, first
+    who = first.learner
+    port = _free_port()
+    path = tmp_path / "credential.json"
+    async with demo_console(tmp_path, port) as client:
+        assert (await activate(client, who["student_number"], who["code"])).status == 200
+        await sign_in(client, who["student_number"])
+        page = await (await client.get("/me")).text()
+        assert who["name"] in page and who["certificate"] in page
+        token = await csrf_of(client, "/me")
+        r = await client.post(
+            "/me/credentials", data={"csrf_token": token, "certificate": who["certificate"]}
+        )
+        assert r.status == 200
+        path.write_text(json.dumps(await r.json(content_type=None)))
+        assert (await verify_file(path)).status == "valid"
+        code, out = await xgate("credentials", "verify", str(path))
+        assert code == 0 and out.startswith("VALID"), out
+
+    sim = {"beifang": Beifang, "liaohe": Liaohe}[who["organization"]](seed=DEMO_SEED)
+    state = tmp_path / "simulators" / f"{who['organization']}.state"
+    assert sim.load_state(state)
+    sim.revoke(who["certificate"], "考核违规")
+    sim.save_state(state)
+    second = await run_demo(tmp_path, submit=submit_sample)  # the nightly sync runs
+    assert second.sync_ok
+
+    async with demo_console(tmp_path, port):
+        verdict = await verify_file(path)
+        assert verdict.status == "revoked", verdict.problems
+        code, out = await xgate("credentials", "verify", str(path), "--json")
+        assert code == 1 and json.loads(out)["status"] == "revoked"
+
+
+async def xgate(*args: str) -> tuple[int, str]:
+    """The installed command, run without blocking the event loop serving the console."""
+    import asyncio
+    import sys
+
+    exe = str(Path(sys.executable).with_name("xgate"))
+    proc = await asyncio.create_subprocess_exec(
+        exe, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    return int(proc.returncode or 0), out.decode()
+
+
+async def test_staff_verify_and_recognise_in_the_console(make_gateway: Any, tmp_path: Path) -> None:
+    async with world(make_gateway, tmp_path) as client:
+        mine, other = client.certs[0], client.certs[1]
+        token = await sign_in(client, "staff")
+        r = await client.post(
+            "/api/verify",
+            json={"number": mine.number, "name": mine.holder_name},
+            headers={"X-CSRF-Token": token},
+        )
+        answer = await r.json()
+        assert r.status == 200 and answer["outcome"] == "valid" and answer["holder_matches"]
+        page = await client.get("/verify")
+        assert page.status == 200
+        form_token = await csrf_of(client, "/verify")
+        client.sim.revoke(other.number, "证书已注销")
+        _, other_number = await candidate_ref(client.gw, other.id_number)
+        r = await client.post(
+            "/recognise",
+            data={
+                "csrf_token": form_token,
+                "number": other.number,
+                "organization": "beifang",
+                "learner": other_number,
+            },
+        )
+        assert r.status == 400 and "证书已注销" in await r.text()
+        async with client.gw.db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        t.certificate_verifications.c.purpose,
+                        t.certificate_verifications.c.outcome,
+                        t.certificate_verifications.c.operator,
+                    ).order_by(t.certificate_verifications.c.id)
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("verify", "valid", "staff"),
+            ("recognition", "revoked", "staff"),
+        ]

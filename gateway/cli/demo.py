@@ -138,6 +138,14 @@ def _render(summary: Any) -> None:
         f"credits in {summary.ledger_entries} ledger entries",
         highlight=False,
     )
+    if summary.learner:
+        who = summary.learner
+        console.print(
+            f"learner self-service: `cd {summary.directory} && xgate serve`, open "
+            f"http://127.0.0.1:8080/activate, 学号 {who['student_number']}, code {who['code']}",
+            highlight=False,
+            markup=False,
+        )
     run = "first run" if summary.first_run else f"repeat run: {summary.changes} rows changed"
     verdict = "[green]ok[/]" if summary.ok else "[red]FAILED[/]"
     console.print(f"{verdict} in {summary.seconds}s ({run}); database: {summary.database}")

@@ -41,7 +41,8 @@ class Issued:
 
 
 async def learner_hash(gw: Gateway, raw: str) -> str:
-    """A learner named by ID number, student number (学号) or account hash -> the id_hash."""
+    """A learner named by ID number, student number (学号: the roster's, else a candidate
+    list's) or account hash -> the id_hash."""
     text = raw.strip()
     if _HASH.match(text):
         return text
@@ -50,22 +51,18 @@ async def learner_hash(gw: Gateway, raw: str) -> str:
     except IdNumberError:
         pass
     async with gw.db.connect() as conn:
-        found = (
-            (
-                await conn.execute(
-                    select(t.candidates.c.id_hash).where(t.candidates.c.student_number == text)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        roster, cand = t.roster_students.c, t.candidates.c
+        listed = await conn.execute(select(roster.id_hash).where(roster.student_number == text))
+        found = set(listed.scalars())
+        listed = await conn.execute(select(cand.id_hash).where(cand.student_number == text))
+        found |= set(listed.scalars())
     if len(found) != 1:
         raise InputError(
             "no learner with this ID number or student number / 未找到该学员"
             if not found
             else "this student number names several people; use the ID number"
         )
-    return str(found[0])
+    return str(found.pop())
 
 
 def _issuer(gw: Gateway) -> d.Issuer:
