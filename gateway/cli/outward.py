@@ -10,6 +10,7 @@ import typer
 
 from gateway import private_files
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
     EXIT_FAILURES,
     EXIT_INPUT,
@@ -20,7 +21,6 @@ from gateway.cli.output import (
     table,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 NumberArg = Annotated[str, typer.Argument(help="the certificate number")]
 
 credentials_app = typer.Typer(
