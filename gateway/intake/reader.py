@@ -146,6 +146,34 @@ def open_candidate_file(path: Path, *, max_sheet_bytes: int | None = None) -> Ca
     return _open_csv(path)
 
 
+def spreadsheet_rows(
+    path: Path, *, max_sheet_bytes: int | None = None
+) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """Every row of a staff spreadsheet that is not a candidate list (course credits, training
+    records), numbered as Excel numbers them, streamed: the same format decision, encodings,
+    delimiter sniffing, size bound and error messages as candidate files, without the
+    candidate header scan (the caller finds its own header)."""
+    name = path.name
+    if not path.is_file():
+        raise IntakeFileError("file_missing", file=name)
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if not head:
+        raise IntakeFileError("file_empty", file=name)
+    if head.startswith(_ZIP):
+        if max_sheet_bytes is not None:
+            _check_unpacked_size(path, max_sheet_bytes)
+        return _xlsx_rows(path, 0)
+    if head.startswith(_OLE2):
+        raise IntakeFileError("xls_legacy", file=name)
+    if path.suffix.lower() in _XLSX_SUFFIXES or path.suffix.lower() not in _TEXT_SUFFIXES:
+        raise IntakeFileError("not_spreadsheet", file=name)
+    encoding = detect_encoding(path)
+    with path.open("r", encoding=encoding, newline="") as fh:
+        first = next((line for line in fh if line.strip()), "")
+    return _csv_rows(path, encoding, _sniff_delimiter(first))
+
+
 # --- xlsx -----------------------------------------------------------------------------------
 
 _XLSX_ERRORS: tuple[type[BaseException], ...] = (
