@@ -27,6 +27,7 @@ from gateway.store import tables as t
 from gateway.sync import run_sync
 
 DEMO_SEED = 2026
+DEMO_CONSOLE_USER = "demo"
 DATA_FILES = (
     "catalogue.toml",
     "credit-rules.toml",
@@ -75,6 +76,8 @@ class DemoSummary:
     changes: int = 0
     sync_ok: bool = True
     seconds: float = 0.0
+    console_user: str = ""
+    console_password: str = ""
 
     @property
     def matches_truth(self) -> bool:
@@ -289,6 +292,7 @@ async def run_demo(directory: Path, *, submit: Any) -> DemoSummary:
             summary.sync_ok = report.ok and again.ok and not any(r.errors for r in issued)
             await summarise(gw, summary)
             await check_truth(gw, sims, summary)
+            summary.console_user, summary.console_password = await console_login(gw)
             summary.changes = sum(
                 abs(a - b) for a, b in zip(before, await _database_state(gw), strict=True)
             )
@@ -298,6 +302,21 @@ async def run_demo(directory: Path, *, submit: Any) -> DemoSummary:
             sim.save_state(states[name])
     summary.seconds = round(time.monotonic() - started, 1)
     return summary
+
+
+async def console_login(gw: Gateway) -> tuple[str, str]:
+    """The demo's console administrator, with a fresh password each run (printed once)."""
+    from gateway.users import add_user, get_user, new_password, set_disabled, set_password
+
+    password = new_password()
+    async with gw.db.connect() as conn:
+        existing = await get_user(conn, DEMO_CONSOLE_USER)
+    if existing is None:
+        await add_user(gw.db, DEMO_CONSOLE_USER, "admin", password)
+    else:
+        await set_password(gw.db, DEMO_CONSOLE_USER, password)
+        await set_disabled(gw.db, DEMO_CONSOLE_USER, False)
+    return DEMO_CONSOLE_USER, password
 
 
 async def submit_sample(gw: Gateway, directory: Path) -> tuple[int, list[dict[str, Any]]]:

@@ -88,7 +88,7 @@ async def _show(request: web.Request, upload: Upload, form: Any, template: str) 
     )
 
 
-@route("GET", "/lists", STAFF, name="lists", nav="nav.lists")
+@route("GET", "/lists", STAFF, name="lists", nav="nav.lists", order=20)
 async def lists(request: web.Request) -> web.StreamResponse:
     limit = state.gateway(request).settings.console.upload_max_mb
     return await render.page(request, "lists.html", limit_mb=limit)
