@@ -30,6 +30,9 @@ def peak_rss(records: int, page_size: int, folder: Path) -> tuple[int, float]:
     with simulators(records=records) as served:
         db = folder / f"mem-{records}.db"
         config = write_config(folder, served.urls, f"sqlite+aiosqlite:///{db}", page_size=page_size)
+        created = run_xgate(config, "db", "upgrade")  # commands never create a database
+        if created.returncode != 0:
+            raise RuntimeError(f"xgate db upgrade failed: {created.stderr[-800:]}")
         with Timer() as t:
             done = run_xgate(config, "sync", "--json")
         for suffix in ("", "-wal", "-shm"):

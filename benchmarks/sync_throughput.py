@@ -1,35 +1,43 @@
-"""Sync throughput: a full sync of N score records against the barest way to do its parts.
+"""Sync throughput: xgate against dlt, the general loader, and against a bare fetch.
 
     .venv/bin/python -m benchmarks.sync_throughput --records 200000 [--db postgresql]
+        [--rounds 3] [--no-dlt] [--explain] [--profile]
 
-One Beifang simulator (in its own process) holds N graded candidates. The gateway runs a full
-``run_sync`` into a fresh database: every page validated, upserted with its history row,
-learning accounts created and credit reconciled (the demo rules; the records are scores, so
-conversion finds no certificate and writes no ledger entry), cursor checkpointed. The
-reference, in the same run against the same simulator: a bare httpx fetch of the same pages,
-one ``validate_json`` pass over them, and a bare ``executemany`` upsert per page into the same
-kind of database (stdlib sqlite3, or asyncpg on PostgreSQL; see
-``benchmarks.harness.reference``). Ratio = gateway time / sum of the three. Target <= 2.0.
-Reference and gateway run alternately ``--rounds`` times (default 2) and the fastest time of
-each counts: on a shared machine the fastest is the least disturbed.
-On PostgreSQL (``--db postgresql``: 127.0.0.1:5432, user postgres) both sides use a schema of
-their own, dropped afterwards.
+One Beifang simulator (in its own process) holds N graded candidates. Every round, against the
+same simulator and each into a fresh database of the same kind:
+
+* the bare reference: an httpx fetch of every page (``bare-fetch``), one ``validate_json`` pass
+  and a bare ``executemany`` upsert per page (``benchmarks.harness.reference``);
+* xgate: a full ``run_sync`` (every page validated, upserted with history, learning accounts
+  created and credit reconciled with the demo rules, the cursor checkpointed);
+* dlt 1.31's ``rest_api`` source, merge on the natural key (``benchmarks.harness.dlt_contender``;
+  needs the ``bench`` extra, left out with ``--no-dlt`` or when not installed).
+
+xgate and dlt swap places every round; the minimum and the median of each are printed, the
+minimum counts (on a shared machine the fastest run is the least disturbed). The last line is
+``ratio=<xgate/dlt> target=0.5``; the line before it compares xgate with the bare fetch (target
+3.0; the last line when dlt is not installed). ``--explain`` (PostgreSQL) prints
+``EXPLAIN (ANALYZE)`` of a page's score look-up on the synced table under a generic and a custom
+plan (``benchmarks.harness.plans``). On PostgreSQL (127.0.0.1:5432, user postgres) every side
+uses a schema of its own, dropped afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import tempfile
 import uuid
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
-from benchmarks.harness import reference
+from benchmarks.harness import dlt_contender, plans, reference
 from benchmarks.harness.gateway import SALT, beifang_orgs, database, gateway
 from benchmarks.harness.profiling import profiled
 from benchmarks.harness.report import Timer, machine, ratio_line
@@ -37,7 +45,8 @@ from benchmarks.harness.simserver import simulators
 from gateway.store import tables as t
 from gateway.sync import run_sync
 
-TARGET = 2.0
+TARGET = 0.5  # xgate's time / dlt's
+FETCH_TARGET = 3.0  # xgate's time / the bare fetch of the same pages
 
 
 async def reference_round(
@@ -70,7 +79,14 @@ async def reference_round(
 
 
 async def gateway_round(
-    url: str, records: int, page_size: int, backend: str, folder: Path, credit: bool, profile: bool
+    url: str,
+    records: int,
+    page_size: int,
+    backend: str,
+    folder: Path,
+    credit: bool,
+    profile: bool,
+    explain: bool = False,
 ) -> float:
     """One full sync into a fresh database; seconds."""
     async with (
@@ -81,11 +97,24 @@ async def gateway_round(
             report = await run_sync(gw)
         async with gw.db.connect() as conn:
             stored = (await conn.execute(select(func.count()).select_from(t.scores))).scalar()
+        if explain and schema is not None:
+            print(await plans.explain_lookups(schema, page_size))
     if not report.ok or stored != records:
         raise RuntimeError(
             f"the sync did not store every record: {stored} of {records}; {report.as_dict()}"
         )
     return gateway_t.seconds
+
+
+async def dlt_round(url: str, records: int, page_size: int, backend: str, folder: Path) -> float:
+    """One full dlt load into a fresh database; seconds."""
+    async with database(backend, folder) as (_, schema):
+        with warnings.catch_warnings(), Timer() as dlt_t:
+            warnings.simplefilter("ignore")  # dlt's own SQLAlchemy deprecation warnings
+            stored = dlt_contender.run(url, page_size, SALT, backend, folder, schema)
+    if stored != records:
+        raise RuntimeError(f"dlt did not store every record: {stored} of {records}")
+    return dlt_t.seconds
 
 
 async def measure(
@@ -96,30 +125,55 @@ async def measure(
     credit: bool = True,
     profile: bool = False,
     rounds: int = 1,
+    with_dlt: bool = True,
+    explain: bool = False,
 ) -> dict[str, Any]:
-    """Reference and gateway alternately, ``rounds`` times each, against one simulator (its
-    order cache warm for both); the fastest time of each part and of the gateway counts."""
+    """The bare reference, dlt and xgate against one simulator (its order cache warm for all),
+    ``rounds`` times; the two contenders swap places every round. Minimum and median count."""
     refs: list[dict[str, float]] = []
     runs: list[float] = []
+    dlts: list[float] = []
+    if with_dlt:
+        dlt_contender.warm()
     with simulators(records=records) as served:
         url = served.urls[0]
-        for _ in range(rounds):
+        for i in range(rounds):
             ref, n_pages = await reference_round(url, page_size, backend, folder)
             refs.append(ref)
-            runs.append(
-                await gateway_round(url, records, page_size, backend, folder, credit, profile)
-            )
+            order = ("xgate", "dlt") if i % 2 == 0 else ("dlt", "xgate")
+            for who in order:
+                if who == "dlt" and with_dlt:
+                    dlts.append(await dlt_round(url, records, page_size, backend, folder))
+                elif who == "xgate":
+                    runs.append(
+                        await gateway_round(
+                            url,
+                            records,
+                            page_size,
+                            backend,
+                            folder,
+                            credit,
+                            profile,
+                            explain and i == 0,
+                        )
+                    )
     best = {k: min(r[k] for r in refs) for k in ("fetch", "validate", "upsert")}
     parts = sum(best.values())
     return {
         "records": records,
         "pages": n_pages,
         "gateway": min(runs),
+        "gateway_median": statistics.median(runs),
+        "dlt": min(dlts) if dlts else None,
+        "dlt_median": statistics.median(dlts) if dlts else None,
         **best,
         "parts": parts,
         "ratio": min(runs) / parts,
+        "ratio_fetch": min(runs) / best["fetch"],
+        "ratio_dlt": min(runs) / min(dlts) if dlts else None,
         "rounds": refs,
         "runs": runs,
+        "dlts": dlts,
     }
 
 
@@ -137,11 +191,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=2,
-        help="reference and gateway alternately this many times; fastest counts",
+        default=3,
+        help="reference, xgate and dlt (alternating) this many times; minimum and median",
+    )
+    parser.add_argument("--no-dlt", action="store_true", help="leave dlt out")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="PostgreSQL: EXPLAIN (ANALYZE) a page's score look-up, generic and custom plan",
     )
     args = parser.parse_args(argv)
+    with_dlt = not args.no_dlt and dlt_contender.available()
     print(f"# sync throughput on {args.db}; {machine()}")
+    if not with_dlt and not args.no_dlt:
+        print('# dlt is not installed (pip install -e ".[bench]"): compared with bare parts only')
     with tempfile.TemporaryDirectory(prefix="xgate-bench-") as tmp:
         r = asyncio.run(
             measure(
@@ -152,24 +215,39 @@ def main(argv: Sequence[str] | None = None) -> int:
                 credit=not args.no_credit,
                 profile=args.profile,
                 rounds=args.rounds,
+                with_dlt=with_dlt,
+                explain=args.explain,
             )
         )
-    print(
-        f"records={r['records']} pages={r['pages']} gateway={r['gateway']:.2f}s "
-        f"({r['records'] / r['gateway']:.0f} records/s)"
-    )
-    print(
-        f"parts={r['parts']:.2f}s: fetch={r['fetch']:.2f}s validate={r['validate']:.2f}s "
-        f"upsert={r['upsert']:.2f}s"
-    )
-    if args.rounds > 1:
-        for i, (ref, run) in enumerate(zip(r["rounds"], r["runs"], strict=True), 1):
-            print(
-                f"  round {i}: gateway={run:.2f}s fetch={ref['fetch']:.2f}s "
-                f"validate={ref['validate']:.2f}s upsert={ref['upsert']:.2f}s"
-            )
-    print(ratio_line(r["ratio"], TARGET))
+    _print(r)
+    if r["ratio_dlt"] is not None:
+        print(f"against the bare fetch: {ratio_line(r['ratio_fetch'], FETCH_TARGET)}")
+        print(ratio_line(r["ratio_dlt"], TARGET))
+    else:
+        print(ratio_line(r["ratio_fetch"], FETCH_TARGET))
     return 0
+
+
+def _print(r: dict[str, Any]) -> None:
+    n = r["records"]
+    line = (
+        f"records={n} pages={r['pages']} rounds={len(r['runs'])} min (median): "
+        f"xgate={r['gateway']:.2f}s ({r['gateway_median']:.2f}s; {n / r['gateway']:.0f} rec/s)"
+    )
+    if r["dlt"] is not None:
+        line += f" dlt={r['dlt']:.2f}s ({r['dlt_median']:.2f}s; {n / r['dlt']:.0f} rec/s)"
+    print(line + f" bare-fetch={r['fetch']:.2f}s")
+    print(
+        f"reference parts={r['parts']:.2f}s: fetch={r['fetch']:.2f}s "
+        f"validate={r['validate']:.2f}s upsert={r['upsert']:.2f}s "
+        f"(xgate/parts={r['ratio']:.3f})"
+    )
+    for i, (ref, run) in enumerate(zip(r["rounds"], r["runs"], strict=True), 1):
+        dlt = f" dlt={r['dlts'][i - 1]:.2f}s" if r["dlts"] else ""
+        print(
+            f"  round {i}: xgate={run:.2f}s{dlt} fetch={ref['fetch']:.2f}s "
+            f"validate={ref['validate']:.2f}s upsert={ref['upsert']:.2f}s"
+        )
 
 
 if __name__ == "__main__":

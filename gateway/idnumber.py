@@ -10,6 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from operator import mul
 
 from gateway.masking import mask_id
 
@@ -44,12 +45,17 @@ class ResidentId:
 
 def normalise(raw: str) -> str:
     """NFKC (full-width digits and 'Ｘ'), strip spaces, upper-case the check character."""
-    text = unicodedata.normalize("NFKC", str(raw))
+    text = str(raw)
+    if text.isascii() and text.isalnum():  # the usual case: nothing to normalise or strip
+        return text.upper()
+    text = unicodedata.normalize("NFKC", text)
     return re.sub(r"\s+", "", text).upper()
 
 
 def check_char(first17: str) -> str:
-    total = sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True))
+    if len(first17) != len(WEIGHTS):
+        raise ValueError("the check character is computed over 17 digits")
+    total = sum(map(mul, map(int, first17), WEIGHTS))
     return CHECK_CHARS[total % 11]
 
 

@@ -43,6 +43,8 @@ class IssueReport:
     refused: int = 0
     unknown: int = 0
     errors: list[str] = field(default_factory=list)
+    #: the organization's configuration (or plugin) is broken: nothing was attempted
+    misconfigured: bool = False
 
     @property
     def ok(self) -> bool:
@@ -265,5 +267,11 @@ async def issue_all(
         except Exception as exc:  # confined to this organization
             decision = decide(exc, Operation.WRITE)
             log_failure(log, f"{name}: issuance", exc, decision)
-            reports.append(IssueReport(name, errors=[decision.reason]))
+            reports.append(
+                IssueReport(
+                    name,
+                    errors=[decision.reason],
+                    misconfigured=decision.kind is Kind.CONFIGURATION,
+                )
+            )
     return reports

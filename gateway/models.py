@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, ClassVar
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -24,10 +23,9 @@ from pydantic import (
     model_validator,
 )
 
+from gateway.clock import BEIJING as BEIJING  # re-exported: where models read dates
 from gateway.idnumber import IdNumberError, normalise, parse_resident_id
 from gateway.masking import mask_id
-
-BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 def _to_utc(value: Any) -> Any:

@@ -2,7 +2,14 @@
 
 Built-in and third-party plugins are found the same way: entry points in the ``xgate.plugins``
 group. Every failure is caught per plugin and turned into one ``PluginError`` naming the plugin
-and its distribution; the other plugins still load.
+and its distribution; the other plugins still load (a misspelt or unknown hook is found per
+plugin too, pluggy's ``check_pending`` run on that plugin alone).
+
+Broadcast hooks are called the pluggy way, ``pm.hook.<name>(**kwargs)``, so ``tryfirst``,
+``trylast`` and ``wrapper=True`` implementations behave as pluggy users expect; each
+implementation is isolated when its plugin is registered (an exception is logged, masked, and
+the other implementations still run), so an observer can never break the operation that fired
+the event.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import importlib.metadata as md
 import inspect
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +33,7 @@ from gateway.contract import (
     missing_methods_on_class,
 )
 from gateway.errors import PluginError
+from gateway.masking import mask_text
 
 ENTRY_POINT_GROUP = "xgate.plugins"
 log = logging.getLogger("xgate.plugins")
@@ -57,19 +65,94 @@ class PluginHost:
             ) from None
 
     def emit(self, hook: str, **kwargs: Any) -> None:
-        """Call every implementation of an event hook; one that raises is logged, not fatal."""
-        caller = getattr(self.pm.hook, hook)
+        """Broadcast an event: ``pm.hook.<hook>(**kwargs)``. Implementations are isolated
+        one by one (see the module docstring); this never raises either."""
+        try:
+            getattr(self.pm.hook, hook)(**kwargs)
+        except Exception as exc:  # pluggy itself (a wrong call): never the operation's problem
+            _failed("xgate", hook, exc)
+
+
+def _failed(plugin: str, hook: str, exc: BaseException) -> None:
+    log.error(
+        "plugin %s failed in hook %s: %s: %s",
+        plugin,
+        hook,
+        type(exc).__name__,
+        mask_text(str(exc)),
+    )
+
+
+def _isolated_call(plugin: str, hook: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:
+            _failed(plugin, hook, exc)
+            return None
+
+    return call
+
+
+def _isolated_wrapper(
+    plugin: str, hook: str, function: Callable[..., Any]
+) -> Callable[..., Generator[None, Any, Any]]:
+    """A hook wrapper whose own errors (before or after its ``yield``) are logged; what the
+    other implementations produced passes through unchanged."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Generator[None, Any, Any]:
+        inner: Generator[None, Any, Any] | None = None
+        try:
+            inner = function(*args, **kwargs)
+            next(inner)
+        except StopIteration:
+            _failed(plugin, hook, RuntimeError("wrapper did not yield"))
+            inner = None
+        except Exception as exc:
+            _failed(plugin, hook, exc)
+            inner = None
+        try:
+            result = yield
+        except BaseException:
+            if inner is not None:
+                inner.close()
+            raise
+        if inner is None:
+            return result
+        try:
+            inner.send(result)
+        except StopIteration as stop:
+            return stop.value
+        except Exception as exc:
+            _failed(plugin, hook, exc)
+            return result
+        inner.close()
+        _failed(plugin, hook, RuntimeError("wrapper yielded twice"))
+        return result
+
+    return wrapper
+
+
+def _isolate(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    """Wrap this plugin's broadcast hook implementations so one failure stays its own."""
+    for caller in pm.get_hookcallers(plugin) or []:
+        if caller.name == "xgate_register_organizations":
+            continue  # already isolated per plugin by _collect_specs
         for impl in caller.get_hookimpls():
-            try:
-                impl.function(**{k: kwargs[k] for k in impl.argnames if k in kwargs})
-            except Exception as exc:  # isolation: an observer can never break the core
-                log.error(
-                    "plugin %s failed in hook %s: %s: %s",
-                    impl.plugin_name,
-                    hook,
-                    type(exc).__name__,
-                    exc,
-                )
+            if impl.plugin is not plugin:
+                continue
+            wrap = _isolated_wrapper if impl.wrapper or impl.hookwrapper else _isolated_call
+            setattr(impl, "function", wrap(name, caller.name, impl.function))  # noqa: B010
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    """``check_pending`` for one plugin: its hook implementations that match no hookspec."""
+    return sorted(
+        caller.name
+        for caller in pm.get_hookcallers(plugin) or []
+        if not caller.has_spec()
+        and any(i.plugin is plugin and not i.optionalhook for i in caller.get_hookimpls())
+    )
 
 
 def _returning(obj: object) -> Callable[[], object]:
@@ -168,9 +251,22 @@ def load_plugins(
         except Exception as exc:
             host.errors.append(PluginError(name, f"cannot be registered: {exc}", dist))
             continue
+        unknown = _unknown_hooks(pm, plugin)
+        if unknown:
+            pm.unregister(plugin)
+            host.errors.append(
+                PluginError(
+                    name,
+                    "implements hook(s) with no specification: "
+                    + ", ".join(unknown)
+                    + " (misspelt? known hooks: see gateway.hookspecs)",
+                    dist,
+                )
+            )
+            continue
+        _isolate(pm, plugin, name)
         host.distributions[name] = dist
         _collect_specs(host, name, dist)
-    pm.check_pending()
     return host
 
 

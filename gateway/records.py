@@ -23,7 +23,8 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from sqlalchemy import Insert, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue import Catalogue
@@ -183,53 +184,30 @@ async def apply_scores(
 ) -> None:
     plans = await plan_certificates(conn, organization)
     items = _latest(scores, lambda s: (s.plan_code, s.id_number), lambda s: s.revised_at)
-    hashes = {s.id_number: hash_id(s.id_number) for s in items}
-    existing: dict[tuple[str, str], dict[str, Any]] = {}
-    # By id_hash alone, the organization checked here: with ``organization = ?`` in the query
-    # SQLite picks the natural-key index for that one column and scans every score of the
-    # organization, once per page (a sync of N records then costs N squared).
-    rows = await conn.execute(select(t.scores).where(t.scores.c.id_hash.in_(set(hashes.values()))))
-    for row in rows.mappings():
-        if row["organization"] == organization:
-            existing[(row["plan_code"], row["id_hash"])] = dict(row)
-    inserts: list[dict[str, Any]] = []
-    new_scores: list[ScoreRecord] = []
-    revisions: list[dict[str, Any]] = []
+    prepared: list[tuple[ScoreRecord, str, dict[str, Any]]] = []
     for s in items:
-        h = hashes[s.id_number]
+        h = hash_id(s.id_number)
         result.people.setdefault(h, Person(h, mask_id(s.id_number), s.name))
-        cert_code = s.certificate_code or plans.get(s.plan_code)
-        rule = catalogue.passes(cert_code, s.theory, s.practical)
-        if s.absent:
-            rule = False
-        values = {
-            "certificate_code": cert_code,
-            "level": int(s.level) if s.level else None,
-            "theory": s.theory,
-            "practical": s.practical,
-            "total": s.total,
-            "org_passed": s.passed,
-            "rule_passed": rule,
-            "pass_disagreement": s.passed is not None and rule is not None and s.passed != rule,
-            "absent": s.absent,
-            "revised_at": s.revised_at,
-            "org_record_id": s.org_record_id,
-            "updated_at": now,
-        }
-        old = existing.get((s.plan_code, h))
-        if old is None:
-            inserts.append(
-                {
-                    "organization": organization,
-                    "plan_code": s.plan_code,
-                    "id_hash": h,
-                    "revision": 1,
-                    **values,
-                }
-            )
-            new_scores.append(s)
+        prepared.append((s, h, _score_columns(s, plans, catalogue, now)))
+    # Insert first: in the common case (a record seen for the first time) that is the only
+    # statement; only the records already here are read back and compared.
+    inserted = await _insert_scores(conn, organization, prepared)
+    known = {h for s, h, _ in prepared if (s.plan_code, h) not in inserted}
+    existing = await _existing_scores(conn, organization, known) if known else {}
+    revisions: list[dict[str, Any]] = []
+    for s, h, values in prepared:
+        new_id = inserted.get((s.plan_code, h))
+        if new_id is not None:
+            revisions.append(_revision(new_id, 1, s, run_id, now))
             result.new += 1
+            result.events.append(
+                (
+                    "xgate_score_recorded",
+                    {"organization": organization, "score": s, "revision": 1, "corrected": False},
+                )
+            )
             continue
+        old = existing[(s.plan_code, h)]
         stamp = _aware(old["revised_at"])
         if s.revised_at < stamp or _score_values(s) == _row_values(old):
             result.unchanged += 1
@@ -248,21 +226,50 @@ async def apply_scores(
                 {"organization": organization, "score": s, "revision": revision, "corrected": True},
             )
         )
-    if inserts:
-        ids = await _insert_scores(conn, organization, inserts)
-        for new, s in zip(inserts, new_scores, strict=True):
-            revisions.append(_revision(ids[(new["plan_code"], new["id_hash"])], 1, s, run_id, now))
-            result.events.append(
-                (
-                    "xgate_score_recorded",
-                    {"organization": organization, "score": s, "revision": 1, "corrected": False},
-                )
-            )
     if revisions:
         await conn.execute(t.score_revisions.insert(), revisions)
     result.records += len(scores)
     result.unchanged += len(scores) - len(items)  # duplicates within the page
     _warn_same_stamp(organization, "scores", result)
+
+
+def _score_columns(
+    s: ScoreRecord, plans: Mapping[str, str], catalogue: Catalogue, now: datetime
+) -> dict[str, Any]:
+    """The columns a score record sets (all but its key and revision)."""
+    cert_code = s.certificate_code or plans.get(s.plan_code)
+    rule = False if s.absent else catalogue.passes(cert_code, s.theory, s.practical)
+    return {
+        "certificate_code": cert_code,
+        "level": int(s.level) if s.level else None,
+        "theory": s.theory,
+        "practical": s.practical,
+        "total": s.total,
+        "org_passed": s.passed,
+        "rule_passed": rule,
+        "pass_disagreement": s.passed is not None and rule is not None and s.passed != rule,
+        "absent": s.absent,
+        "revised_at": s.revised_at,
+        "org_record_id": s.org_record_id,
+        "updated_at": now,
+    }
+
+
+async def _existing_scores(
+    conn: AsyncConnection, organization: str, id_hashes: set[str]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """This organization's stored scores of these people, by (plan, id hash).
+
+    By id_hash alone, the organization checked here: with ``organization = ?`` in the query
+    SQLite picks the natural-key index for that one column and scans every score of the
+    organization, once per page (a sync of N records then costs N squared).
+    """
+    rows = await conn.execute(select(t.scores).where(t.scores.c.id_hash.in_(id_hashes)))
+    return {
+        (row["plan_code"], row["id_hash"]): dict(row)
+        for row in rows.mappings()
+        if row["organization"] == organization
+    }
 
 
 def _warn_same_stamp(organization: str, stream: str, result: PageResult) -> None:
@@ -276,22 +283,44 @@ def _warn_same_stamp(organization: str, stream: str, result: PageResult) -> None
         )
 
 
-async def _insert_scores(
-    conn: AsyncConnection, organization: str, rows: list[dict[str, Any]]
-) -> dict[tuple[str, str], int]:
-    """Insert new score rows; their ids by (plan, id hash).
+def _insert_new(conn: AsyncConnection, table: Table, key: Sequence[str]) -> Insert:
+    """``INSERT`` that skips rows whose ``key`` is taken (on SQLite and PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(key))
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(key))
+    return table.insert()
 
-    One plain executemany, then one select by natural key: ``INSERT ... RETURNING`` with
-    ``sort_by_parameter_order`` makes SQLAlchemy send SQLite one statement per row (it cannot
-    otherwise promise the order), which was most of a sync's database time.
+
+async def _insert_scores(
+    conn: AsyncConnection,
+    organization: str,
+    prepared: Sequence[tuple[ScoreRecord, str, dict[str, Any]]],
+) -> dict[tuple[str, str], int]:
+    """Insert the scores not stored yet; the new rows' ids by (plan, id hash).
+
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (SQLAlchemy sends it as one multi-row
+    statement): rows already stored are skipped by the natural key and return nothing, so no
+    look-up runs before it and no read-back after it.
     """
-    await conn.execute(t.scores.insert(), rows)
-    found = await conn.execute(
-        select(
-            t.scores.c.id, t.scores.c.organization, t.scores.c.plan_code, t.scores.c.id_hash
-        ).where(t.scores.c.id_hash.in_({r["id_hash"] for r in rows}))
-    )  # by id_hash alone, as in apply_scores
-    return {(r.plan_code, r.id_hash): r.id for r in found if r.organization == organization}
+    if not prepared:
+        return {}
+    rows = [
+        {
+            "organization": organization,
+            "plan_code": s.plan_code,
+            "id_hash": h,
+            "revision": 1,
+            **values,
+        }
+        for s, h, values in prepared
+    ]
+    c = t.scores.c
+    statement = _insert_new(conn, t.scores, ("organization", "plan_code", "id_hash")).returning(
+        c.id, c.plan_code, c.id_hash
+    )
+    found = await conn.execute(statement, rows)
+    return {(r.plan_code, r.id_hash): r.id for r in found}
 
 
 def _revision(

@@ -170,13 +170,18 @@ async def open_gateway(
     schema: str | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     transport: httpx.AsyncBaseTransport | None = None,
+    create: bool = True,
 ) -> AsyncIterator[Gateway]:
+    """The assembled gateway; ``create=False`` refuses a database that does not exist yet (see
+    ``open_database``), which is what every command but ``db upgrade`` and ``demo`` uses."""
     settings = settings or load_settings(config)
     add_secrets(secret_values(settings))
     host = host or load_plugins()
     for err in host.errors:
         log.error("%s", err)
-    db = await open_database(settings.database_url, schema=schema or settings.database_schema)
+    db = await open_database(
+        settings.database_url, schema=schema or settings.database_schema, create=create
+    )
     salt = await db.salt(settings.id_salt.get_secret_value() if settings.id_salt else None)
     gw = Gateway(settings=settings, host=host, db=db, salt=salt, sleep=sleep, transport=transport)
     try:

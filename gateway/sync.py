@@ -70,6 +70,8 @@ class StreamReport:
     withdrawn: int = 0
     restored: int = 0
     error: str | None = None
+    #: what kind of failure (``gateway.failures.Kind``), None when it did not fail
+    failure: str | None = None
     duration: float = 0.0
 
 
@@ -300,6 +302,7 @@ async def _run_stream(
             log_failure(log, f"{org.name}/{stream}", exc, _final(decision))
             report.status = "deferred" if decision.action is Action.DEFER else "failed"
             report.error = decision.reason
+            report.failure = decision.kind.value
             break
         finally:
             report.duration = round(time.monotonic() - started, 3)
@@ -445,7 +448,11 @@ async def _sync_org(
     except Exception as exc:  # configuration or plugin problem: report this organization only
         failure = decide(exc, Operation.READ)
         log_failure(log, name, exc, failure)
-        return [StreamReport(name, "*", status="failed", error=failure.reason)]
+        return [
+            StreamReport(
+                name, "*", status="failed", error=failure.reason, failure=failure.kind.value
+            )
+        ]
     streams = [c.value for c in STREAM_ORDER if org.can(c)]
     if since is not None and not callable(getattr(org.adapter, "cursor_since", None)):
         return [
@@ -465,12 +472,18 @@ async def _sync_org(
         except Exception as exc:  # before the first page: the stored cursor, the start date
             decision = decide(exc, Operation.READ)
             log_failure(log, f"{name}/{stream}", exc, decision)
-            report = StreamReport(name, stream, status="failed", error=decision.reason)
+            report = StreamReport(
+                name, stream, status="failed", error=decision.reason, failure=decision.kind.value
+            )
         reports.append(report)
         if decision is not None and report.status != "ok" and decision.stop:
             reports += [
                 StreamReport(
-                    name, rest, status=report.status, error="not attempted: " + decision.reason
+                    name,
+                    rest,
+                    status=report.status,
+                    error="not attempted: " + decision.reason,
+                    failure=decision.kind.value,
                 )
                 for rest in streams[index + 1 :]
             ]

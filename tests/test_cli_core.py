@@ -84,6 +84,7 @@ def test_schemas_check_reports_stale_files(run, tmp_path) -> None:  # type: igno
 
 
 def test_unknown_organization_is_a_configuration_error(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("db", "upgrade").exit_code == 0
     result = run("sync", "--org", "nobody")
     assert result.exit_code == 3 and "nobody" in result.stderr
 
@@ -112,10 +113,13 @@ def test_broken_rules_file_stops_sync_before_a_run_is_recorded(run, tmp_path) ->
 def test_unopenable_database_is_a_configuration_error(run, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("XGATE_DATABASE_URL", "sqlite+aiosqlite:////nonexistent/dir/x.db")
     result = run("outbox")
+    assert result.exit_code == 3 and "no xgate database" in result.stderr
+    result = run("db", "upgrade")
     assert result.exit_code == 3 and "cannot open database" in result.stderr
 
 
 def test_markup_like_input_is_printed_verbatim(run) -> None:  # type: ignore[no-untyped-def]
+    assert run("db", "upgrade").exit_code == 0
     result = run("sync", "--org", "[/x]")
     assert result.exit_code == 3 and "[/x]" in result.stderr
 
@@ -145,6 +149,7 @@ def test_sync_summary_says_why_an_organization_failed(run, tmp_path) -> None:  #
         'client_id = "c"\n',
         encoding="utf-8",
     )  # client_secret missing
+    assert run("db", "upgrade").exit_code == 0
     result = run("sync")
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # a configuration error, as documented
     assert "client_secret" in result.stdout

@@ -101,6 +101,8 @@ async def test_killed_sync_resumes_to_exact_ground_truth(db_target, tmp_path: Pa
             "XGATE_CONFIG": str(tmp_path / "xgate.toml"),
             "XGATE_ID_SALT": SALT,
         }
+        setup = await asyncio.create_subprocess_exec(XGATE, "db", "upgrade", env=env, cwd=tmp_path)
+        assert await setup.wait() == 0  # commands never create a database
         killed = 0
         for _ in range(3):
             rc = await run_sync(env, tmp_path, wire, at=rng.randint(2, 8))

@@ -217,3 +217,42 @@ def test_bitstring_round_trip_and_minimum_size() -> None:
     ]
     with pytest.raises(ValueError):
         status.encode([131_072])
+
+
+async def test_withdrawn_or_vanished_certificate_sets_the_bit(make_gateway, tmp_path) -> None:
+    from sqlalchemy import delete, update
+
+    from gateway.credit import ensure_accounts
+    from tests.credit_support import add_certificate, person
+
+    a, b = person(7), person(8)
+    async with make_gateway(credentials={"key_file": tmp_path / "k.jwk"}) as gw:
+        async with gw.db.begin() as conn:
+            await ensure_accounts(conn, [(a, "m", "甲", "student"), (b, "m", "乙", "student")])
+            await add_certificate(conn, a, "BF-7")
+            await add_certificate(conn, b, "BF-8")
+        first = (await issue_badges(gw, a))[0]
+        second = (await issue_badges(gw, b))[0]
+        index = {
+            first.credential_id: int(first.document["credentialStatus"]["statusListIndex"]),
+            second.credential_id: int(second.document["credentialStatus"]["statusListIndex"]),
+        }
+        async with gw.db.connect() as conn:
+            assert await status.revoked_indices(conn, 1) == []
+        async with gw.db.begin() as conn:
+            await conn.execute(
+                update(t.certificates)
+                .where(t.certificates.c.number == "BF-7")
+                .values(status="withdrawn")
+            )
+            await conn.execute(delete(t.certificates).where(t.certificates.c.number == "BF-8"))
+        async with gw.db.connect() as conn:
+            assert sorted(await status.revoked_indices(conn, 1)) == sorted(index.values())
+
+
+def test_benchmark_runs_tiny(capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import credentials as bench
+
+    assert bench.main(["--credentials", "20", "--rounds", "1", "--verify", "10"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("ratio=") and last.endswith(("PASS", "FAIL"))

@@ -38,6 +38,7 @@ def cli(db_target: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
         return result.exit_code, result.output
 
     invoke.target = db_target  # type: ignore[attr-defined]
+    assert invoke("db", "upgrade")[0] == 0  # commands never create a database
     return invoke
 
 

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
+from xgate_simulators.demo import run_demo, submit_sample
 
-from gateway.demo import run_demo, submit_sample
 from gateway.store import tables as t
 
 

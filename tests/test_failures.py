@@ -130,3 +130,47 @@ async def test_an_issue_refusal_is_refused_not_unknown(make_gateway) -> None:
             ).all()
         assert [r.status for r in rows] == ["refused", "refused"]
         assert all("plan closed" in (r.reason or "") for r in rows)
+
+
+@pytest.mark.storage
+async def test_a_lost_database_is_one_line_per_organization(
+    make_gateway, monkeypatch, caplog
+) -> None:
+    orgs = {"a": {"plugin": "fake", "name": "a"}, "b": {"plugin": "fake", "name": "b"}}
+    async with make_gateway(orgs=orgs) as gw:
+        for name in ("a", "b"):
+            fakeorg.org(name).scores = _scores(make_ids(2, seed=123))
+
+        async def lost(*args: Any, **kwargs: Any) -> int:
+            raise OperationalError("INSERT ...", {}, ConnectionError("connection was closed"))
+
+        monkeypatch.setattr("gateway.sync.quarantine", lost)
+        with caplog.at_level("WARNING"):
+            report = await run_sync(gw)
+        failed = [s for s in report.streams if s.stream == "scores"]
+        assert {s.organization for s in failed} == {"a", "b"}
+        assert all(
+            s.error == "database error: ConnectionError: connection was closed" for s in failed
+        )
+        assert all(s.status == "failed" for s in report.streams)  # certificates not attempted
+        errors = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 2 and not any(r.exc_info or r.exc_text for r in errors)
+
+
+@pytest.mark.storage
+@pytest.mark.parametrize("level", ["WARNING", "INFO"])
+async def test_a_plugin_bug_is_one_line_with_its_traceback_only_at_v(
+    make_gateway, caplog, level
+) -> None:
+    async with make_gateway(orgs=ORGS) as gw:
+
+        async def broken(cursor: str | None) -> Any:
+            raise KeyError("total")
+            yield  # pragma: no cover
+
+        gw.organization("fake").adapter.scores = broken
+        with caplog.at_level(level, logger="xgate.sync"):
+            await run_sync(gw)
+        [line] = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert "fake/scores: KeyError" in line.getMessage()
+        assert bool(line.exc_info or line.exc_text) is (level == "INFO")  # masked: exc_text

@@ -176,6 +176,10 @@ def test_submit_asks_first_and_no_means_nothing_happens(xgate: Any, tmp_path: Pa
     result = xgate("submit", str(path), "--org", "beifang", "--json")
     assert result.exit_code == 2 and "--yes" in result.stderr
     result = xgate("submit", str(path), "--org", "beifang", "--operator", "王老师", input="y\n")
+    assert result.exit_code == 3 and "xgate db upgrade" in result.output  # never created silently
+    assert not (tmp_path / "xgate.db").exists()
+    assert xgate("db", "upgrade").exit_code == 0
+    result = xgate("submit", str(path), "--org", "beifang", "--operator", "王老师", input="y\n")
     assert result.exit_code == 0, result.output
     assert "accepted 3" in result.output
     assert fakeorg.org("beifang").register_calls == 1
@@ -183,6 +187,7 @@ def test_submit_asks_first_and_no_means_nothing_happens(xgate: Any, tmp_path: Pa
 
 def test_submit_yes_json_end_to_end_and_again_is_a_no_op(xgate: Any, tmp_path: Path) -> None:
     path = mixed_file(tmp_path)
+    assert xgate("db", "upgrade").exit_code == 0
     result = xgate(
         "submit", str(path), "--org", "beifang", "--yes", "--json", "--operator", "王老师"
     )
@@ -269,6 +274,7 @@ def test_overlong_class_is_a_row_problem_and_is_never_sent(xgate: Any, tmp_path:
     assert problem["message_en"].startswith("row 3, class: longer than 128 characters")
     assert long_class not in result.stdout
 
+    assert xgate("db", "upgrade").exit_code == 0
     result = xgate("submit", str(path), "--org", "beifang", "--yes", "--json")
     assert result.exit_code == 1
     data = json.loads(result.stdout)
@@ -339,6 +345,7 @@ def test_results_workbook_that_cannot_be_written_still_shows_the_summary(
     path = good_file(tmp_path)
     target = tmp_path / "名单.results.xlsx"
     target.mkdir()  # something in the way: the workbook cannot replace a folder
+    assert xgate("db", "upgrade").exit_code == 0
     result = xgate("submit", str(path), "--org", "beifang", "--yes")
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)

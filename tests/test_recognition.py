@@ -162,6 +162,7 @@ def test_cli_verify_exit_codes(db_target, tmp_path, monkeypatch) -> None:
         )
         runner = CliRunner()
         env = {**db_target.env(), "XGATE_CONFIG": str(conf)}
+        assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0  # never implicit
         good = runner.invoke(app, ["verify", cert.number, "--json"], env=env)
         assert good.exit_code == 0, good.output
         assert json.loads(good.output)["outcome"] == "valid"

@@ -184,6 +184,7 @@ async def run_trials(
     people_seed = config.seed * 100
     async with sims["beifang"].running(), sims["liaohe"].running():
         xgate_toml = write_config(folder, sims, db_url, schema, config.page_size)
+        await _run(xgate_toml, ["db", "upgrade"], {}, None, None)  # commands never create one
         for number in range(1, config.trials + 1):
             # the organizations move on; what the trial runs follows from what is there
             if number % 2 == 1 or not any(submitted.values()):

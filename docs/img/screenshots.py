@@ -15,9 +15,8 @@ import threading
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
-
-from gateway.demo import run_demo, submit_sample
-from gateway.demo_serve import serve_demo
+from xgate_simulators.demo import run_demo, submit_sample
+from xgate_simulators.demo_serve import serve_demo
 
 OUT = Path(__file__).resolve().parent
 ARGS = [

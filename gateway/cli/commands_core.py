@@ -8,13 +8,12 @@ from typing import Annotated, Any
 import typer
 
 from gateway.cli import plugins_new, state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import EXIT_FAILURES, console, fail, print_json, run_async, table
 from gateway.contract import PLUGIN_API_VERSION
-from gateway.errors import XgateError
+from gateway.errors import ConfigurationError, XgateError
 from gateway.plugins import load_plugins
 from gateway.settings import load_settings, masked_settings
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 
 plugins_app = typer.Typer(help="Organization plugins: list, check, new.", no_args_is_help=True)
 plugins_app.command("new")(plugins_new.new)
@@ -91,9 +90,11 @@ def config_show(as_json: JsonOpt = False) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(as_json: JsonOpt = False) -> None:
-    """Apply pending migrations (also done automatically on first use)."""
+    """Create the database, or apply pending migrations (the only command besides `demo`
+    that creates one; others migrate an existing database automatically)."""
 
     async def go() -> dict[str, Any]:
+        from gateway.failures import describe
         from gateway.store import open_database
 
         settings = load_settings(state.CONFIG)
@@ -103,6 +104,10 @@ def db_upgrade(as_json: JsonOpt = False) -> None:
         try:
             before = await db.revision()
             after = await db.upgrade()
+        except Exception as exc:  # unwritable folder, unreachable server: a configuration error
+            raise ConfigurationError(
+                f"cannot open database {db.path or 'server'}: {describe(exc)}"
+            ) from None
         finally:
             await db.dispose()
         return {"database": db.path or "server", "from": before, "to": after}

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
     EXIT_CONFIG,
     EXIT_FAILURES,
@@ -33,7 +34,6 @@ app = typer.Typer(
 rules_app = typer.Typer(help="The credit conversion rules.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 IdArg = Annotated[str, typer.Argument(help="the learner's ID number (or the account's id hash)")]
 IdTypeOpt = Annotated[
     str,
@@ -69,9 +69,8 @@ def _id_hash(gw: Any, raw: str, id_type: str) -> str:
 
 async def _transcript(raw: str, id_type: str) -> Any:
     from gateway.credit.transcript import build_transcript
-    from gateway.runtime import open_gateway
 
-    async with open_gateway(state.CONFIG) as gw:
+    async with state.open_existing() as gw:
         id_hash = _id_hash(gw, raw, id_type)
         async with gw.db.connect() as conn:
             found = await build_transcript(conn, id_hash)
@@ -177,9 +176,8 @@ def verify_cmd(as_json: JsonOpt = False) -> None:
 
     async def go() -> Any:
         from gateway.credit.verify import verify_report
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw, gw.db.connect() as conn:
+        async with state.open_existing() as gw, gw.db.connect() as conn:
             return await verify_report(conn)
 
     report = run_async(go)
@@ -235,9 +233,8 @@ def import_cmd(
     async def go() -> Any:
         from gateway.credit.events import emit_credit
         from gateway.credit.importer import import_rows
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             async with gw.db.begin() as conn:
                 done = await import_rows(conn, parsed.rows, gw.hash_id, now=datetime.now(UTC))
             emit_credit(gw.host, done.entries)  # after the commit: observers see only facts
@@ -290,9 +287,8 @@ def reconcile_cmd(as_json: JsonOpt = False) -> None:
         from gateway.credit.conversion import reconcile_all
         from gateway.credit.events import emit_credit
         from gateway.credit.rules import load_rules
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             if gw.settings.rules_file is None:
                 raise ConfigurationError("no rules_file is configured in the settings")
             rules = load_rules(gw.settings.rules_file)
@@ -389,9 +385,8 @@ def export(
 
     async def go() -> Any:
         from gateway.credit.export import export_credit
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             return await export_credit(gw, output, fmt=fmt)
 
     done = run_async(go)

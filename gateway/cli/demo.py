@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway.cli.output import EXIT_FAILURES, console, print_json, run_async, table
+from gateway.cli.options import JsonOpt
+from gateway.cli.output import (
+    EXIT_CONFIG,
+    EXIT_FAILURES,
+    console,
+    fail,
+    print_json,
+    run_async,
+    table,
+)
 from gateway.masking import mask_text
 
 
@@ -15,7 +24,7 @@ def demo(
     directory: Annotated[
         Path, typer.Option("--dir", help="working folder (created if missing)")
     ] = Path("xgate-demo"),
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON document")] = False,
+    as_json: JsonOpt = False,
     serve: Annotated[
         bool,
         typer.Option(
@@ -28,7 +37,14 @@ def demo(
 ) -> None:
     """Run the whole flow against the bundled simulated organizations: import the sample
     candidate list, register, grade, sync with issuance, convert credit, and summarise."""
-    from gateway.demo import run_demo, submit_sample
+    try:
+        from xgate_simulators.demo import run_demo, submit_sample
+    except ImportError:
+        fail(
+            "xgate demo needs the bundled simulated organizations (xgate_simulators), "
+            "installed with xgate from its source: pip install -e .",
+            EXIT_CONFIG,
+        )
 
     if not as_json:
         console.print(f"xgate demo in {directory.resolve()} (simulated organizations on loopback)")
@@ -45,7 +61,7 @@ def demo(
         _render(summary)
         _console_hint(summary, directory, serve, port)
     if serve:
-        from gateway.demo_serve import serve_demo
+        from xgate_simulators.demo_serve import serve_demo
 
         run_async(
             lambda: serve_demo(

@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
     EXIT_CONFIG,
     EXIT_FAILURES,
@@ -35,7 +36,6 @@ from gateway.intake.registered import mark_registered_if_possible
 from gateway.settings import Settings, load_settings
 
 FileArg = Annotated[Path, typer.Argument(help="candidate list (.xlsx or .csv)", show_default=False)]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 SKIPPED_SHOWN = 20  # skipped rows are not problems: the table shows the first few
 IneligibleOpt = Annotated[
     bool,
@@ -281,7 +281,7 @@ def _submit(
     async def go(progress: Callable[[int], None] | None) -> Any:
         from gateway.runtime import open_gateway
 
-        async with open_gateway(settings=settings) as gw:
+        async with open_gateway(settings=settings, create=False) as gw:
             return await submit_and_report(
                 gw,
                 checked,

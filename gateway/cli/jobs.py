@@ -23,9 +23,8 @@ def _with_app(work: Callable[[Any, Any], Awaitable[T]], *, schedules: bool = Fal
         from procrastinate.exceptions import ConnectorException
 
         from gateway.jobs.engine import open_app
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             try:
                 async with open_app(gw.settings, schedules=schedules) as jobs:
                     return await work(gw, jobs)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
 from gateway.cli import state
+from gateway.cli.options import JsonOpt, OrgOpt
 from gateway.cli.output import EXIT_FAILURES, console, print_json, run_async, table
 from gateway.masking import mask_text
 
@@ -14,8 +15,6 @@ app = typer.Typer(
     help="Registration outbox: pending, in-flight and unknown entries.",
     invoke_without_command=True,
 )
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
-OrgOpt = Annotated[str | None, typer.Option("--org", help="only this organization")]
 
 
 @app.callback()
@@ -26,9 +25,8 @@ def outbox(ctx: typer.Context, org: OrgOpt = None, as_json: JsonOpt = False) -> 
 
     async def go() -> list[dict[str, Any]]:
         from gateway.outbox import open_entries
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             if org:
                 gw.organization_names([org])  # an unknown name is a configuration error
             return [
@@ -73,9 +71,8 @@ def reconcile_cmd(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
 
     async def go() -> dict[str, Any]:
         from gateway.outbox import reconcile
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             if org:
                 gw.organization_names([org])
             r = await reconcile(gw, org)

@@ -8,6 +8,7 @@ one JSON document on stdout (errors go to stderr, masked).
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -77,7 +78,12 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
         tbl.add_column(col)
     for row in rows:  # cells are text, never markup: a value like "[/x]" must print as it is
         tbl.add_row(*(Text("" if v is None else str(v)) for v in row))
-    console.print(tbl)
+    if console.is_terminal:
+        console.print(tbl)
+        return
+    # redirected to a file or a pipe: the whole table, never cut to an assumed 80 columns
+    width = Console(width=10_000, file=io.StringIO()).measure(tbl).maximum
+    Console(file=console.file, width=max(width, 20), no_color=console.no_color).print(tbl)
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:

@@ -59,10 +59,9 @@ def verify(
     Exit 0 when it is valid, 1 when it is not (not found, revoked, another holder)."""
 
     async def go() -> Any:
-        from gateway.runtime import open_gateway
         from gateway.verification import ask
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             return await ask(gw, number, organization=org, holder_name=name)
 
     answer = run_async(go)
@@ -87,9 +86,8 @@ def recognise(
     async def go() -> Any:
         from gateway.credentials.issue import learner_hash
         from gateway.credit.recognition import recognise as run
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             holder = await learner_hash(gw, learner)
             return await run(gw, number, organization=org, holder_hash=holder, holder_name=name)
 
@@ -135,9 +133,8 @@ def issue(
 
     async def go() -> Any:
         from gateway.credentials.issue import issue_badges, issue_clr, learner_hash
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             holder = await learner_hash(gw, learner)
             if clr:
                 return [await issue_clr(gw, holder)]
@@ -212,9 +209,8 @@ def revoke(
 
     async def go() -> bool:
         from gateway.credentials.issue import revoke_credential
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             return await revoke_credential(gw, credential_id, reason)
 
     if not run_async(go):

@@ -1,18 +1,22 @@
 """Where each command module is listed, so adding a command touches one line here.
 
 Entries are ``(command name, "module:attribute")``; the attribute is a Typer group (added as a
-sub-command group) or a plain function (added as a command). Imported lazily at start-up.
+sub-command group) or a plain function (added as a command). A command's module is imported
+only when that command runs (``gateway.cli.lazy``); ``SUMMARIES`` holds the one-line help that
+``xgate --help`` shows without importing it (optional: a command missing there is imported to
+show its help; ``tests/test_cli_startup.py`` checks each summary against the command's help).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
 from typing import Any
 
-import typer
-
 COMMANDS: list[tuple[str, str]] = [
+    ("plugins", "gateway.cli.commands_core:plugins_app"),
+    ("config", "gateway.cli.commands_core:config_app"),
+    ("db", "gateway.cli.commands_core:db_app"),
+    ("schemas", "gateway.cli.commands_core:schemas_app"),
     ("demo", "gateway.cli.demo:demo"),
     ("outbox", "gateway.cli.outbox:app"),
     ("serve", "gateway.cli.serve:serve"),
@@ -32,20 +36,36 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 
 
-def _resolve(target: str) -> Any:
+def resolve(target: str) -> Any:
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
 
 
-def typers() -> Iterator[tuple[str, typer.Typer]]:
-    for name, target in COMMANDS:
-        obj = _resolve(target)
-        if isinstance(obj, typer.Typer):
-            yield name, obj
-
-
-def commands() -> Iterator[tuple[str, Callable[..., Any]]]:
-    for name, target in COMMANDS:
-        obj = _resolve(target)
-        if not isinstance(obj, typer.Typer):
-            yield name, obj
+SUMMARIES: dict[str, str] = {
+    "plugins": "Organization plugins: list, check, new.",
+    "config": "Effective settings.",
+    "db": "Database migrations.",
+    "schemas": "JSON Schemas of the records.",
+    "demo": "Run the whole flow against the bundled simulated organizations: import the sample "
+    "candidate list, register, grade, sync with issuance, convert credit, and summarise.",
+    "outbox": "Registration outbox: pending, in-flight and unknown entries.",
+    "serve": "Serve the API until interrupted: POST /webhooks/{organization}, GET /health.",
+    "sync": "Pull every organization's new scores and certificates (the nightly job).",
+    "issue": "Ask organizations with the `issue` capability to issue certificates for passed "
+    "candidates that have none yet (idempotent: never two certificates for one registration).",
+    "runs": "Recorded sync runs, per organization and stream.",
+    "quarantine": "Records an organization sent that did not validate.",
+    "credits": "Credit bank (学分银行): accounts, transcripts, ledger check, imports, rules.",
+    "check": "Check a candidate file: every row's problems, totals and fees. Sends and writes "
+    "nothing. Exit 0 all rows valid, 1 some rows invalid, 2 the file itself is unusable.",
+    "submit": "Register a candidate file's valid rows with an organization, and write "
+    "<file>.results.xlsx beside it. Exit 0 all accepted (or already registered), 1 some rows "
+    "invalid, rejected or not settled, 2 the file itself is unusable.",
+    "worker": "Run jobs and the [schedule] until stopped (SIGTERM finishes running jobs first).",
+    "jobs": "Jobs on PostgreSQL: list, retry, cancel, queue now.",
+    "users": "Web console users: roles admin, staff, finance, viewer.",
+    "verify": "Ask the issuing organization whether a certificate holds; the answer is recorded.",
+    "recognise": "Recognise (认定) a certificate obtained elsewhere: verified at the issuer, then "
+    "recorded and converted like a synced one; refused with the organization's reason otherwise.",
+    "credentials": "Open Badges 3.0 / CLR 2.0 credentials: issue signed ones, verify any.",
+}

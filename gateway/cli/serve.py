@@ -21,10 +21,9 @@ def serve(
 
         from aiohttp import web
 
-        from gateway.runtime import open_gateway
         from gateway.server import build_app
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             runner = web.AppRunner(build_app(gw), access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, host, port)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from gateway.cli import state
+from gateway.cli.options import JsonOpt, OrgOpt, OrgsOpt, PlanOpt
 from gateway.cli.output import (
+    EXIT_CONFIG,
     EXIT_FAILURES,
     EXIT_INPUT,
     console,
@@ -22,36 +24,21 @@ from gateway.cli.output import (
     run_async,
     table,
 )
+from gateway.clock import local_text
 from gateway.masking import mask_text
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
-OrgsOpt = Annotated[
-    list[str] | None, typer.Option("--org", help="only this organization (repeatable)")
-]
-
-
-def _summary_line(data: dict[str, Any]) -> str:
-    tot = data["totals"]
-    failed = [
-        f"{s['organization']}/{s['stream']}"
-        for s in data["streams"]
-        if s["status"] in ("failed", "deferred")
-    ]
-    line = (
-        f"sync run {data['run_id']}: {tot['pages']} pages, {tot['records']} records, "
-        f"{tot['new']} new, {tot['changed']} changed, {tot['quarantined']} quarantined, "
-        f"credit +{tot['credits_converted']}/-{tot['credits_reversed']} entries"
-    )
-    if data.get("issued"):
-        line += f", {data['issued']} certificates issued"
-    if not failed:
-        return line + "; all ok"
-    reasons = [
-        f"{s['organization']}/{s['stream']}: {s['error']}"
-        for s in data["streams"]
-        if s["status"] in ("failed", "deferred") and s.get("error")
-    ]
-    return line + f"; FAILED: {', '.join(failed)}" + "".join(f"\n  {r}" for r in reasons)
+STREAM_COLUMNS = (
+    "organization",
+    "stream",
+    "status",
+    "pages",
+    "new",
+    "changed",
+    "quarantined",
+    "requests",
+    "retries",
+    "error",
+)
 
 
 def sync(
@@ -70,64 +57,21 @@ def sync(
 ) -> None:
     """Pull every organization's new scores and certificates (the nightly job).
 
-    Exit 0 when every stream succeeded, 1 when any organization failed or was deferred.
+    Exit 0 when every stream (and, with --issue, every issuance) succeeded; 1 when any
+    organization failed or was deferred, or an issuance outcome is unknown.
     """
     interactive = sys.stdout.isatty() and not as_json
     start = _parse_since(since) if since else None
 
     async def go() -> dict[str, Any]:
-        from gateway.credit.rules import load_rules
-        from gateway.issuance import issue_all
-        from gateway.runtime import open_gateway
-        from gateway.sync import run_sync, start_run
+        from gateway.nightly import run_nightly
 
-        async with open_gateway(state.CONFIG) as gw:
-            names = gw.organization_names(org)
-            # data files first: a broken rules file or catalogue stops the run before it starts
-            gw.catalogue  # noqa: B018
-            if gw.settings.rules_file:
-                load_rules(gw.settings.rules_file)
-            run_id = await start_run(gw, {"organizations": names, "full": full, "issue": issue})
-            issued_reports = []
-            if interactive:
-                with Progress(
-                    SpinnerColumn(),
-                    TextColumn("{task.description}"),
-                    TextColumn("{task.completed} records"),
-                    TimeElapsedColumn(),
-                    console=console,
-                    transient=False,
-                ) as progress:
-                    tasks: dict[tuple[str, str], Any] = {}
-
-                    def tick(name: str, stream: str, n: int) -> None:
-                        key = (name, stream)
-                        if key not in tasks:
-                            tasks[key] = progress.add_task(f"{name} {stream}", total=None)
-                        progress.advance(tasks[key], n)
-
-                    report = await run_sync(
-                        gw,
-                        organizations=names,
-                        full=full,
-                        progress=tick,
-                        since=start,
-                        run_id=run_id,
-                    )
-            else:
-                report = await run_sync(
-                    gw, organizations=names, full=full, run_id=run_id, since=start
+        async with state.open_existing() as gw:
+            with _progress(interactive) as tick:
+                report = await run_nightly(
+                    gw, organizations=org, full=full, since=start, issue=issue, progress=tick
                 )
-            if issue:
-                issued_reports = await issue_all(gw, names, run_id=run_id)
-                if any(r.issued for r in issued_reports):  # pull what was just issued
-                    more = await run_sync(gw, organizations=names, run_id=run_id)
-                    report.streams += [s for s in more.streams if s.records or s.status != "ok"]
-            data = report.as_dict()
-            data["issued"] = sum(r.issued for r in issued_reports)
-            data["issue"] = [vars(r) for r in issued_reports]
-            data["ok"] = data["ok"] and not any(r.errors for r in issued_reports)
-            return data
+            return {**report.as_dict(), "summary": report.summary()}
 
     data = run_async(go)
     if as_json:
@@ -136,42 +80,46 @@ def sync(
         if interactive:
             table(
                 None,
+                STREAM_COLUMNS,
                 [
-                    "organization",
-                    "stream",
-                    "status",
-                    "pages",
-                    "new",
-                    "changed",
-                    "quarantined",
-                    "requests",
-                    "retries",
-                    "error",
-                ],
-                [
-                    [
-                        s["organization"],
-                        s["stream"],
-                        s["status"],
-                        s["pages"],
-                        s["new"],
-                        s["changed"],
-                        s["quarantined"],
-                        s["requests"],
-                        s["retries"],
-                        mask_text(s["error"] or ""),
-                    ]
+                    [s[c] if c != "error" else s[c] or "" for c in STREAM_COLUMNS]
                     for s in data["streams"]
                 ],
             )
-        console.print(Text(mask_text(_summary_line(data))), highlight=False)
-    if not data["ok"]:
-        raise typer.Exit(EXIT_FAILURES)
+        console.print(Text(mask_text(data["summary"])), highlight=False)
+    if data["exit_code"]:
+        raise typer.Exit(data["exit_code"])
+
+
+@contextlib.contextmanager
+def _progress(interactive: bool) -> Iterator[Callable[[str, str, int], None] | None]:
+    """A live records counter per organization and stream on a terminal; nothing otherwise."""
+    if not interactive:
+        yield None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed} records"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        tasks: dict[tuple[str, str], Any] = {}
+
+        def tick(name: str, stream: str, n: int) -> None:
+            key = (name, stream)
+            if key not in tasks:
+                tasks[key] = progress.add_task(f"{name} {stream}", total=None)
+            progress.advance(tasks[key], n)
+
+        yield tick
 
 
 def issue(
     org: OrgsOpt = None,
-    plan: Annotated[str | None, typer.Option("--plan", help="only this exam plan")] = None,
+    plan: PlanOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ask organizations with the `issue` capability to issue certificates for passed
@@ -179,9 +127,8 @@ def issue(
 
     async def go() -> list[dict[str, Any]]:
         from gateway.issuance import issue_all
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             return [vars(r) for r in await issue_all(gw, org, plan)]
 
     reports = run_async(go)
@@ -203,6 +150,8 @@ def issue(
                 for r in reports
             ],
         )
+    if any(r["misconfigured"] for r in reports):
+        raise typer.Exit(EXIT_CONFIG)
     if any(r["errors"] or r["unknown"] for r in reports):
         raise typer.Exit(EXIT_FAILURES)
 
@@ -214,44 +163,10 @@ def runs(
     """Recorded sync runs, per organization and stream."""
 
     async def go() -> list[dict[str, Any]]:
-        from sqlalchemy import select
+        from gateway.runlog import recent_runs
 
-        from gateway.runtime import open_gateway
-        from gateway.store import tables as t
-
-        async with open_gateway(state.CONFIG) as gw, gw.db.connect() as conn:
-            heads = (
-                (
-                    await conn.execute(
-                        select(t.sync_runs).order_by(t.sync_runs.c.id.desc()).limit(limit)
-                    )
-                )
-                .mappings()
-                .all()
-            )
-            out = []
-            for h in heads:
-                streams = (
-                    (
-                        await conn.execute(
-                            select(t.sync_run_streams)
-                            .where(t.sync_run_streams.c.run_id == h["id"])
-                            .order_by(t.sync_run_streams.c.id)
-                        )
-                    )
-                    .mappings()
-                    .all()
-                )
-                out.append(
-                    {
-                        **dict(h),
-                        "streams": [
-                            {k: v for k, v in dict(s).items() if k not in ("id", "run_id")}
-                            for s in streams
-                        ],
-                    }
-                )
-            return out
+        async with state.open_existing() as gw:
+            return await recent_runs(gw, limit)
 
     data = run_async(go)
     if as_json:
@@ -263,7 +178,7 @@ def runs(
             rows.append(
                 [
                     r["id"],
-                    r["started_at"],
+                    local_text(r["started_at"]),
                     r["status"],
                     s.get("organization"),
                     s.get("stream"),
@@ -278,7 +193,7 @@ def runs(
                 ]
             )
     table(
-        "sync runs",
+        "sync runs (times in Beijing, UTC+8)",
         [
             "run",
             "started",
@@ -304,23 +219,14 @@ quarantine_app = typer.Typer(
 
 
 @quarantine_app.command("list")
-def quarantine_list(
-    org: Annotated[str | None, typer.Option("--org")] = None, as_json: JsonOpt = False
-) -> None:
+def quarantine_list(org: OrgOpt = None, as_json: JsonOpt = False) -> None:
     """Quarantined records (id, organization, stream, error)."""
 
     async def go() -> list[dict[str, Any]]:
-        from sqlalchemy import select
+        from gateway.runlog import quarantined
 
-        from gateway.runtime import open_gateway
-        from gateway.store import tables as t
-
-        async with open_gateway(state.CONFIG) as gw, gw.db.connect() as conn:
-            qt = t.quarantine.c
-            q = select(qt.id, qt.organization, qt.stream, qt.run_id, qt.error, qt.created_at)
-            if org:
-                q = q.where(t.quarantine.c.organization == org)
-            return [dict(r) for r in (await conn.execute(q.order_by(t.quarantine.c.id))).mappings()]
+        async with state.open_existing() as gw:
+            return await quarantined(gw, org)
 
     rows = run_async(go)
     if as_json:
@@ -336,7 +242,7 @@ def quarantine_list(
                 r["stream"],
                 r["run_id"],
                 mask_text(r["error"]),
-                r["created_at"],
+                local_text(r["created_at"]),
             ]
             for r in rows
         ],
@@ -348,18 +254,10 @@ def quarantine_show(item: int, as_json: JsonOpt = False) -> None:
     """One quarantined record with its raw payload (personal data masked)."""
 
     async def go() -> dict[str, Any] | None:
-        from sqlalchemy import select
+        from gateway.runlog import quarantined_record
 
-        from gateway.runtime import open_gateway
-        from gateway.store import tables as t
-
-        async with open_gateway(state.CONFIG) as gw, gw.db.connect() as conn:
-            row = (
-                (await conn.execute(select(t.quarantine).where(t.quarantine.c.id == item)))
-                .mappings()
-                .first()
-            )
-            return dict(row) if row else None
+        async with state.open_existing() as gw:
+            return await quarantined_record(gw, item)
 
     row = run_async(go)
     if row is None:
@@ -378,7 +276,7 @@ def quarantine_show(item: int, as_json: JsonOpt = False) -> None:
 
 def _parse_since(value: str) -> datetime:
     """A date or datetime; naive values are Beijing time, as staff think of them."""
-    from gateway.models import BEIJING
+    from gateway.clock import BEIJING
 
     try:
         parsed = datetime.fromisoformat(value)

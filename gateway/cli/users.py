@@ -18,9 +18,8 @@ NameArg = Annotated[str, typer.Argument(help="user name")]
 
 def _run(work: Any) -> Any:
     async def go() -> Any:
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             return await work(gw)
 
     try:

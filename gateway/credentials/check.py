@@ -91,9 +91,13 @@ class Sources:
     Each is read once per check."""
 
     def __init__(
-        self, http: httpx.AsyncClient, did_document: str | None, status_list: str | None
+        self,
+        did_document: str | None,
+        status_list: str | None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.http = http
+        self.http: httpx.AsyncClient | None = None  # made on the first URL: files need none
+        self.transport = transport
         self.did_document = did_document
         self.status_list = status_list
         self.cache: dict[str, str] = {}
@@ -101,6 +105,8 @@ class Sources:
     async def read(self, where: str) -> str:
         if where not in self.cache:
             if where.startswith(("http://", "https://")):
+                if self.http is None:
+                    self.http = httpx.AsyncClient(timeout=10, transport=self.transport)
                 response = await self.http.get(where)
                 response.raise_for_status()
                 self.cache[where] = response.text
@@ -257,5 +263,9 @@ async def verify_file(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Verdict:
     token = read_credential(path)
-    async with httpx.AsyncClient(timeout=10, transport=transport) as http:
-        return await check(token, Sources(http, did_document, status_list), now)
+    sources = Sources(did_document, status_list, transport)
+    try:
+        return await check(token, sources, now)
+    finally:
+        if sources.http is not None:
+            await sources.http.aclose()

@@ -31,22 +31,34 @@ ACCEPTED_ALGS = ["EdDSA", "Ed25519"]
 KEY_FRAGMENT = "key-1"
 
 
+_loaded: dict[tuple[str, int], OKPKey] = {}
+
+
 def college_key(conf: CredentialSettings) -> OKPKey:
-    """The college's Ed25519 signing key: read from ``key_file``, created there if missing."""
+    """The college's Ed25519 signing key: read from ``key_file`` (again when the file
+    changes), created there if missing."""
     path = Path(conf.key_file)
     if path.exists():
-        try:
-            key = OKPKey.import_key(json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigurationError(f"signing key {path} is unreadable: {exc}") from None
-        if key.as_dict(private=False).get("crv") != "Ed25519" or not key.is_private:
-            raise ConfigurationError(f"signing key {path} is not an Ed25519 private key")
-        return key
+        stamp = (str(path.resolve()), path.stat().st_mtime_ns)
+        if stamp not in _loaded:
+            _loaded.clear()
+            _loaded[stamp] = _read_key(path)
+        return _loaded[stamp]
     key = OKPKey.generate_key("Ed25519", private=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(key.as_dict(private=True), fh)
+    return key
+
+
+def _read_key(path: Path) -> OKPKey:
+    try:
+        key = OKPKey.import_key(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"signing key {path} is unreadable: {exc}") from None
+    if key.as_dict(private=False).get("crv") != "Ed25519" or not key.is_private:
+        raise ConfigurationError(f"signing key {path} is not an Ed25519 private key")
     return key
 
 

@@ -67,24 +67,17 @@ def entry(base: str, index: int) -> dict[str, Any]:
 
 
 async def allocate(conn: AsyncConnection) -> int:
-    """A free index, at random within the first list not yet half full."""
-    used = int(
-        (await conn.execute(select(func.count()).select_from(t.issued_credentials))).scalar_one()
-    )
+    """A free index, at random within the first list not yet half full (so a random draw is
+    free at least half the time; each try is one indexed look-up). Two workers drawing the
+    same index at once are stopped by the unique constraint: one issuance fails, and is retried
+    by whoever asked."""
+    ic = t.issued_credentials
+    used = int((await conn.execute(select(func.count()).select_from(ic))).scalar_one())
     number = used // (LIST_SIZE // 2)
-    taken = set(
-        (
-            await conn.execute(
-                select(t.issued_credentials.c.status_index).where(
-                    t.issued_credentials.c.status_index >= number * LIST_SIZE,
-                    t.issued_credentials.c.status_index < (number + 1) * LIST_SIZE,
-                )
-            )
-        ).scalars()
-    )
     while True:
         candidate = number * LIST_SIZE + secrets.randbelow(LIST_SIZE)
-        if candidate not in taken:
+        taken = await conn.execute(select(ic.c.id).where(ic.c.status_index == candidate))
+        if taken.first() is None:
             return candidate
 
 

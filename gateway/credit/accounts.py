@@ -12,10 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Insert, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.expression import Executable
 
 from gateway.credit.ledger import chunks
 from gateway.masking import mask_id
@@ -36,7 +35,7 @@ class Account:
     head_seq: int
 
 
-def _insert_missing(conn: AsyncConnection) -> Executable:
+def _insert_missing(conn: AsyncConnection) -> Insert:
     """INSERT that skips rows whose id_hash exists (a concurrent worker may have just added it)."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(accounts).on_conflict_do_nothing(index_elements=["id_hash"])
@@ -63,14 +62,8 @@ async def ensure_accounts(
         wanted.setdefault(id_hash, (id_masked, name or None, kind))
     ids: dict[str, int] = {}
     for part in chunks(sorted(wanted)):
-        existing = {
-            r.id_hash: (r.id, r.name)
-            for r in await conn.execute(
-                select(accounts.c.id, accounts.c.id_hash, accounts.c.name).where(
-                    accounts.c.id_hash.in_(part)
-                )
-            )
-        }
+        # Insert first (skipping ids taken, perhaps by a concurrent worker): a new person's
+        # account costs this one statement; only the others are read.
         new = [
             {
                 "id_hash": h,
@@ -81,21 +74,26 @@ async def ensure_accounts(
                 "head_seq": 0,
             }
             for h in part
-            if h not in existing
         ]
-        if new:
-            await conn.execute(_insert_missing(conn), new)
-            # read the names back too: an account just inserted with its name needs no update
-            # (only one a concurrent worker created first, without a name, does)
+        returned = await conn.execute(
+            _insert_missing(conn).returning(accounts.c.id, accounts.c.id_hash), new
+        )
+        inserted = {r.id_hash: r.id for r in returned}
+        ids.update(inserted)
+        others = [h for h in part if h not in inserted]
+        if not others:
+            continue
+        existing = {
+            r.id_hash: (r.id, r.name)
             for r in await conn.execute(
                 select(accounts.c.id, accounts.c.id_hash, accounts.c.name).where(
-                    accounts.c.id_hash.in_([n["id_hash"] for n in new])
+                    accounts.c.id_hash.in_(others)
                 )
-            ):
-                existing[r.id_hash] = (r.id, r.name)
+            )
+        }
         unnamed = [
             {"b_id": existing[h][0], "b_name": wanted[h][1]}
-            for h in part
+            for h in others
             if wanted[h][1] and not existing[h][1]
         ]
         if unnamed:
@@ -105,7 +103,7 @@ async def ensure_accounts(
                 .values(name=bindparam("b_name")),
                 unnamed,
             )
-        ids.update({h: existing[h][0] for h in part})
+        ids.update({h: existing[h][0] for h in others})
     return ids
 
 

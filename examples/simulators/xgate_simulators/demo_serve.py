@@ -14,9 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gateway.demo import DEMO_SEED, write_config
 from gateway.runtime import open_gateway
 from gateway.settings import load_settings
+from xgate_simulators.demo import DEMO_SEED, write_config
 
 
 async def serve_demo(
@@ -28,10 +28,10 @@ async def serve_demo(
     stop: asyncio.Event | None = None,
 ) -> None:
     from aiohttp import web
-    from xgate_simulators.beifang import BeifangSimulator
-    from xgate_simulators.liaohe import LiaoheSimulator
 
     from gateway.server import build_app
+    from xgate_simulators.beifang import BeifangSimulator
+    from xgate_simulators.liaohe import LiaoheSimulator
 
     sims: dict[str, Any] = {
         "beifang": BeifangSimulator(seed=DEMO_SEED),

@@ -7,6 +7,9 @@ runs the nightly sync with certificate issuance, converts credit, and prints a s
 
 The simulators keep their state in the folder (``simulators/*.state``), so a second run meets
 the same organizations: everything is already settled, and it changes nothing.
+
+It lives with the simulators, not in the core: ``gateway`` never imports a simulator; the
+``xgate demo`` command imports this module only when it runs.
 """
 
 from __future__ import annotations
@@ -20,11 +23,10 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
-from gateway.issuance import issue_all
+from gateway.nightly import run_nightly
 from gateway.runtime import Gateway, open_gateway
 from gateway.settings import load_settings
 from gateway.store import tables as t
-from gateway.sync import run_sync
 
 DEMO_SEED = 2026
 DEMO_CONSOLE_USER = "demo"
@@ -39,9 +41,7 @@ DATA_FILES = (
 
 def demo_data() -> Path:
     """The demo's data files: ``examples/data`` in a checkout, packaged data in a wheel."""
-    import xgate_simulators
-
-    package = Path(xgate_simulators.__file__).resolve().parent
+    package = Path(__file__).resolve().parent
     for candidate in (package / "data", package.parents[1] / "data"):
         if (candidate / "catalogue.toml").exists():
             return candidate
@@ -286,10 +286,7 @@ async def run_demo(directory: Path, *, submit: Any) -> DemoSummary:
             summary.submitted, summary.invalid_rows = await submit(gw, directory)
             for sim in sims.values():
                 sim.grade_all()
-            report = await run_sync(gw)
-            issued = await issue_all(gw)
-            again = await run_sync(gw)
-            summary.sync_ok = report.ok and again.ok and not any(r.errors for r in issued)
+            summary.sync_ok = (await run_nightly(gw, issue=True)).ok
             await summarise(gw, summary)
             await check_truth(gw, sims, summary)
             summary.console_user, summary.console_password = await console_login(gw)

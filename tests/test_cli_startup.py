@@ -1,0 +1,106 @@
+"""The command line starts at once: ``xgate --version`` imports nothing but the standard
+library and the version module, ``xgate --help`` imports no command module, and a command
+imports its own module only. Each check runs a fresh interpreter (``sys.modules`` of this test
+process says nothing about start-up)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.cli import registry
+from gateway.cli.lazy import load_command
+
+HEAVY = ("sqlalchemy", "pydantic", "httpx", "openpyxl", "aiohttp", "asyncpg", "alembic")
+PROBE = """
+import json, sys
+sys.argv = ["xgate", *json.loads(sys.argv[1])]
+from gateway.cli.main import run
+try:
+    run()
+except SystemExit:
+    pass
+print("\\nMODULES " + json.dumps(sorted(sys.modules)))
+"""
+
+
+def modules_after(*argv: str) -> tuple[set[str], str]:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", PROBE, json.dumps(list(argv))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+    )
+    out, _, listed = done.stdout.rpartition("\nMODULES ")
+    assert listed, done.stderr
+    assert "import time:" in done.stderr  # -X importtime really ran
+    return set(json.loads(listed)), out
+
+
+def interpreter_start() -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", "import json, sys; print(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return set(json.loads(done.stdout))
+
+
+def test_version_imports_only_the_standard_library_and_the_version() -> None:
+    mods, out = modules_after("--version")
+    assert out.strip().startswith("xgate ")
+    ours = {m for m in mods if m == "gateway" or m.startswith("gateway.")}
+    assert ours == {"gateway", "gateway._version", "gateway.cli", "gateway.cli.main"}
+    stdlib = set(sys.stdlib_module_names)
+    bare = interpreter_start()  # site hooks (.pth files) load before any of our code
+    foreign = {m for m in mods - bare if m.split(".")[0] not in stdlib and m not in ours}
+    assert foreign == set(), foreign  # not even typer or click
+
+
+def test_every_command_has_a_summary() -> None:
+    missing = [name for name, _ in registry.COMMANDS if name not in registry.SUMMARIES]
+    assert not missing, (
+        f"add the one-line help of {missing} to SUMMARIES in gateway/cli/registry.py: "
+        "`xgate --help` otherwise imports those modules to show it"
+    )
+
+
+def test_help_lists_every_command_without_importing_any() -> None:
+    mods, out = modules_after("--help")
+    for name, _ in registry.COMMANDS:
+        assert f" {name} " in out, name
+    loaded = {target.partition(":")[0] for _, target in registry.COMMANDS} & mods
+    assert loaded == set()
+    assert not {m for m in mods if m.split(".")[0] in HEAVY}
+
+
+def test_a_command_imports_its_own_module_only() -> None:
+    mods, out = modules_after("db", "--help")
+    assert "upgrade" in out
+    assert "gateway.cli.commands_core" in mods
+    others = {target.partition(":")[0] for _, target in registry.COMMANDS} - {
+        "gateway.cli.commands_core"
+    }
+    assert not others & mods
+
+
+@pytest.mark.parametrize("name", [name for name, _ in registry.COMMANDS])
+def test_each_summary_is_the_commands_own_help(name: str) -> None:
+    command = load_command(name, dict(registry.COMMANDS)[name])
+    own = (command.help or "").strip().split("\n\n")[0]
+    assert registry.SUMMARIES.get(name, own) == " ".join(own.split())
+
+
+def test_commands_still_run_through_the_app() -> None:
+    from gateway.cli.main import app
+
+    result = CliRunner().invoke(app, ["schemas", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "JSON Schemas" in result.output
