@@ -93,6 +93,10 @@ def test_users_command_adds_lists_disables_and_makes_tokens(db_target, tmp_path:
             timeout=60,
         )
 
+    up = subprocess.run(
+        [xgate, "db", "upgrade"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
+    )
+    assert up.returncode == 0, up.stderr
     added = run("add", "wang", "--role", "staff")
     assert added.returncode == 0, added.stderr
     assert "password: " in added.stdout
