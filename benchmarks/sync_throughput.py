@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from benchmarks.harness import dlt_contender, plans, reference
-from benchmarks.harness.gateway import SALT, beifang_orgs, database, gateway
+from benchmarks.harness.gateway import KEYS, beifang_orgs, database, gateway
 from benchmarks.harness.profiling import profiled
 from benchmarks.harness.report import Timer, machine, ratio_line
 from benchmarks.harness.simserver import simulators
@@ -57,7 +57,7 @@ async def reference_round(
         raw = await reference.fetch(url, page_size)
     with Timer() as validate_t:
         pages = reference.validate(raw)
-    rows = reference.rows_of(pages, "bf0", SALT)
+    rows = reference.rows_of(pages, "bf0", KEYS.hash_id)
     if backend == "sqlite":
         rows = reference.for_sqlite(rows)
         path = folder / f"reference-{uuid.uuid4().hex[:8]}.db"
@@ -111,7 +111,9 @@ async def dlt_round(url: str, records: int, page_size: int, backend: str, folder
     async with database(backend, folder) as (_, schema):
         with warnings.catch_warnings(), Timer() as dlt_t:
             warnings.simplefilter("ignore")  # dlt's own SQLAlchemy deprecation warnings
-            stored = dlt_contender.run(url, page_size, SALT, backend, folder, schema)
+            stored = dlt_contender.run(
+                url, page_size, KEYS.lookup_key.hex(), backend, folder, schema
+            )
     if stored != records:
         raise RuntimeError(f"dlt did not store every record: {stored} of {records}")
     return dlt_t.seconds

@@ -34,7 +34,7 @@ from gateway.models import (
     Verification,
 )
 
-PLUGIN_API_VERSION = "1.0"
+PLUGIN_API_VERSION = "1.1"
 
 
 class Capability(StrEnum):

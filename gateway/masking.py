@@ -6,7 +6,6 @@ here, so there is exactly one definition of "masked".
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Iterable
@@ -54,11 +53,6 @@ def mask_mobile(number: str) -> str:
 
 def mask_secret(value: str | None) -> str:
     return "" if not value else "********"
-
-
-def hash_id(number: str, salt: str) -> str:
-    """Salted SHA-256 of an ID number, used wherever it leaves the system except to the org."""
-    return hashlib.sha256(f"{salt}:{number}".encode()).hexdigest()
 
 
 def mask_text(text: str, secrets: Iterable[str] = ()) -> str:

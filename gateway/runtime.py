@@ -19,7 +19,8 @@ from gateway.catalogue import Catalogue, load_catalogue
 from gateway.contract import AdapterContext, Capability, OrganizationSpec, missing_methods
 from gateway.errors import ConfigurationError, PluginError
 from gateway.http import OrgClient, build_client
-from gateway.masking import add_secrets, hash_id
+from gateway.keys import Keys, bind, load, resolve_path
+from gateway.masking import add_secrets
 from gateway.plugins import LoadedSpec, PluginHost, load_plugins
 from gateway.settings import (
     OrganizationSettings,
@@ -54,7 +55,6 @@ def build_organization(
     *,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     transport: httpx.AsyncBaseTransport | None = None,
-    salt: str = "",
 ) -> Organization:
     """Validate the plugin's settings, build the HTTP client and the adapter, check it.
 
@@ -77,7 +77,6 @@ def build_organization(
         http=client,
         logger=logging.getLogger(f"xgate.org.{name}"),
         sleep=sleep,
-        salt=salt,
     )
     try:
         adapter = spec.factory(plugin_conf, context)
@@ -100,7 +99,7 @@ class Gateway:
     settings: Settings
     host: PluginHost
     db: Database
-    salt: str
+    keys: Keys
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     transport: httpx.AsyncBaseTransport | None = None
     _orgs: dict[str, Organization] = field(default_factory=dict)
@@ -114,7 +113,8 @@ class Gateway:
         return self._catalogue
 
     def hash_id(self, id_number: str) -> str:
-        return hash_id(id_number, self.salt)
+        """The keyed look-up hash of a normalised ID number (``gateway.keys``)."""
+        return self.keys.hash_id(id_number)
 
     def organization_names(self, only: list[str] | None = None) -> list[str]:
         names = [n for n, o in self.settings.organizations.items() if o.enabled]
@@ -143,7 +143,6 @@ class Gateway:
             org_settings,
             sleep=self.sleep,
             transport=self.transport,
-            salt=self.salt,
         )
         self._orgs[name] = org
         return org
@@ -179,11 +178,17 @@ async def open_gateway(
     host = host or load_plugins()
     for err in host.errors:
         log.error("%s", err)
+    keys = load(resolve_path(settings.keys_file))  # before the database: no keys, no start
     db = await open_database(
         settings.database_url, schema=schema or settings.database_schema, create=create
     )
-    salt = await db.salt(settings.id_salt.get_secret_value() if settings.id_salt else None)
-    gw = Gateway(settings=settings, host=host, db=db, salt=salt, sleep=sleep, transport=transport)
+    try:
+        async with db.begin() as conn:
+            await bind(conn, keys)
+    except BaseException:
+        await db.dispose()
+        raise
+    gw = Gateway(settings=settings, host=host, db=db, keys=keys, sleep=sleep, transport=transport)
     try:
         yield gw
     finally:

@@ -54,6 +54,29 @@ class OrganizationSettings(BaseModel):
         return dict(self.model_extra or {})
 
 
+class ReportEmail(BaseModel):
+    """``[report.email]``: where ``xgate report weekly --email`` sends the workbook (SMTP)."""
+
+    model_config = ConfigDict(extra="forbid")
+    host: str
+    port: int = Field(465, ge=1, le=65535)
+    use_tls: bool = Field(True, description="implicit TLS (port 465); false with starttls")
+    start_tls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str
+    recipients: list[str] = Field(min_length=1)
+    timeout: float = Field(30.0, gt=0)
+
+
+class ReportSettings(BaseModel):
+    """``[report]``: the college named on report cover sheets, and optional e-mail."""
+
+    model_config = ConfigDict(extra="forbid")
+    college: str = Field("", description="college name on report cover sheets")
+    email: ReportEmail | None = None
+
+
 class ConsoleSettings(BaseModel):
     """The staff web console served by ``xgate serve`` (``[console]``)."""
 
@@ -126,8 +149,8 @@ class Settings(BaseSettings):
     database_schema: str | None = Field(
         None, description="PostgreSQL schema to use (default: the server's search_path)"
     )
-    id_salt: SecretStr | None = Field(
-        None, description="salt for hashed ID numbers; default: a random salt kept in the db"
+    keys_file: Path | None = Field(
+        None, description="the key file (default: XGATE_KEYS, else xgate.keys here)"
     )
     organizations: dict[str, OrganizationSettings] = Field(default_factory=dict)
     sync_concurrency: int = Field(4, ge=1, le=64)
@@ -135,7 +158,14 @@ class Settings(BaseSettings):
     catalogue_file: Path | None = None
     fees_file: Path | None = None
     eligibility_file: Path | None = None
+    intake_max_rows: int = Field(
+        100_000, ge=1, description="candidate files with more data rows are refused"
+    )
+    intake_max_sheet_mb: int = Field(
+        256, ge=1, description="an .xlsx whose sheets unpack to more MB is refused unread"
+    )
     log_level: str = "WARNING"
+    report: ReportSettings = Field(default_factory=ReportSettings)
     console: ConsoleSettings = ConsoleSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     worker: WorkerSettings = WorkerSettings()
@@ -217,7 +247,6 @@ def _mask(value: Any, key: str = "") -> Any:
 def masked_settings(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain data, with every secret replaced."""
     data = settings.model_dump(mode="python")
-    data["id_salt"] = settings.id_salt
     for name, org in settings.organizations.items():
         data["organizations"][name] = {**org.model_dump(mode="python"), **org.plugin_values()}
     masked: dict[str, Any] = _mask(data)
@@ -227,8 +256,6 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
 def secret_values(settings: Settings) -> list[str]:
     """Every secret string in the settings, for the log masking filter."""
     found: list[str] = []
-    if settings.id_salt:
-        found.append(settings.id_salt.get_secret_value())
 
     def walk(value: Any, key: str = "") -> None:
         if isinstance(value, SecretStr):
@@ -241,4 +268,6 @@ def secret_values(settings: Settings) -> list[str]:
 
     for org in settings.organizations.values():
         walk(org.plugin_values())
+    if settings.report.email and settings.report.email.password:
+        found.append(settings.report.email.password.get_secret_value())
     return [s for s in found if s]

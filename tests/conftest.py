@@ -46,7 +46,7 @@ class DbTarget:
 
     def env(self) -> dict[str, str]:
         """Environment for a subprocess ``xgate`` that must use this database."""
-        env = {"XGATE_DATABASE_URL": self.url}
+        env = {"XGATE_DATABASE_URL": self.url, "XGATE_KEYS": os.environ.get("XGATE_KEYS", "")}
         if self.schema:
             env["XGATE_DATABASE_SCHEMA"] = self.schema
         return env
@@ -60,6 +60,20 @@ async def _pg_exec(sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test (and every ``xgate`` subprocess) uses one key file in a temporary folder."""
+    from tests.keys_support import install
+
+    old = os.environ.get("XGATE_KEYS")
+    path = install(tmp_path_factory.mktemp("keys"))
+    yield path
+    if old is None:
+        os.environ.pop("XGATE_KEYS", None)
+    else:
+        os.environ["XGATE_KEYS"] = old
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

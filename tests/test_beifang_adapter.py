@@ -39,7 +39,7 @@ from gateway import (
     TransientError,
 )
 from gateway.http import build_client
-from gateway.masking import hash_id
+from gateway.keys import lookup_hash
 from gateway.outbox import OutboxItem, deliver, enqueue, idempotency_key, statuses
 from gateway.plugins import load_plugins
 from gateway.runtime import open_gateway
@@ -110,7 +110,7 @@ def people(n: int, seed: int = 1) -> list[Candidate]:
 def requests_for(plan: ExamPlan, candidates: list[Candidate]) -> list[RegistrationRequest]:
     return [
         RegistrationRequest(
-            idempotency_key=idempotency_key("beifang", plan.code, hash_id(c.id_number, "salt")),
+            idempotency_key=idempotency_key("beifang", plan.code, lookup_hash(c.id_number, b"k")),
             plan=plan,
             candidate=c,
         )

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     for key in list(__import__("os").environ):
-        if key.startswith("XGATE_"):
+        if key.startswith("XGATE_") and key != "XGATE_KEYS":  # the session's key file stays
             monkeypatch.delenv(key)
     runner = CliRunner()
     return lambda *args: runner.invoke(app, list(args))
@@ -36,7 +36,7 @@ def test_plugins_list_json_names_builtins_and_their_distribution(run) -> None:  
     assert {"beifang", "liaohe"} <= set(by_name)
     assert by_name["beifang"]["distribution"].startswith("xgate ")
     assert "register" in by_name["liaohe"]["capabilities"]
-    assert data["plugin_api_version"] == "1.0"
+    assert data["plugin_api_version"] == "1.1"
     assert run("plugins", "check").exit_code == 0
 
 

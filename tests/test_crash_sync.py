@@ -22,15 +22,14 @@ from sqlalchemy import func, select
 from xgate_simulators.beifang import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, BeifangSimulator
 
 from gateway.credit.verify import verify_report
-from gateway.masking import hash_id
 from gateway.store import open_database
 from gateway.store import tables as t
 from tests.idgen import make_ids
+from tests.keys_support import hash_id
 
 pytestmark = pytest.mark.storage
 DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
 XGATE = str(Path(sys.executable).with_name("xgate"))
-SALT = "crash-test-salt"
 
 
 class Tripwire(Counter[str]):
@@ -99,7 +98,6 @@ async def test_killed_sync_resumes_to_exact_ground_truth(db_target, tmp_path: Pa
             **os.environ,
             **db_target.env(),
             "XGATE_CONFIG": str(tmp_path / "xgate.toml"),
-            "XGATE_ID_SALT": SALT,
         }
         setup = await asyncio.create_subprocess_exec(XGATE, "db", "upgrade", env=env, cwd=tmp_path)
         assert await setup.wait() == 0  # commands never create a database
@@ -136,7 +134,7 @@ async def test_killed_sync_resumes_to_exact_ground_truth(db_target, tmp_path: Pa
             verdict = await verify_report(conn)
     finally:
         await db.dispose()
-    truth = {hash_id(s.id_number, SALT): s for s in sim.truth.scores.values()}
+    truth = {hash_id(s.id_number): s for s in sim.truth.scores.values()}
     assert {r.id_hash for r in rows} == set(truth)  # nothing lost, nothing extra
     expected_revisions = sum(len(s.revisions) for s in truth.values())
     assert revisions == expected_revisions  # no revision recorded twice

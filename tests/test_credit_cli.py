@@ -14,15 +14,15 @@ from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from gateway.cli.main import app
-from gateway.masking import hash_id, mask_id
+from gateway.masking import mask_id
 from gateway.store import open_database
 from gateway.store import tables as t
 from tests.credit_support import add_certificate, add_score, write_csv, write_xlsx
 from tests.idgen import make_ids
+from tests.keys_support import hash_id
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "examples" / "data" / "credit-rules.toml"
-SALT = "cli-test-salt"
 P1, P2 = make_ids(2, seed=21)
 runner = CliRunner()
 
@@ -31,7 +31,7 @@ runner = CliRunner()
 def cli(db_target: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Run ``xgate`` in-process against this test's database; returns (exit code, output)."""
     monkeypatch.chdir(tmp_path)
-    env = {**db_target.env(), "XGATE_ID_SALT": SALT, "XGATE_RULES_FILE": str(RULES)}
+    env = {**db_target.env(), "XGATE_RULES_FILE": str(RULES)}
 
     def invoke(*args: str) -> tuple[int, str]:
         result = runner.invoke(app, list(args), env=env)
@@ -131,7 +131,7 @@ def test_verify_fails_naming_account_and_entry(cli: Any, tmp_path: Path) -> None
 
 @pytest.mark.storage
 def test_reconcile_converts_with_the_configured_rules(cli: Any) -> None:
-    holder = hash_id(P1, SALT)
+    holder = hash_id(P1)
 
     async def seed(conn: Any) -> None:
         await add_certificate(conn, holder, "BF-C1", "PLC", 3, plan_code="LH-1", org="liaohe")

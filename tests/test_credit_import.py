@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from gateway.credit import verify
 from gateway.credit.importer import import_rows, read_credit_file
-from gateway.masking import hash_id, mask_id
+from gateway.keys import lookup_hash
+from gateway.masking import mask_id
 from gateway.store import tables as t
 from tests.credit_support import NOW, ledger_rows, write_csv, write_xlsx
 from tests.idgen import make_ids
@@ -22,7 +23,7 @@ TODAY = date(2026, 3, 1)
 
 
 def hasher(number: str) -> str:
-    return hash_id(number, "test-salt")
+    return lookup_hash(number, b"test-key")
 
 
 def good_rows() -> list[list[Any]]:

@@ -14,14 +14,15 @@ from gateway.cli.output import dumps
 from gateway.credit import ensure_accounts, reconcile_accounts
 from gateway.credit.importer import CreditRow, import_rows
 from gateway.credit.transcript import build_transcript, transcript_json, write_xlsx
-from gateway.masking import hash_id, mask_id
+from gateway.keys import lookup_hash
+from gateway.masking import mask_id
 from gateway.models import CreditEntryKind
 from tests.credit_support import NOW, add_certificate, add_score, rules, set_certificate_status
 from tests.idgen import make_ids
 
 pytestmark = pytest.mark.storage
 NUMBER = make_ids(1, seed=9)[0]
-H = hash_id(NUMBER, "s")
+H = lookup_hash(NUMBER, b"s")
 
 
 async def seed(db) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +46,7 @@ async def seed(db) -> None:  # type: ignore[no-untyped-def]
                     NOW.date() - timedelta(days=40),
                 ),
             ],
-            lambda n: hash_id(n, "s"),
+            lambda n: lookup_hash(n, b"s"),
             now=NOW,
         )
     async with db.begin() as conn:  # HAZOP revoked: its course credit is reversed

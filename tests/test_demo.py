@@ -19,9 +19,19 @@ async def test_demo_runs_and_a_second_run_changes_nothing(tmp_path: Path) -> Non
     assert first.credits_converted > 0 and first.ledger_entries > 0
     assert {line.organization for line in first.lines} == {"beifang", "liaohe"}
     assert (tmp_path / "candidates.results.xlsx").exists()
+    assert first.roster["added"] == first.roster["rows"] > 200  # the registrar's roster
+    by_major = {c["major"]: c for c in first.coverage}
+    assert set(by_major) == {"应用化工技术", "电气自动化技术", "环境工程技术"}
+    for c in by_major.values():  # in the denominator: students who never registered
+        assert c["never"] > 0 and c["enrolled"] == (
+            c["certified"] + c["passed"] + c["registered"] + c["never"]
+        )
+    assert sum(c["certified"] for c in first.coverage) > 0
     second = await run_demo(tmp_path, submit=submit_sample)
     assert second.ok and not second.first_run
     assert second.changes == 0 and second.submitted == 0
+    assert second.roster == {"rows": first.roster["rows"], "added": 0, "changed": 0}
+    assert second.coverage == first.coverage
     engine = create_engine(f"sqlite:///{tmp_path / 'xgate.db'}")
     with engine.connect() as conn:
         accepted = conn.execute(

@@ -103,7 +103,7 @@ def test_check_json_lists_every_problem_and_exits_1(xgate: Any, tmp_path: Path) 
     assert [(p["row"], p["field"], p["code"]) for p in data["problems"]] == [
         (4, "id_number", "id_excel_number")
     ]
-    assert data["totals"]["charged"] == 320 and data["totals"]["waived"] == 320
+    assert data["totals"]["charged"] == "320.00" and data["totals"]["waived"] == "320.00"
     line = data["by_certificate"][0]
     assert (line["certificate_code"], line["level"], line["plan"], line["count"]) == (
         "HGJL",

@@ -199,7 +199,7 @@ def test_single_checks_from_plain_functions_through_the_pytest_plugin(
     pytester.makepyfile(test_functions=FUNCTIONS.replace("{SETTINGS}", '{"page_size": 3}'))
     result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:asyncio")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["xgate plugin API 1.0 (conformance kit: gateway.testing)"])
+    result.stdout.fnmatch_lines(["xgate plugin API 1.1 (conformance kit: gateway.testing)"])
     result.stdout.fnmatch_lines(["*[[]xgate conformance[]] scores: after * skipped *"])
 
 

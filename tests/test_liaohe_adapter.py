@@ -39,7 +39,7 @@ from gateway import (
     TransientError,
 )
 from gateway.http import build_client
-from gateway.masking import hash_id
+from gateway.keys import lookup_hash
 from gateway.outbox import OutboxItem, deliver, enqueue, idempotency_key
 from gateway.plugins import load_plugins
 from gateway.runtime import open_gateway
@@ -142,7 +142,7 @@ def people(n: int, seed: int = 1, names: list[str] | None = None) -> list[Candid
 def requests_for(plan: ExamPlan, candidates: list[Candidate]) -> list[RegistrationRequest]:
     return [
         RegistrationRequest(
-            idempotency_key=idempotency_key("liaohe", plan.code, hash_id(c.id_number, "salt")),
+            idempotency_key=idempotency_key("liaohe", plan.code, lookup_hash(c.id_number, b"k")),
             plan=plan,
             candidate=c,
         )

@@ -50,7 +50,7 @@ def test_broken_plugins_each_get_one_message_and_good_ones_still_load() -> None:
     assert "cannot be imported" in messages["brokenimport"]
     assert "xgate_register_organisations" in messages["misspelt"]
     assert "lookup_registration" in messages["halfway"] and "register" in messages["halfway"]
-    assert "0.9" in messages["oldtimer"] and "1.0" in messages["oldtimer"]
+    assert "0.9" in messages["oldtimer"] and "1.1" in messages["oldtimer"]
 
 
 def test_good_plugin_works_after_broken_ones() -> None:

@@ -1,4 +1,4 @@
-"""Storage foundation: migrations, salt, constraints. Runs on SQLite and PostgreSQL."""
+"""Storage foundation: migrations, constraints (keys: test_keys.py). Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import pytest
 from sqlalchemy import func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.errors import ConfigurationError
-from gateway.store import open_database
 from gateway.store import tables as t
 from gateway.store.db import head_revision
 
@@ -61,47 +59,6 @@ async def test_migrations_match_the_table_definitions(db) -> None:
 
     async with db.connect() as conn:
         assert await conn.run_sync(diff) == []
-
-
-async def test_salt_is_random_and_stable(db, db_target) -> None:
-    first = await db.salt()
-    assert len(first) == 32
-    again = await open_database(db_target.url, schema=db_target.schema)
-    try:
-        assert await again.salt() == first
-    finally:
-        await again.dispose()
-    other = await open_database(db_target.url, schema=db_target.schema)
-    try:
-        with pytest.raises(ConfigurationError, match="different id_salt"):
-            await other.salt("configured-later")
-    finally:
-        await other.dispose()
-
-
-async def test_configured_salt_is_remembered_and_a_change_refused(db_target, tmp_path) -> None:
-    if db_target.schema is None:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'salted.db'}"
-    else:
-        url = db_target.url
-    first = await open_database(url, schema=db_target.schema)
-    try:
-        assert await first.salt("college-secret-salt") == "college-secret-salt"
-    finally:
-        await first.dispose()
-    again = await open_database(url, schema=db_target.schema)
-    try:
-        assert await again.salt("college-secret-salt") == "college-secret-salt"
-    finally:
-        await again.dispose()
-    changed = await open_database(url, schema=db_target.schema)
-    try:
-        with pytest.raises(ConfigurationError):
-            await changed.salt("another-salt")
-        with pytest.raises(ConfigurationError):
-            await changed.salt(None)  # the random default is not the salt it was made with
-    finally:
-        await changed.dispose()
 
 
 async def test_registration_is_unique_per_candidate_and_plan(db) -> None:

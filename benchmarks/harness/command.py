@@ -16,7 +16,7 @@ from pathlib import Path
 
 from xgate_simulators.beifang import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
-from benchmarks.harness.gateway import DATA, SALT
+from benchmarks.harness.gateway import DATA, keys_file
 
 XGATE = str(Path(sys.executable).with_name("xgate"))
 
@@ -58,7 +58,7 @@ class Finished:
 
 
 def run_xgate(config: Path, *args: str) -> Finished:
-    env = {**os.environ, "XGATE_CONFIG": str(config), "XGATE_ID_SALT": SALT}
+    env = {**os.environ, "XGATE_CONFIG": str(config), "XGATE_KEYS": str(keys_file())}
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(
             [XGATE, *args], env=env, cwd=config.parent, text=True, stdout=out, stderr=err

@@ -37,10 +37,9 @@ from sqlalchemy import func, select
 from xgate_simulators.beifang import BeifangSimulator
 from xgate_simulators.liaohe import LiaoheSimulator
 
-from benchmarks.harness.gateway import DATA, SALT
+from benchmarks.harness.gateway import DATA, KEYS, keys_file
 from benchmarks.harness.soak import ORGANIZATIONS, revisions_seen, write_candidates
 from gateway.credit.verify import verify_report
-from gateway.masking import hash_id
 from gateway.store import open_database
 from gateway.store import tables as t
 
@@ -133,7 +132,7 @@ def write_config(
 async def _run(
     config: Path, args: list[str], shared: dict[str, Any], at: int | None, delay: float | None
 ) -> int:
-    env = {**os.environ, "XGATE_CONFIG": str(config), "XGATE_ID_SALT": SALT}
+    env = {**os.environ, "XGATE_CONFIG": str(config), "XGATE_KEYS": str(keys_file())}
     proc = await asyncio.create_subprocess_exec(
         XGATE,
         *args,
@@ -297,7 +296,7 @@ async def verify(
     for name, sim in sims.items():
         for (plan, idn), s in sim.truth.scores.items():
             r = s.current
-            expected_scores[(name, plan, hash_id(idn, SALT))] = (
+            expected_scores[(name, plan, KEYS.hash_id(idn))] = (
                 _dec(r.theory),
                 _dec(r.practical),
                 _dec(r.total),
@@ -309,7 +308,7 @@ async def verify(
             expected_certs[(name, number)] = (
                 c.status,
                 c.revoked_reason,
-                hash_id(c.id_number, SALT),
+                KEYS.hash_id(c.id_number),
             )
     stored_scores = {
         (r["organization"], r["plan_code"], r["id_hash"]): (

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -16,12 +18,19 @@ from typing import Any
 
 from xgate_simulators.beifang import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
+from gateway.keys import generate, write
 from gateway.runtime import Gateway, open_gateway
 from gateway.settings import HttpPolicy, Settings
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data"
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-SALT = "benchmark-salt"
+KEYS = generate()  # one key set per benchmark process, written to a private temporary folder
+
+
+@functools.cache
+def keys_file() -> Path:
+    """The benchmark's key file (0600), for in-process gateways and ``xgate`` subprocesses."""
+    return write(KEYS, Path(tempfile.mkdtemp(prefix="xgate-bench-keys-")) / "xgate.keys")
 
 
 def beifang_orgs(
@@ -87,7 +96,7 @@ async def gateway(
     conf = Settings(
         database_url=url,
         database_schema=schema,
-        id_salt=SALT,
+        keys_file=keys_file(),
         organizations=orgs,
         catalogue_file=DATA / "catalogue.toml",
         rules_file=DATA / "credit-rules.toml" if credit else None,

@@ -13,9 +13,9 @@ ratio measures.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -98,13 +98,15 @@ def validate(pages: list[bytes]) -> list[WirePage]:
     return [PAGE.validate_json(p) for p in pages]
 
 
-def rows_of(pages: list[WirePage], organization: str, salt: str) -> list[list[tuple[Any, ...]]]:
+def rows_of(
+    pages: list[WirePage], organization: str, hash_id: Callable[[str], str]
+) -> list[list[tuple[Any, ...]]]:
     """The rows the gateway's ``scores`` table gets, per page (built outside the timing)."""
     out = []
     for page in pages:
         rows = []
         for s in page.data:
-            id_hash = hashlib.sha256(f"{salt}:{s.candidate.id_number}".encode()).hexdigest()
+            id_hash = hash_id(s.candidate.id_number)
             rows.append(
                 (
                     organization,

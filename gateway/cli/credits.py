@@ -67,13 +67,23 @@ def _id_hash(gw: Any, raw: str, id_type: str) -> str:
     return str(gw.hash_id(normalise(raw)))
 
 
-async def _transcript(raw: str, id_type: str) -> Any:
+async def _transcript(raw: str, id_type: str, action: str) -> Any:
+    """Look a learner up; the look-up is audited (who, whom, when) before anything is shown."""
+    from gateway import audit
     from gateway.credit.transcript import build_transcript
 
     async with state.open_existing() as gw:
         id_hash = _id_hash(gw, raw, id_type)
-        async with gw.db.connect() as conn:
+        async with gw.db.begin() as conn:
             found = await build_transcript(conn, id_hash)
+            await audit.record(
+                conn,
+                actor=audit.cli_actor(),
+                origin=audit.cli_origin(),
+                action=action,
+                target=id_hash,
+                outcome="ok" if found is not None else "not_found",
+            )
     if found is None:
         raise InputError("no learning account for this ID number / 未找到该学员的学习账户")
     return found
@@ -84,7 +94,7 @@ def show(raw: IdArg, id_type: IdTypeOpt = "resident", as_json: JsonOpt = False) 
     """A learner's account: masked ID, outcomes, active credit per course, the ledger."""
     from gateway.credit.transcript import KIND_LABELS, transcript_json
 
-    tr = run_async(lambda: _transcript(raw, id_type))
+    tr = run_async(lambda: _transcript(raw, id_type, "credits.show"))
     if as_json:
         print_json(transcript_json(tr))
         return
@@ -154,7 +164,7 @@ def transcript(
     """Write a transcript (XLSX file, or JSON to stdout / --output)."""
     from gateway.credit.transcript import transcript_json, write_xlsx
 
-    tr = run_async(lambda: _transcript(raw, id_type))
+    tr = run_async(lambda: _transcript(raw, id_type, "credits.transcript"))
     if fmt is Format.JSON:
         text = dumps(transcript_json(tr)) + "\n"
         if output is None:

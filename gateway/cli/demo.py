@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from gateway.amounts import two_places
 from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
     EXIT_CONFIG,
@@ -52,7 +53,14 @@ def demo(
     if as_json:
         data: dict[str, Any] = {
             **{k: v for k, v in vars(summary).items() if k != "lines"},
-            "lines": [vars(line) for line in summary.lines],
+            "lines": [
+                {**vars(line), "credits": two_places(line.credits)} for line in summary.lines
+            ],
+            "credits_converted": two_places(summary.credits_converted),
+            "coverage": [
+                {**c, "share": None if c["share"] is None else str(c["share"])}
+                for c in summary.coverage
+            ],
             "matches_truth": summary.matches_truth,
             "ok": summary.ok,
         }
@@ -134,6 +142,23 @@ def _render(summary: Any) -> None:
             for x in summary.lines
         ],
     )
+    if summary.coverage:
+        table(
+            "coverage by major / 各专业证书覆盖率 (roster, 在读)",
+            ["专业 major", "在读", "已获证", "获证率%", "待发证", "已报名", "从未报名"],
+            [
+                [
+                    c["major"],
+                    c["enrolled"],
+                    c["certified"],
+                    c["share"],
+                    c["passed"],
+                    c["registered"],
+                    c["never"],
+                ]
+                for c in summary.coverage
+            ],
+        )
     truth = ", ".join(f"{k} {v['database']}/{v['organization']}" for k, v in summary.truth.items())
     console.print(f"ground truth (database/organization): {truth}", highlight=False)
     console.print(

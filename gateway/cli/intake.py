@@ -37,6 +37,7 @@ from gateway.settings import Settings, load_settings
 
 FileArg = Annotated[Path, typer.Argument(help="candidate list (.xlsx or .csv)", show_default=False)]
 SKIPPED_SHOWN = 20  # skipped rows are not problems: the table shows the first few
+PROBLEMS_SHOWN = 50  # a terminal shows the first problems; --json and the workbook have all
 IneligibleOpt = Annotated[
     bool,
     typer.Option(
@@ -122,9 +123,18 @@ def show_preview(preview: Preview) -> None:
     )
     if preview.problems:
         console.print(f"problems / 问题 ({len(preview.problems)}):", style="bold")
-        for p in preview.problems:
+        for p in preview.problems[:PROBLEMS_SHOWN]:
             console.print(
                 f"  {p.message_zh}\n    {p.message_en} [{p.code}]", highlight=False, markup=False
+            )
+        more = len(preview.problems) - PROBLEMS_SHOWN
+        if more > 0:
+            console.print(
+                f"... and {more} more problems: the full list is in --json "
+                f"(xgate check FILE --json > problems.json) and in the results workbook / "
+                f"另有{more}个问题未列出：完整列表见 --json 输出或结果文件",
+                highlight=False,
+                markup=False,
             )
     if preview.skipped_rows:
         shown = preview.skipped_rows[:SKIPPED_SHOWN]

@@ -27,6 +27,10 @@ COMMANDS: list[tuple[str, str]] = [
     ("credits", "gateway.cli.credits:app"),
     ("check", "gateway.cli.intake:check"),
     ("submit", "gateway.cli.intake:submit"),
+    ("keys", "gateway.cli.keys:app"),
+    ("audit", "gateway.cli.audit:audit_list"),
+    ("roster", "gateway.cli.roster:app"),
+    ("report", "gateway.cli.report:app"),
     ("worker", "gateway.cli.jobs:worker"),
     ("jobs", "gateway.cli.jobs:app"),
     ("verify", "gateway.cli.outward:verify"),
@@ -56,6 +60,8 @@ SUMMARIES: dict[str, str] = {
     "runs": "Recorded sync runs, per organization and stream.",
     "quarantine": "Records an organization sent that did not validate.",
     "credits": "Credit bank (学分银行): accounts, transcripts, ledger check, imports, rules.",
+    "roster": "The registrar's student roster (学籍).",
+    "report": "Reports: coverage, weekly progress, fees and waivers.",
     "check": "Check a candidate file: every row's problems, totals and fees. Sends and writes "
     "nothing. Exit 0 all rows valid, 1 some rows invalid, 2 the file itself is unusable.",
     "submit": "Register a candidate file's valid rows with an organization, and write "

@@ -29,6 +29,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.amounts import two_places
 from gateway.models import CreditEntry, CreditEntryKind
 from gateway.store import tables as t
 
@@ -60,9 +61,8 @@ HASHED = (
 
 
 def credits_text(value: Decimal | float | int | str) -> str:
-    """``4`` -> ``"4.00"``; ``-0`` -> ``"0.00"``: one spelling whatever the database returned."""
-    quantized = Decimal(str(value)).quantize(CENT)
-    return format(quantized + 0, "f")  # "+ 0" turns -0.00 into 0.00
+    """``4`` -> ``"4.00"``; ``-0`` -> ``"0.00"`` (``gateway.amounts``: one spelling)."""
+    return two_places(value)
 
 
 def utc(value: datetime) -> datetime:

@@ -54,6 +54,20 @@ def missing_columns(layout: Layout, options: IntakeOptions) -> list[str]:
     return [f for f in need if f not in layout.columns]
 
 
+def missing_columns_error(path: Path, missing: list[str]) -> IntakeFileError:
+    """The whole-file problem naming each missing column with a few of its aliases."""
+    return IntakeFileError(
+        "missing_columns",
+        file=path.name,
+        columns="、".join(
+            f"{FIELD_LABELS[f][0]}（{'/'.join(aliases_of(f)[:3])}）" for f in missing
+        ),
+        columns_en=", ".join(
+            f"{FIELD_LABELS[f][1]} ({'/'.join(aliases_of(f)[:3])})" for f in missing
+        ),
+    )
+
+
 def resolve_plan(
     catalogue: Catalogue,
     code: str | None,
@@ -76,7 +90,7 @@ def resolve_plan(
 
 def check_file(path: Path, rules: IntakeRules, options: IntakeOptions) -> CheckedFile:
     """Read and validate every row. Whole-file problems raise ``IntakeFileError``."""
-    source = open_candidate_file(path)
+    source = open_candidate_file(path, max_sheet_bytes=options.max_sheet_bytes)
     try:
         return _check(source, rules, options)
     finally:
@@ -87,20 +101,14 @@ def _check(source: CandidateFile, rules: IntakeRules, options: IntakeOptions) ->
     path = source.path
     missing = missing_columns(source.layout, options)
     if missing:
-        raise IntakeFileError(
-            "missing_columns",
-            file=path.name,
-            columns="、".join(
-                f"{FIELD_LABELS[f][0]}（{'/'.join(aliases_of(f)[:3])}）" for f in missing
-            ),
-            columns_en=", ".join(
-                f"{FIELD_LABELS[f][1]} ({'/'.join(aliases_of(f)[:3])})" for f in missing
-            ),
-        )
+        raise missing_columns_error(path, missing)
     checked = CheckedFile(source, rules, options)
     validator = RowValidator(source.layout, rules, options)
     first: dict[tuple[str, ...], int] = {}
-    for row in source.rows():
+    limit = options.max_rows
+    for index, row in enumerate(source.rows(), start=1):
+        if limit is not None and index > limit:
+            raise IntakeFileError("too_many_rows", file=path.name, limit=f"{limit:,}")
         result = validator.validate(row)
         key = result.dedup_key
         if key is not None:

@@ -52,7 +52,11 @@ def check_for(
         options.get("organization"),
         options.get("organization_names", frozenset()),
     )
-    return check_file(path, rules, IntakeOptions(plan=plan_def, **options))
+    limits = {
+        "max_rows": settings.intake_max_rows,
+        "max_sheet_bytes": settings.intake_max_sheet_mb * 1024 * 1024,
+    }
+    return check_file(path, rules, IntakeOptions(plan=plan_def, **{**limits, **options}))
 
 
 def results_or_error(checked: CheckedFile, outcomes: dict[int, RowOutcome]) -> dict[str, Any]:

@@ -31,6 +31,12 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "fee_waiver": ("是否家庭经济困难", "fee waiver"),
     "sitting": ("新考/补考", "sitting"),
     "eligibility_override": ("允许跨专业报考", "eligibility override"),
+    # the registrar's roster (学籍) adds these (``xgate roster import``)
+    "cohort": ("年级", "cohort"),
+    "roster_status": ("学籍状态", "enrolment status"),
+    "program_years": ("学制", "programme length"),
+    "major_code": ("专业代码", "major code"),
+    "waiver_basis": ("困难认定类型", "fee waiver basis"),
 }
 
 _ALIASES_BY_FIELD: dict[str, tuple[str, ...]] = {
@@ -142,6 +148,38 @@ _ALIASES_BY_FIELD: dict[str, tuple[str, ...]] = {
         "eligibility override",
         "override",
         "allow ineligible",
+    ),
+    "cohort": (
+        "年级",
+        "入学年份",
+        "入学年级",
+        "入学年度",
+        "所在年级",
+        "cohort",
+        "grade",
+        "entry year",
+        "year of entry",
+    ),
+    "roster_status": (
+        "学籍状态",
+        "学籍",
+        "在校状态",
+        "学生状态",
+        "enrolment status",
+        "enrollment status",
+        "student status",
+    ),
+    "program_years": ("学制", "学制年限", "programme length", "program length", "years of study"),
+    "major_code": ("专业代码", "专业编码", "专业代号", "major code", "programme code"),
+    "waiver_basis": (
+        "困难认定类型",
+        "家庭经济困难类型",
+        "困难类型",
+        "资助认定类型",
+        "减免依据",
+        "减免类型",
+        "waiver basis",
+        "hardship category",
     ),
 }
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from gateway.amounts import money_text
 from gateway.intake.check import CheckedFile
 from gateway.intake.problems import RowProblem
 from gateway.models import Level
@@ -37,8 +38,8 @@ class PreviewLine:
             "plan": self.plan_code,
             "count": self.count,
             "waived_count": self.waived_count,
-            "charged": self.charged,
-            "waived": self.waived,
+            "charged": money_text(self.charged),
+            "waived": money_text(self.waived),
             "unpriced": self.unpriced,
         }
 
@@ -88,8 +89,8 @@ class Preview:
             "by_certificate": [line.as_dict() for line in self.lines],
             "totals": {
                 "count": self.valid,
-                "charged": self.charged,
-                "waived": self.waived,
+                "charged": money_text(self.charged),
+                "waived": money_text(self.waived),
                 "unpriced": self.unpriced,
                 "currency": self.currency,
             },

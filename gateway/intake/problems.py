@@ -146,6 +146,38 @@ ROW_MESSAGES: dict[str, tuple[str, str]] = {
         "longer than {limit} characters (this one has {length}); shorten it",
     ),
     "invalid_value": ("值无效：{detail}", "invalid value: {detail}"),
+    # the registrar's roster (``xgate roster import``)
+    "value_missing": ("不能为空", "must not be empty"),
+    "cohort_invalid": (
+        "无法识别的年级“{value}”，请填写入学年份，如2024",
+        "cannot read the cohort “{value}”; write the year of entry, e.g. 2024",
+    ),
+    "roster_status_unknown": (
+        "无法识别的学籍状态“{value}”，请填写在读、休学、保留学籍、毕业、结业、退学或转学",
+        "unknown enrolment status “{value}”; use 在读, 休学, 保留学籍, 毕业, 结业, 退学 or 转学",
+    ),
+    "program_years_invalid": (
+        "无法识别的学制“{value}”，请填写2至5之间的整数",
+        "cannot read the programme length “{value}”; use a whole number of years from 2 to 5",
+    ),
+    "waiver_basis_unknown": (
+        "无法识别的困难认定类型“{value}”，请填写建档立卡、低保、特困供养、残疾学生、孤儿或家庭经济困难",
+        "unknown fee waiver basis “{value}”; use 建档立卡, 低保, 特困供养, 残疾学生, 孤儿 or "
+        "家庭经济困难",
+    ),
+    "roster_duplicate_number": (
+        "与第{first}行学号相同，本文件不导入",
+        "the same student number as row {first}; the file is not imported",
+    ),
+    "roster_duplicate_id": (
+        "与第{first}行证件号码相同（同一人出现两次），本文件不导入",
+        "the same ID number as row {first} (one person twice); the file is not imported",
+    ),
+    "roster_conflict": (
+        "学号{number}与证件号码{masked}在花名册中分属两名学生（另一名学号{other}），请核对",
+        "the student number {number} and the ID number {masked} belong to two different "
+        "students on the roster (the other is {other}); check them",
+    ),
 }
 
 #: Notes on rows that are valid but not sent: code -> (Chinese, English).
@@ -215,6 +247,18 @@ FILE_MESSAGES: dict[str, tuple[str, str]] = {
     "no_rows": (
         "{file}的表头下面没有数据行",
         "{file} has a header but no data rows",
+    ),
+    "too_many_rows": (
+        "{file}超过{limit}行，未检查：请拆分为多个文件（上限可在xgate.toml的intake_max_rows中设置）",
+        "{file} has more than {limit} rows and was not checked: split it into several files "
+        "(the limit is intake_max_rows in xgate.toml)",
+    ),
+    "too_large": (
+        "{file}解压后超过{limit_mb}MB（工作表共{size_mb}MB），未读取：请拆分为多个文件，或删除"
+        "多余的工作表和格式（上限可在xgate.toml的intake_max_sheet_mb中设置）",
+        "{file} unpacks to {size_mb} MB of sheets, more than {limit_mb} MB, and was not read: "
+        "split it, or remove extra sheets and formatting (the limit is intake_max_sheet_mb "
+        "in xgate.toml)",
     ),
     "plan_unknown": (
         "考核批次 --plan {plan} 不在证书目录中（已知：{known}）",

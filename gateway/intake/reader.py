@@ -121,9 +121,10 @@ def _blank(values: tuple[Any, ...]) -> bool:
     return True
 
 
-def open_candidate_file(path: Path) -> CandidateFile:
+def open_candidate_file(path: Path, *, max_sheet_bytes: int | None = None) -> CandidateFile:
     """Open a candidate file and find its header row; whole-file problems raise
-    ``IntakeFileError`` (exit code 2)."""
+    ``IntakeFileError`` (exit code 2). An .xlsx whose parts unpack to more than
+    ``max_sheet_bytes`` (as the archive declares them) is refused before any XML is parsed."""
     name = path.name
     if not path.is_file():
         raise IntakeFileError("file_missing", file=name)
@@ -133,6 +134,8 @@ def open_candidate_file(path: Path) -> CandidateFile:
         raise IntakeFileError("file_empty", file=name)
     suffix = path.suffix.lower()
     if head.startswith(_ZIP):
+        if max_sheet_bytes is not None:
+            _check_unpacked_size(path, max_sheet_bytes)
         return _open_xlsx(path)
     if head.startswith(b"PK"):
         raise IntakeFileError("xlsx_damaged", file=name, detail="not a complete zip archive")
@@ -216,6 +219,22 @@ def _xlsx_rows(
             book.close()
     except _xlsx_errors() as exc:
         raise _xlsx_error(path, exc) from None
+
+
+def _check_unpacked_size(path: Path, limit: int) -> None:
+    """Refuse an archive whose declared uncompressed size is over ``limit``: a 12 MB .xlsx can
+    unpack to gigabytes of sheet XML (a zip bomb, or a sheet formatted down to row 1,048,576).
+    The declared sizes are binding: ``zipfile`` never yields more than an entry declares."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise _xlsx_error(path, exc) from None
+    if size > limit:
+        mb = 1024 * 1024
+        raise IntakeFileError(
+            "too_large", file=path.name, size_mb=f"{size / mb:,.0f}", limit_mb=f"{limit / mb:,.0f}"
+        )
 
 
 def _open_xlsx(path: Path) -> CandidateFile:

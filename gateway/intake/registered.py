@@ -1,9 +1,10 @@
 """Who is already registered: the one database read a file check makes.
 
-People are stored under a salted hash of their ID number, so the lookup hashes the file's ID
-numbers with the database's salt and joins ``registrations`` with ``candidates`` on it.
-``xgate check`` may read an existing database but must never create one (nor a salt), so it
-opens the database through ``open_existing`` which gives up quietly when there is nothing.
+People are stored under the keyed hash of their ID number, so the lookup hashes the file's ID
+numbers with the key file's look-up key and joins ``registrations`` with ``candidates`` on it.
+``xgate check`` may read an existing database but must never create one (nor bind keys to it),
+so it opens the database through ``open_existing`` which gives up quietly when there is nothing
+(no database, no key file, or a key file that does not belong to the database).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.intake.check import CheckedFile
 from gateway.intake.problems import skip_note
-from gateway.masking import hash_id
+from gateway.keys import Keys, load, mismatches, resolve_path, stored_fingerprints
 from gateway.models import RegistrationStatus
 from gateway.settings import Settings
 from gateway.store import Database, open_database
@@ -94,8 +95,8 @@ async def mark_registered(
     return existing
 
 
-async def open_existing(settings: Settings) -> tuple[Database, str] | None:
-    """The configured database and its salt, only if both already exist; never creates."""
+async def open_existing(settings: Settings) -> tuple[Database, Keys] | None:
+    """The configured database and its keys, only if both already exist; never creates."""
     url = normalise_url(settings.database_url)
     if url.startswith("sqlite"):
         name = make_url(url).database
@@ -107,15 +108,11 @@ async def open_existing(settings: Settings) -> tuple[Database, str] | None:
         log.info("not reading registrations: %s", type(exc).__name__)  # the URL may hold a password
         return None
     try:
-        if settings.id_salt:
-            salt: str | None = settings.id_salt.get_secret_value()
-        else:
-            async with db.connect() as conn:
-                salt = (
-                    await conn.execute(select(t.meta.c.value).where(t.meta.c.key == "id_salt"))
-                ).scalar_one_or_none()
-        if salt:
-            return db, salt
+        keys = load(resolve_path(settings.keys_file))
+        async with db.connect() as conn:
+            stored = await stored_fingerprints(conn)
+        if stored and not mismatches(keys, stored):
+            return db, keys
     except Exception as exc:  # unreachable server, no tables yet: nothing is registered
         log.info("not reading registrations: %s", type(exc).__name__)
     await db.dispose()
@@ -130,10 +127,10 @@ async def mark_registered_if_possible(
     opened = await open_existing(settings)
     if opened is None:
         return None
-    db, salt = opened
+    db, keys = opened
     try:
         async with db.connect() as conn:
-            return await mark_registered(conn, checked, lambda n: hash_id(n, salt))
+            return await mark_registered(conn, checked, keys.hash_id)
     except Exception as exc:
         log.info("not reading registrations: %s", type(exc).__name__)
         return None

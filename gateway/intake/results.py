@@ -170,6 +170,13 @@ def write_results(
                     outcome.detail_en,
                 ],
             )
+    return save_workbook(wb, target)
+
+
+def save_workbook(wb: Workbook, target: Path) -> Path:
+    """Save to a temporary file beside ``target`` that replaces it only when complete, so a
+    crash or a full disk never leaves a half-written workbook under the real name."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".xgate-", suffix=".xlsx", dir=target.parent)
     os.close(fd)
     try:

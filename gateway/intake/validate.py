@@ -110,6 +110,47 @@ def clean(value: Any) -> str:
     return unicodedata.normalize("NFKC", str(value)).strip()
 
 
+def read_name(n: int, name: str, problems: list[RowProblem]) -> str:
+    """The 姓名 cell (already cleaned): empty or over-long names are problems."""
+    if not name:
+        problems.append(row_problem(n, "name", "name_missing"))
+    elif len(name) > 64:
+        problems.append(row_problem(n, "name", "name_too_long"))
+    return name
+
+
+def read_identity(
+    n: int, type_text: str, raw: Any, problems: list[RowProblem]
+) -> tuple[IdType, str, ResidentId | None]:
+    """The 证件类型 and 证件号码 cells of row ``n``: the type, the normalised number ("" when
+    it cannot be accepted, with the reason appended to ``problems``) and, for a resident ID
+    card, what the number encodes. Every file of people (candidate lists, the roster) reads
+    identities through here."""
+    id_type = IdType.RESIDENT
+    if type_text:
+        found = _ID_TYPES.get(_key(type_text))
+        if found is None:
+            problems.append(row_problem(n, "id_type", "id_type_unknown", value=type_text))
+            return id_type, "", None
+        id_type = found
+    if raw is None or (isinstance(raw, str) and not normalise(raw)):
+        problems.append(row_problem(n, "id_number", "id_missing"))
+        return id_type, "", None
+    if id_type is not IdType.RESIDENT:
+        if isinstance(raw, float):
+            problems.append(row_problem(n, "id_number", "id_excel_number"))
+            return id_type, "", None
+        return id_type, normalise(clean(raw)), None
+    text = normalise(raw if isinstance(raw, str) else str(raw))
+    try:
+        rid = parse_resident_id(raw)
+    except IdNumberError as exc:
+        code = f"id_{exc.code}"
+        problems.append(row_problem(n, "id_number", code, length=len(text), masked=mask_id(text)))
+        return id_type, "", None
+    return id_type, rid.number, rid
+
+
 @dataclass(frozen=True)
 class IntakeRules:
     """The data a file is checked against."""
@@ -127,7 +168,8 @@ class IntakeOptions:
     submission, every row's plan must belong to it; ``require_plan``: a submission needs a plan
     for every row; ``allow_ineligible``: the whole-file eligibility override;
     ``keep_candidates``: keep each valid row's ``Candidate`` (a submission needs them; a check
-    does not, and dropping them keeps a 50,000-row check small).
+    does not, and dropping them keeps a 50,000-row check small); ``max_rows`` and
+    ``max_sheet_bytes``: the bounds on what is read at all.
     """
 
     plan: PlanDef | None = None
@@ -136,6 +178,10 @@ class IntakeOptions:
     require_plan: bool = False
     allow_ineligible: bool = False
     keep_candidates: bool = True
+    #: a file with more data rows is refused before its rows are kept (``intake_max_rows``)
+    max_rows: int | None = None
+    #: an .xlsx whose sheets unpack to more is refused before parsing (``intake_max_sheet_mb``)
+    max_sheet_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,12 +254,10 @@ class RowValidator:
     def validate(self, row: SourceRow) -> RowResult:
         n = row.number
         problems: list[RowProblem] = []
-        name = self._text(row, "name")
-        if not name:
-            problems.append(row_problem(n, "name", "name_missing"))
-        elif len(name) > 64:
-            problems.append(row_problem(n, "name", "name_too_long"))
-        id_type, id_number, rid = self._identity(row, problems)
+        name = read_name(n, self._text(row, "name"), problems)
+        id_type, id_number, rid = read_identity(
+            n, self._text(row, "id_type"), self._cell(row, "id_number"), problems
+        )
         result = RowResult(n, name, mask_id(id_number) if id_number else "")
         sex = self._sex(row, problems)
         birth = self._birth_date(row, problems)
@@ -259,40 +303,6 @@ class RowValidator:
             eligibility_overridden=overridden,
         )
         return result
-
-    # --- identity ---------------------------------------------------------------------------
-
-    def _identity(
-        self, row: SourceRow, problems: list[RowProblem]
-    ) -> tuple[IdType, str, ResidentId | None]:
-        n = row.number
-        type_text = self._text(row, "id_type")
-        id_type = IdType.RESIDENT
-        if type_text:
-            found = _ID_TYPES.get(_key(type_text))
-            if found is None:
-                problems.append(row_problem(n, "id_type", "id_type_unknown", value=type_text))
-                return id_type, "", None
-            id_type = found
-        raw = self._cell(row, "id_number")
-        if raw is None or (isinstance(raw, str) and not normalise(raw)):
-            problems.append(row_problem(n, "id_number", "id_missing"))
-            return id_type, "", None
-        if id_type is not IdType.RESIDENT:
-            if isinstance(raw, float):
-                problems.append(row_problem(n, "id_number", "id_excel_number"))
-                return id_type, "", None
-            return id_type, normalise(clean(raw)), None
-        text = normalise(raw if isinstance(raw, str) else str(raw))
-        try:
-            rid = parse_resident_id(raw)
-        except IdNumberError as exc:
-            code = f"id_{exc.code}"
-            problems.append(
-                row_problem(n, "id_number", code, length=len(text), masked=mask_id(text))
-            )
-            return id_type, "", None
-        return id_type, rid.number, rid
 
     def _sex(self, row: SourceRow, problems: list[RowProblem]) -> Sex | None:
         text = self._text(row, "sex")

@@ -1,4 +1,4 @@
-"""The database handle: one async engine, migrations on first use, the per-database salt.
+"""The database handle: one async engine, migrations on first use.
 
 SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy timeout, so a
 nightly sync and a staff submission can overlap. PostgreSQL is reached through asyncpg; an
@@ -8,21 +8,18 @@ which is how the tests give each test a database of its own.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.errors import ConfigurationError
-from gateway.store import tables as t
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -82,7 +79,6 @@ class Database:
     engine: AsyncEngine
     url: str
     schema: str | None = None
-    _salt: str | None = field(default=None, repr=False)
     #: the SQLite file's identity when opened (device, inode); see ``check_intact``
     _file_id: tuple[int, int] | None = field(default=None, repr=False)
 
@@ -140,39 +136,6 @@ class Database:
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as conn:
             yield conn
-
-    async def salt(self, configured: str | None = None) -> str:
-        """The salt for hashed ID numbers: configured, or random and kept in the database.
-
-        Every stored hash depends on it, so the database remembers a fingerprint of the salt it
-        was first used with and refuses another one (a changed ``XGATE_ID_SALT`` would make
-        every registered candidate look new and every learner get a second account).
-        """
-        if self._salt:
-            return self._salt
-        async with self.begin() as conn:
-            rows = await conn.execute(
-                select(t.meta.c.key, t.meta.c.value).where(
-                    t.meta.c.key.in_(("id_salt", "id_salt_sha256"))
-                )
-            )
-            stored: dict[str, str] = {row.key: row.value for row in rows}
-            salt = configured or stored.get("id_salt")
-            if salt is None:
-                salt = secrets.token_hex(16)
-                await conn.execute(t.meta.insert().values(key="id_salt", value=salt))
-            fingerprint = hashlib.sha256(f"xgate-salt:{salt}".encode()).hexdigest()
-            known = stored.get("id_salt_sha256")
-            if known is None:
-                await conn.execute(t.meta.insert().values(key="id_salt_sha256", value=fingerprint))
-            elif known != fingerprint:
-                raise ConfigurationError(
-                    "this database was created with a different id_salt: hashed ID numbers "
-                    "would no longer match (candidates would look new, learners would get "
-                    "second accounts). Use the original XGATE_ID_SALT, or a new database."
-                )
-        self._salt = salt
-        return salt
 
     async def upgrade(self) -> str | None:
         """Apply every pending migration; returns the new head revision."""

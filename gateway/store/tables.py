@@ -339,6 +339,21 @@ credit_ledger = Table(
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
 
+# The one audit trail (gateway.audit): who did what to whom, from where, with what outcome.
+# ``target`` is pseudonymous (an id_hash, an account or row id), never an ID number or mobile.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", TS, nullable=False, index=True),
+    Column("actor", String(128), nullable=False, index=True),
+    Column("origin", String(128), nullable=False),
+    Column("action", String(64), nullable=False, index=True),
+    Column("target", String(128), index=True),
+    Column("outcome", String(16), nullable=False),
+    Column("details", JSON),
+)
+
 
 # ---------------------------------------------------------------------------------------------
 # Issue 17 (web console: users, sessions): each issue keeps its tables in its own section so that
@@ -394,6 +409,66 @@ Index("ix_learning_accounts_name", learning_accounts.c.name)
 # Issue 13 (student roster and reports): each issue keeps its tables in its own section so that
 # parallel work merges cleanly; its migration is the reserved revision named for it.
 # ---------------------------------------------------------------------------------------------
+
+# One row per roster import that changed something (an import that changes nothing writes
+# nothing, so re-importing the same export is idempotent).
+roster_imports = Table(
+    "roster_imports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("file_name", String(512), nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("operator", String(128), nullable=False),
+    Column("rows_total", Integer, nullable=False),
+    Column("added", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("imported_at", TS, nullable=False),
+)
+
+# The registrar's roster (学籍): one row per person, matched by 学号 or by the keyed ID hash.
+# The ID number itself is never stored here: only ``id_hash`` (the join key to candidates,
+# scores, certificates and learning accounts) and the masked form staff recognise.
+roster_students = Table(
+    "roster_students",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("student_number", String(64), nullable=False, unique=True),
+    Column("id_hash", String(64), nullable=False, unique=True),
+    Column("id_masked", String(32), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("department", String(128), nullable=False),
+    Column("major", String(128), nullable=False),
+    Column("major_code", String(16)),
+    Column("class_name", String(128)),
+    Column("cohort", Integer, nullable=False),  # 年级 / 入学年份
+    Column("program_years", Integer),  # 学制
+    Column("status", String(16), nullable=False),  # gateway.roster.model.STATUS_LABELS
+    Column("waiver_basis", String(32)),  # gateway.roster.model.WAIVER_BASES
+    Column("import_id", ForeignKey("roster_imports.id"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Index("ix_roster_students_scope", "status", "cohort", "department", "major"),
+)
+
+# Covering indexes for coverage: "does this person hold a valid certificate / a pass / a live
+# registration" is answered from the index alone, one probe per roster student.
+Index("ix_certificates_holder_status", certificates.c.id_hash, certificates.c.status)
+Index("ix_scores_holder_passed", scores.c.id_hash, scores.c.rule_passed)
+Index("ix_registrations_candidate_status", registrations.c.candidate_id, registrations.c.status)
+
+# Every change a re-import made to a student (major, class, status, ...), oldest first.
+roster_changes = Table(
+    "roster_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("student_id", ForeignKey("roster_students.id"), nullable=False, index=True),
+    Column("import_id", ForeignKey("roster_imports.id"), nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("old", String(256)),
+    Column("new", String(256)),
+    Column("at", TS, nullable=False),
+)
 
 
 # ---------------------------------------------------------------------------------------------

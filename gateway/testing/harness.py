@@ -21,7 +21,8 @@ import httpx
 from gateway.contract import CAPABILITY_METHODS, Capability, OrganizationSpec, missing_methods
 from gateway.errors import ConfigurationError, PluginError
 from gateway.http import OrgClient
-from gateway.masking import hash_id, mask_text
+from gateway.keys import lookup_hash
+from gateway.masking import mask_text
 from gateway.models import Candidate, ExamPlan
 from gateway.plugins import LoadedSpec
 from gateway.runtime import build_organization
@@ -30,7 +31,7 @@ from gateway.testing.faults import FaultyTransport
 from gateway.testing.sandbox import Sandbox
 
 DOCS = "docs/plugins.md"
-SALT = "xgate-kit-salt"
+KIT_LOOKUP_KEY = b"xgate-conformance-kit-lookup-key!"  # fixed: the kit is not a deployment
 T = TypeVar("T")
 
 #: The core's resilience, tightened for tests: enough attempts to outlast injected faults, a
@@ -112,7 +113,6 @@ class Session:
                 org_settings,
                 sleep=self.sleep,
                 transport=faults,
-                salt=SALT,
             )
         except ConfigurationError as exc:
             raise KitFailure(
@@ -164,7 +164,7 @@ class Session:
         from gateway.outbox import idempotency_key
 
         make = issue_key if kind == "issue" else idempotency_key
-        return make(self.organization, plan.code, hash_id(candidate.id_number, SALT))
+        return make(self.organization, plan.code, lookup_hash(candidate.id_number, KIT_LOOKUP_KEY))
 
     async def aclose(self) -> None:
         for built in self.built:

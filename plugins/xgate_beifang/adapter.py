@@ -32,8 +32,8 @@ from gateway import (
     ScoreRecord,
     TransientError,
     Verification,
+    mask_text,
 )
-from gateway.masking import mask_text
 from xgate_beifang import webhooks, wire
 from xgate_beifang.api import BeifangApi, error_code
 from xgate_beifang.settings import BeifangSettings

@@ -17,11 +17,17 @@ from typing import Any
 
 import httpx
 
-from gateway import AuthError, ContractError, OutcomeUnknown, RateLimitedError, TransientError
-from gateway.masking import mask_text
+from gateway import (
+    OPERATION_EXTENSION,
+    AuthError,
+    ContractError,
+    OutcomeUnknown,
+    RateLimitedError,
+    TransientError,
+    mask_text,
+)
 
 #: The request extension the core's HTTP layer reads to decide whether a write may repeat.
-OPERATION = "xgate_operation"
 TOKEN_OPERATION = "token"
 #: Refresh this share of a token's lifetime early (at most ``MAX_MARGIN`` seconds).
 MARGIN_RATIO = 0.1
@@ -168,7 +174,7 @@ class BeifangApi:
     ) -> httpx.Response:
         try:
             return await self.http.request(
-                method, path, extensions={OPERATION: operation}, **kwargs
+                method, path, extensions={OPERATION_EXTENSION: operation}, **kwargs
             )
         except NOT_SENT as exc:
             raise TransientError(

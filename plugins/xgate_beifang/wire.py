@@ -22,8 +22,8 @@ from gateway import (
     RegistrationRequest,
     RegistrationStatus,
     ScoreRecord,
+    mask_text,
 )
-from gateway.masking import mask_text
 
 ID_TYPES: dict[IdType, str] = {
     IdType.RESIDENT: "RESIDENT_ID",

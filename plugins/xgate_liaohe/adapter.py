@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 import httpx
 
 from gateway import (
+    OPERATION_EXTENSION,
     AdapterContext,
     CertificateRecord,
     ContractError,
     ExamPlan,
     Invalid,
+    OrganizationError,
     OutcomeUnknown,
     Page,
     RegistrationOutcome,
@@ -31,9 +33,8 @@ from gateway import (
     ScoreRecord,
     TransientError,
     Verification,
+    mask_text,
 )
-from gateway.errors import OrganizationError
-from gateway.masking import mask_text
 from xgate_liaohe import files, wire
 from xgate_liaohe.paging import Item, Listing, read_incremental
 from xgate_liaohe.records import certificate_record, row_version, score_record
@@ -94,7 +95,7 @@ class LiaoheAdapter:
                         path,
                         data=signed,
                         files={"file": upload},
-                        extensions={"xgate_operation": UPLOAD_OPERATION},
+                        extensions={OPERATION_EXTENSION: UPLOAD_OPERATION},
                     )
             except TransientError as exc:
                 if processed and upload is not None and not isinstance(exc, OutcomeUnknown):

@@ -13,8 +13,7 @@ from typing import Any
 
 import httpx
 
-from gateway import AuthError, ContractError, IdType, TransientError
-from gateway.masking import mask_text
+from gateway import AuthError, ContractError, IdType, TransientError, mask_text
 
 OK = 0
 BAD_SIGNATURE = 1001

@@ -33,8 +33,8 @@ from gateway import (
     ScoreRecord,
     TransientError,
     Verification,
+    mask_text,
 )
-from gateway.masking import mask_text
 from xgate_example_org import wire
 from xgate_example_org.settings import ExampleOrgSettings
 

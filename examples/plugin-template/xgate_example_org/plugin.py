@@ -14,7 +14,7 @@ SPEC = OrganizationSpec(
     name="example_org",  # `plugin = "example_org"` in xgate.toml
     title="Example Org",
     version=__version__,
-    api_version="1.0",  # the plugin API this release is built for (gateway.PLUGIN_API_VERSION)
+    api_version="1.1",  # the plugin API this release is built for (gateway.PLUGIN_API_VERSION)
     capabilities=frozenset(
         {
             Capability.REGISTER,

@@ -18,12 +18,13 @@ from gateway import (
     CertificateStatus,
     IdType,
     Invalid,
+    IssueRequest,
     RegistrationOutcome,
     RegistrationRequest,
     RegistrationStatus,
     ScoreRecord,
+    mask_text,
 )
-from gateway.masking import mask_text
 
 ID_TYPES = {
     IdType.RESIDENT: "ID_CARD",
@@ -37,7 +38,7 @@ RESULTS = {"PASS": (True, False), "FAIL": (False, False), "ABSENT": (False, True
 STATES = {"VALID": CertificateStatus.VALID, "REVOKED": CertificateStatus.REVOKED}
 
 
-def batch_key(requests: Sequence[Any]) -> str:
+def batch_key(requests: Sequence[RegistrationRequest | IssueRequest]) -> str:
     """The ``Idempotency-Key`` of a request: the item's own key for one item, else a digest of
     the items' keys, so a retried batch is recognised and a different batch is not."""
     keys = sorted(r.idempotency_key for r in requests)

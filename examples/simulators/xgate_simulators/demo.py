@@ -23,6 +23,8 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
+from gateway.keys import generate as generate_keys
+from gateway.keys import write as write_keys
 from gateway.nightly import run_nightly
 from gateway.runtime import Gateway, open_gateway
 from gateway.settings import load_settings
@@ -36,6 +38,7 @@ DATA_FILES = (
     "fees.toml",
     "eligibility.toml",
     "candidates.xlsx",
+    "roster.xlsx",
 )
 
 
@@ -78,6 +81,8 @@ class DemoSummary:
     seconds: float = 0.0
     console_user: str = ""
     console_password: str = ""
+    roster: dict[str, int] = field(default_factory=dict)
+    coverage: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def matches_truth(self) -> bool:
@@ -88,15 +93,25 @@ class DemoSummary:
         return self.sync_ok and self.matches_truth
 
 
+def ensure_keys(directory: Path) -> Path:
+    """The demo's own key file in its folder, created on the first run (0600)."""
+    path = directory / "xgate.keys"
+    if not path.exists():
+        write_keys(generate_keys(), path)
+    return path
+
+
 def write_config(directory: Path, urls: dict[str, str]) -> Path:
     from xgate_simulators.beifang import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
     from xgate_simulators.liaohe import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 
     path = directory / "xgate.toml"
     db = (directory / "xgate.db").resolve()
+    keys = ensure_keys(directory)
     path.write_text(
         f"""# Written by `xgate demo` for its simulated organizations (ports change every run).
 database_url = "sqlite+aiosqlite:///{db.as_posix()}"
+keys_file = "{keys.resolve().as_posix()}"
 catalogue_file = "{(directory / "catalogue.toml").resolve().as_posix()}"
 rules_file = "{(directory / "credit-rules.toml").resolve().as_posix()}"
 fees_file = "{(directory / "fees.toml").resolve().as_posix()}"
@@ -140,6 +155,9 @@ async def _database_state(gw: Gateway) -> tuple[int, ...]:
         t.learning_accounts,
         t.issue_requests,
         t.candidates,
+        t.roster_students,
+        t.roster_changes,
+        t.roster_imports,
     )
     return tuple([await _count(gw, select(func.count()).select_from(x)) for x in tables])
 
@@ -283,6 +301,7 @@ async def run_demo(directory: Path, *, submit: Any) -> DemoSummary:
         async with open_gateway(settings=settings) as gw:
             summary.database = gw.db.path or settings.database_url
             before = await _database_state(gw)
+            summary.roster = await import_demo_roster(gw, directory / "roster.xlsx")
             summary.submitted, summary.invalid_rows = await submit(gw, directory)
             for sim in sims.values():
                 sim.grade_all()
@@ -290,6 +309,7 @@ async def run_demo(directory: Path, *, submit: Any) -> DemoSummary:
             await summarise(gw, summary)
             await check_truth(gw, sims, summary)
             summary.console_user, summary.console_password = await console_login(gw)
+            summary.coverage = await coverage_by_major(gw)
             summary.changes = sum(
                 abs(a - b) for a, b in zip(before, await _database_state(gw), strict=True)
             )
@@ -354,3 +374,49 @@ async def submit_sample(gw: Gateway, directory: Path) -> tuple[int, list[dict[st
         outcomes.update(report.outcomes)
     write_results(overall, outcomes)
     return sent, invalid
+
+
+async def import_demo_roster(gw: Gateway, path: Path) -> dict[str, int]:
+    """Import the demo college's roster as the registrar's export would be imported: all or
+    nothing, and a second run (the same file) writes nothing."""
+    from datetime import UTC, datetime
+
+    from gateway.intake.audit import file_sha256
+    from gateway.roster import import_roster, read_roster
+
+    parsed = read_roster(path)
+    if parsed.problems:
+        raise RuntimeError(f"the demo roster has problems: {parsed.problems[0].message_en}")
+    async with gw.db.begin() as conn:
+        done = await import_roster(
+            conn,
+            parsed.rows,
+            gw.hash_id,
+            file_name=path.name,
+            file_sha256=file_sha256(path),
+            operator="xgate demo",
+            now=datetime.now(UTC),
+        )
+    return {"rows": done.rows, "added": done.added, "changed": done.changed}
+
+
+async def coverage_by_major(gw: Gateway) -> list[dict[str, Any]]:
+    """Coverage per major of the enrolled students (the report ``xgate report coverage``)."""
+    from gateway.reports.coverage import coverage_report
+
+    async with gw.db.connect() as conn:
+        report = await coverage_report(conn, list_students=False)
+    lines = [*report.majors]
+    return [
+        {
+            "department": x.department,
+            "major": x.major,
+            "enrolled": x.counts.enrolled,
+            "certified": x.counts.certified,
+            "share": x.counts.share,
+            "passed": x.counts.passed,
+            "registered": x.counts.registered,
+            "never": x.counts.never,
+        }
+        for x in lines
+    ]

@@ -1,0 +1,106 @@
+"""``xgate keys``: create the key file, show its public fingerprints (docs/privacy.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.cli import state
+from gateway.cli.output import EXIT_CONFIG, EXIT_INPUT, console, fail, print_json, run_async
+
+app = typer.Typer(help="The key file: encryption, look-up and signing keys.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
+FileOpt = Annotated[
+    Path | None,
+    typer.Option("--file", help="key file (default: keys_file, XGATE_KEYS, or ./xgate.keys)"),
+]
+
+
+def _path(file: Path | None) -> Path:
+    from gateway.errors import ConfigurationError
+    from gateway.keys import resolve_path
+    from gateway.settings import load_settings
+
+    if file is not None:
+        return file
+    try:
+        return resolve_path(load_settings(state.CONFIG).keys_file)
+    except ConfigurationError as exc:
+        fail(str(exc), EXIT_CONFIG)
+
+
+async def _from_database(path: Path) -> Any:
+    """Move a milestone-1 database's salt into a new key file; the database keeps no copy."""
+    from gateway.errors import InputError
+    from gateway.keys import bind, generate, legacy_salt, load, write
+    from gateway.settings import load_settings
+    from gateway.store import open_database
+
+    settings = load_settings(state.CONFIG)
+    db = await open_database(settings.database_url, schema=settings.database_schema)
+    try:
+        async with db.connect() as conn:
+            salt = await legacy_salt(conn)
+        if salt is None:
+            raise InputError("this database holds no salt to move: use `xgate keys init`")
+        write(generate(legacy_salt=salt), path)
+        async with db.begin() as conn:  # removes the salt from the database
+            await bind(conn, load(path))
+    finally:
+        await db.dispose()
+    return path
+
+
+@app.command("init")
+def init(
+    file: FileOpt = None,
+    from_database: Annotated[
+        bool,
+        typer.Option(
+            "--from-database",
+            help="a database from before keyed hashes: move its salt into the new key file",
+        ),
+    ] = False,
+) -> None:
+    """Create the key file (mode 0600). An existing file is never overwritten."""
+    from gateway.keys import generate, write
+
+    path = _path(file)
+    if path.exists():
+        fail(f"{path} already exists; a key file is never overwritten (keep it safe)", EXIT_INPUT)
+    if from_database:
+        run_async(lambda: _from_database(path))
+    else:
+        write(generate(), path)
+    console.print(
+        f"wrote {path} (mode 0600). Keep a copy somewhere safe: without it the encrypted data "
+        "and the look-up hashes cannot be used.",
+        highlight=False,
+    )
+
+
+@app.command("show")
+def show(file: FileOpt = None, as_json: JsonOpt = False) -> None:
+    """Key ids, fingerprints and public keys (never the keys themselves)."""
+    from gateway.errors import ConfigurationError
+    from gateway.keys import load
+
+    path = _path(file)
+    try:
+        keys = load(path)
+    except ConfigurationError as exc:
+        fail(str(exc), EXIT_CONFIG)
+    data = {
+        "file": str(path),
+        "lookup_scheme": keys.lookup_scheme,
+        "data_keys": list(keys.data_keys),
+        "active_data_key": keys.active_key_id,
+        "fingerprints": keys.fingerprints(),
+    }
+    if as_json:
+        print_json(data)
+        return
+    for name, value in data.items():
+        console.print(f"{name}: {value}", highlight=False)
