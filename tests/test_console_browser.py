@@ -1,7 +1,8 @@
 """The console in a real browser (Debian's chromium through Playwright): sign in, upload the
 demo list, see its problems, submit, download the results, look a learner up, sign out.
 
-One browser and one server per session keep these few tests fast. Set ``XGATE_SCREENSHOTS``
+One browser and one server for this module keep these few tests fast (closed before
+the next module, so no Playwright loop outlives them). Set ``XGATE_SCREENSHOTS``
 to a folder to save a screenshot of each main page (docs/img is made that way).
 """
 
@@ -23,7 +24,7 @@ from tests.console_support import DATA, ORGS, PASSWORD, settings
 SHOTS = os.environ.get("XGATE_SCREENSHOTS")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     path = chromium_or_skip()
     from playwright.sync_api import sync_playwright
@@ -34,7 +35,7 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     from gateway.plugins import load_plugins
     from gateway.runtime import open_gateway
