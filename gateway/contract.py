@@ -116,6 +116,7 @@ class Adapter(Protocol):
     """Marker protocol; what an adapter must implement depends on its declared capabilities."""
 
 
+@runtime_checkable
 class RegisterAdapter(Protocol):
     async def register(
         self, plan: ExamPlan, requests: Sequence[RegistrationRequest]
@@ -133,6 +134,7 @@ class RegisterAdapter(Protocol):
         ...
 
 
+@runtime_checkable
 class SinceAdapter(Protocol):
     """Optional (any stream adapter): a cursor that starts a stream at a moment in time, so
     ``xgate sync --since DATE`` can re-read a window without a full re-read."""
@@ -140,29 +142,54 @@ class SinceAdapter(Protocol):
     def cursor_since(self, stream: str, since: datetime) -> str: ...
 
 
+@runtime_checkable
 class ScoresAdapter(Protocol):
     def scores(self, cursor: str | None) -> AsyncIterator[Page[ScoreRecord]]: ...
 
 
+@runtime_checkable
 class CertificatesAdapter(Protocol):
     def certificates(self, cursor: str | None) -> AsyncIterator[Page[CertificateRecord]]: ...
 
 
+@runtime_checkable
 class IssueAdapter(Protocol):
     async def issue(self, requests: Sequence[IssueRequest]) -> Sequence[IssueOutcome]: ...
 
 
+@runtime_checkable
 class VerifyAdapter(Protocol):
     async def verify(self, number: str, holder_name: str | None = None) -> Verification: ...
 
 
+@runtime_checkable
 class WebhookAdapter(Protocol):
     async def parse_webhook(
         self, headers: Mapping[str, str], body: bytes
     ) -> Sequence[ScoreRecord | CertificateRecord]: ...
 
 
-AdapterFactory = Callable[[Any, AdapterContext], Any]
+@runtime_checkable
+class ClosableAdapter(Protocol):
+    """Optional (any adapter): ``aclose()`` is awaited when the gateway shuts down."""
+
+    async def aclose(self) -> None: ...
+
+
+#: The capability Protocols, by capability: ``gateway.runtime.Organization`` hands the core
+#: the adapter typed by the one its operation needs (and checks it was declared).
+CAPABILITY_PROTOCOLS: dict[Capability, type] = {
+    Capability.REGISTER: RegisterAdapter,
+    Capability.SCORES: ScoresAdapter,
+    Capability.CERTIFICATES: CertificatesAdapter,
+    Capability.ISSUE: IssueAdapter,
+    Capability.VERIFY: VerifyAdapter,
+    Capability.WEBHOOKS: WebhookAdapter,
+}
+
+#: ``factory(settings, context)``: ``settings`` is an instance of the spec's own settings
+#: model; the adapter returned implements the Protocols of the declared capabilities.
+AdapterFactory = Callable[[Any, AdapterContext], Adapter]
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,7 @@ async def issue_for(
             ]
             await _set(gw, ids, "sent")
             try:
-                outcomes = await org.adapter.issue(requests)
+                outcomes = await org.issuer().issue(requests)
             except Exception as exc:  # the failure policy decides; see gateway.failures
                 if await _settle_failure(gw, organization, ids, exc, report):
                     return report

@@ -60,20 +60,33 @@ def id_hash_of(query: str, hasher: Callable[[str], str]) -> str | None:
         return hasher(normalise(text))
 
 
-def _candidate_hit(r: Any) -> LearnerHit:
+def _candidate_hit(r: Any, on_roster: Any = None) -> LearnerHit:
+    """A candidate; 学号, department, major and class from the roster when they are on it."""
+    school = on_roster or r
     return LearnerHit(
         f"c{r.id}",
         r.name,
         mask_id(r.id_number),
-        r.student_number,
-        r.department,
-        r.major,
-        r.class_name,
+        school.student_number,
+        school.department,
+        school.major,
+        school.class_name,
     )
 
 
-def _account_hit(r: Any) -> LearnerHit:
-    return LearnerHit(f"a{r.id}", r.name or "", r.id_masked, None, None, None, None)
+def _account_hit(r: Any, on_roster: Any = None) -> LearnerHit:
+    if on_roster is None:
+        return LearnerHit(f"a{r.id}", r.name or "", r.id_masked, None, None, None, None)
+    s = on_roster
+    return LearnerHit(
+        f"a{r.id}",
+        r.name or s.name,
+        r.id_masked,
+        s.student_number,
+        s.department,
+        s.major,
+        s.class_name,
+    )
 
 
 _CAND = (
@@ -92,44 +105,75 @@ _ACC = (
     t.learning_accounts.c.name,
     t.learning_accounts.c.id_masked,
 )
+_ROSTER = (
+    t.roster_students.c.id_hash,
+    t.roster_students.c.name,
+    t.roster_students.c.student_number,
+    t.roster_students.c.department,
+    t.roster_students.c.major,
+    t.roster_students.c.class_name,
+)
+
+
+async def _on_roster(conn: AsyncConnection, where: Any, limit: int) -> dict[str, Any]:
+    """Roster students (the registrar's 学号, major and class) by id_hash."""
+    rows = await conn.execute(select(*_ROSTER).where(where).limit(limit))
+    return {r.id_hash: r for r in rows}
 
 
 async def search_learners(
     conn: AsyncConnection, query: str, hasher: Callable[[str], str], limit: int = MAX_HITS
 ) -> list[LearnerHit]:
-    """Learners whose 学号 or name equals the query, or whose ID number it is."""
+    """Learners whose 学号 or name equals the query (on a candidate list, a learning account
+    or the roster), or whose ID number it is. A roster student is a learner once they are a
+    candidate or have an account; the roster then supplies their 学号, major and class."""
     text = query.strip()
     if not text:
         return []
-    cand, acc = t.candidates.c, t.learning_accounts.c
+    cand, acc, rs = t.candidates.c, t.learning_accounts.c, t.roster_students.c
     id_hash = id_hash_of(text, hasher)
     if id_hash is not None:
         cwhere: Any = cand.id_hash == id_hash
         awhere: Any = acc.id_hash == id_hash
+        roster = await _on_roster(conn, rs.id_hash == id_hash, limit)
     else:
-        cwhere = or_(cand.student_number == text, cand.name == text)
-        awhere = acc.name == text
+        roster = await _on_roster(conn, or_(rs.student_number == text, rs.name == text), limit)
+        cwhere = or_(cand.student_number == text, cand.name == text, cand.id_hash.in_(list(roster)))
+        awhere = or_(acc.name == text, acc.id_hash.in_(list(roster)))
     rows = (await conn.execute(select(*_CAND).where(cwhere).order_by(cand.id).limit(limit))).all()
-    hits = [_candidate_hit(r) for r in rows]
     seen = {r.id_hash for r in rows}
-    accounts = await conn.execute(select(*_ACC).where(awhere).order_by(acc.id).limit(limit))
-    hits += [_account_hit(r) for r in accounts if r.id_hash not in seen]
+    accounts = [
+        r
+        for r in await conn.execute(select(*_ACC).where(awhere).order_by(acc.id).limit(limit))
+        if r.id_hash not in seen
+    ]
+    missing = {r.id_hash for r in [*rows, *accounts]} - set(roster)
+    if missing:  # found by a candidate list or an account: the roster may still know them
+        roster.update(await _on_roster(conn, rs.id_hash.in_(missing), limit))
+    hits = [_candidate_hit(r, roster.get(r.id_hash)) for r in rows]
+    hits += [_account_hit(r, roster.get(r.id_hash)) for r in accounts]
     return hits[:limit]
 
 
-async def _person(conn: AsyncConnection, ref: str) -> tuple[LearnerHit, str] | None:
+async def person_of(conn: AsyncConnection, ref: str) -> tuple[LearnerHit, str] | None:
     m = _REF.match(ref)
     if m is None:
         return None
     kind, key = m.group(1), int(m.group(2))
+    rs = t.roster_students.c
     if kind == "c":
         row = (await conn.execute(select(*_CAND).where(t.candidates.c.id == key))).first()
-        return (_candidate_hit(row), row.id_hash) if row else None
+        if row is None:
+            return None
+        school = (await _on_roster(conn, rs.id_hash == row.id_hash, 1)).get(row.id_hash)
+        return _candidate_hit(row, school), row.id_hash
     acc = (await conn.execute(select(*_ACC).where(t.learning_accounts.c.id == key))).first()
     if acc is None:
         return None
     cand = (await conn.execute(select(*_CAND).where(t.candidates.c.id_hash == acc.id_hash))).first()
-    return (_candidate_hit(cand) if cand else _account_hit(acc)), acc.id_hash
+    school = (await _on_roster(conn, rs.id_hash == acc.id_hash, 1)).get(acc.id_hash)
+    hit = _candidate_hit(cand, school) if cand else _account_hit(acc, school)
+    return hit, acc.id_hash
 
 
 async def _registrations(conn: AsyncConnection, id_hash: str) -> list[dict[str, Any]]:
@@ -184,7 +228,7 @@ async def _certificates(conn: AsyncConnection, id_hash: str) -> list[dict[str, A
 async def learner_detail(conn: AsyncConnection, ref: str) -> LearnerDetail | None:
     """Everything about one learner: registrations, scores with every revision, certificates
     with their history, and the credit transcript (None when no learning account yet)."""
-    found = await _person(conn, ref)
+    found = await person_of(conn, ref)
     if found is None:
         return None
     person, id_hash = found

@@ -412,7 +412,8 @@ async def _settle_failure(
         report.rejected += len(ids)
         return False
     if decision.action is Action.UNKNOWN:
-        await _release(gw, ids, S.UNKNOWN, f"outcome unknown: {decision.reason}")
+        reason = f"outcome unknown: {decision.reason}"
+        await _release(gw, ids, S.UNKNOWN, reason, reason=reason)
         report.unknown += len(ids)
     else:  # certainly not sent: back to pending, with the reason ``xgate outbox`` shows
         reason = f"not sent ({decision.action.value}): {decision.reason}"
@@ -463,7 +464,7 @@ async def deliver(
         requests = [_request(plan, r) for r in rows]
         report.sent += len(rows)
         try:
-            outcomes = await org.adapter.register(plan, requests)
+            outcomes = await org.registrar().register(plan, requests)
         except Exception as exc:  # the failure policy decides; see gateway.failures
             if await _settle_failure(gw, organization, ids, exc, report):
                 break
@@ -548,7 +549,7 @@ async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileRe
                 report.still_unknown += 1
                 continue
             try:
-                outcome = await org.adapter.lookup_registration(plan, _request(plan, row))
+                outcome = await org.registrar().lookup_registration(plan, _request(plan, row))
             except Exception as exc:  # the failure policy decides; see gateway.failures
                 decision = decide(exc, Operation.READ)
                 log_failure(log, f"{name}: look-up", exc, decision)

@@ -23,8 +23,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Insert, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue import Catalogue
@@ -32,6 +31,7 @@ from gateway.contract import Invalid
 from gateway.masking import mask_id, mask_text
 from gateway.models import CertificateRecord, CertificateStatus, ScoreRecord
 from gateway.store import tables as t
+from gateway.store.bulk import insert_new_returning, insert_rows
 
 M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger("xgate.records")
@@ -184,7 +184,7 @@ async def apply_scores(
 ) -> None:
     plans = await plan_certificates(conn, organization)
     items = _latest(scores, lambda s: (s.plan_code, s.id_number), lambda s: s.revised_at)
-    prepared: list[tuple[ScoreRecord, str, dict[str, Any]]] = []
+    prepared: list[tuple[ScoreRecord, str, tuple[Any, ...]]] = []
     for s in items:
         h = hash_id(s.id_number)
         result.people.setdefault(h, Person(h, mask_id(s.id_number), s.name))
@@ -194,7 +194,7 @@ async def apply_scores(
     inserted = await _insert_scores(conn, organization, prepared)
     known = {h for s, h, _ in prepared if (s.plan_code, h) not in inserted}
     existing = await _existing_scores(conn, organization, known) if known else {}
-    revisions: list[dict[str, Any]] = []
+    revisions: list[tuple[Any, ...]] = []
     for s, h, values in prepared:
         new_id = inserted.get((s.plan_code, h))
         if new_id is not None:
@@ -216,7 +216,9 @@ async def apply_scores(
             result.same_stamp += 1
         revision = old["revision"] + 1
         await conn.execute(
-            t.scores.update().where(t.scores.c.id == old["id"]).values(revision=revision, **values)
+            t.scores.update()
+            .where(t.scores.c.id == old["id"])
+            .values(revision=revision, **dict(zip(SCORE_VALUES, values, strict=True)))
         )
         revisions.append(_revision(old["id"], revision, s, run_id, now))
         result.changed += 1
@@ -226,33 +228,50 @@ async def apply_scores(
                 {"organization": organization, "score": s, "revision": revision, "corrected": True},
             )
         )
-    if revisions:
-        await conn.execute(t.score_revisions.insert(), revisions)
+    await insert_rows(conn, t.score_revisions, REVISION_COLUMNS, revisions)
     result.records += len(scores)
     result.unchanged += len(scores) - len(items)  # duplicates within the page
     _warn_same_stamp(organization, "scores", result)
 
 
+SCORE_KEY = ("organization", "plan_code", "id_hash")
+SCORE_VALUES = (
+    "certificate_code",
+    "level",
+    "theory",
+    "practical",
+    "total",
+    "org_passed",
+    "rule_passed",
+    "pass_disagreement",
+    "absent",
+    "revised_at",
+    "org_record_id",
+    "updated_at",
+)
+
+
 def _score_columns(
     s: ScoreRecord, plans: Mapping[str, str], catalogue: Catalogue, now: datetime
-) -> dict[str, Any]:
-    """The columns a score record sets (all but its key and revision)."""
+) -> tuple[Any, ...]:
+    """The columns a score record sets (all but its key and revision), in ``SCORE_VALUES``
+    order."""
     cert_code = s.certificate_code or plans.get(s.plan_code)
     rule = False if s.absent else catalogue.passes(cert_code, s.theory, s.practical)
-    return {
-        "certificate_code": cert_code,
-        "level": int(s.level) if s.level else None,
-        "theory": s.theory,
-        "practical": s.practical,
-        "total": s.total,
-        "org_passed": s.passed,
-        "rule_passed": rule,
-        "pass_disagreement": s.passed is not None and rule is not None and s.passed != rule,
-        "absent": s.absent,
-        "revised_at": s.revised_at,
-        "org_record_id": s.org_record_id,
-        "updated_at": now,
-    }
+    return (
+        cert_code,
+        int(s.level) if s.level else None,
+        s.theory,
+        s.practical,
+        s.total,
+        s.passed,
+        rule,
+        s.passed is not None and rule is not None and s.passed != rule,
+        s.absent,
+        s.revised_at,
+        s.org_record_id,
+        now,
+    )
 
 
 async def _existing_scores(
@@ -283,61 +302,59 @@ def _warn_same_stamp(organization: str, stream: str, result: PageResult) -> None
         )
 
 
-def _insert_new(conn: AsyncConnection, table: Table, key: Sequence[str]) -> Insert:
-    """``INSERT`` that skips rows whose ``key`` is taken (on SQLite and PostgreSQL)."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(key))
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(key))
-    return table.insert()
-
-
 async def _insert_scores(
     conn: AsyncConnection,
     organization: str,
-    prepared: Sequence[tuple[ScoreRecord, str, dict[str, Any]]],
+    prepared: Sequence[tuple[ScoreRecord, str, tuple[Any, ...]]],
 ) -> dict[tuple[str, str], int]:
     """Insert the scores not stored yet; the new rows' ids by (plan, id hash).
 
-    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (SQLAlchemy sends it as one multi-row
-    statement): rows already stored are skipped by the natural key and return nothing, so no
-    look-up runs before it and no read-back after it.
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` of the whole page (prebuilt tuples,
+    ``gateway.store.bulk``): rows already stored are skipped by the natural key and return
+    nothing, so no look-up runs before it and no read-back after it.
     """
-    if not prepared:
-        return {}
-    rows = [
-        {
-            "organization": organization,
-            "plan_code": s.plan_code,
-            "id_hash": h,
-            "revision": 1,
-            **values,
-        }
-        for s, h, values in prepared
-    ]
-    c = t.scores.c
-    statement = _insert_new(conn, t.scores, ("organization", "plan_code", "id_hash")).returning(
-        c.id, c.plan_code, c.id_hash
+    rows = [(organization, s.plan_code, h, 1, *values) for s, h, values in prepared]
+    found = await insert_new_returning(
+        conn,
+        t.scores,
+        (*SCORE_KEY, "revision", *SCORE_VALUES),
+        rows,
+        key=SCORE_KEY,
+        returning=("id", "plan_code", "id_hash"),
     )
-    found = await conn.execute(statement, rows)
-    return {(r.plan_code, r.id_hash): r.id for r in found}
+    return {(plan, id_hash): score_id for score_id, plan, id_hash in found}
+
+
+REVISION_COLUMNS = (
+    "score_id",
+    "revision",
+    "theory",
+    "practical",
+    "total",
+    "org_passed",
+    "absent",
+    "revised_at",
+    "run_id",
+    "recorded_at",
+)
 
 
 def _revision(
     score_id: int, revision: int, s: ScoreRecord, run_id: int | None, now: datetime
-) -> dict[str, Any]:
-    return {
-        "score_id": score_id,
-        "revision": revision,
-        "theory": s.theory,
-        "practical": s.practical,
-        "total": s.total,
-        "org_passed": s.passed,
-        "absent": s.absent,
-        "revised_at": s.revised_at,
-        "run_id": run_id,
-        "recorded_at": now,
-    }
+) -> tuple[Any, ...]:
+    """A ``score_revisions`` row in ``REVISION_COLUMNS`` order."""
+    return (
+        score_id,
+        revision,
+        s.theory,
+        s.practical,
+        s.total,
+        s.passed,
+        s.absent,
+        s.revised_at,
+        run_id,
+        now,
+    )
 
 
 async def apply_certificates(

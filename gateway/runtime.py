@@ -16,7 +16,22 @@ from typing import Any
 import httpx
 
 from gateway.catalogue import Catalogue, load_catalogue
-from gateway.contract import AdapterContext, Capability, OrganizationSpec, missing_methods
+from gateway.contract import (
+    Adapter,
+    AdapterContext,
+    Capability,
+    CertificatesAdapter,
+    ClosableAdapter,
+    IssueAdapter,
+    OrganizationSpec,
+    Page,
+    RegisterAdapter,
+    ScoresAdapter,
+    SinceAdapter,
+    VerifyAdapter,
+    WebhookAdapter,
+    missing_methods,
+)
 from gateway.errors import ConfigurationError, PluginError
 from gateway.http import OrgClient, build_client
 from gateway.keys import Keys, bind, load, resolve_path
@@ -36,16 +51,66 @@ log = logging.getLogger("xgate")
 
 @dataclass
 class Organization:
-    """One configured organization, its plugin spec, adapter and HTTP client."""
+    """One configured organization, its plugin spec, adapter and HTTP client.
+
+    The core reaches the adapter only through the typed views below (``registrar()``,
+    ``reader(stream)``, ``issuer()``...): each checks the capability was declared and returns
+    the adapter as that capability's Protocol, so a call the plugin cannot answer is a clear
+    ``PluginError`` naming it, never an ``AttributeError`` deep in the sync.
+    """
 
     name: str
     spec: OrganizationSpec
     settings: OrganizationSettings
-    adapter: Any
+    adapter: Adapter
     client: OrgClient
 
     def can(self, capability: Capability) -> bool:
         return capability in self.spec.capabilities
+
+    def _lacks(self, capability: Capability) -> PluginError:
+        return PluginError(
+            self.spec.name,
+            f"organization {self.name!r} cannot {capability.value}: the plugin does not "
+            "declare or implement that capability",
+        )
+
+    def registrar(self) -> RegisterAdapter:
+        if self.can(Capability.REGISTER) and isinstance(self.adapter, RegisterAdapter):
+            return self.adapter
+        raise self._lacks(Capability.REGISTER)
+
+    def reader(self, stream: str) -> Callable[[str | None], AsyncIterator[Page[Any]]]:
+        """The adapter's ``scores`` or ``certificates`` method."""
+        a = self.adapter
+        if stream == "scores" and self.can(Capability.SCORES) and isinstance(a, ScoresAdapter):
+            return a.scores
+        if (
+            stream == "certificates"
+            and self.can(Capability.CERTIFICATES)
+            and isinstance(a, CertificatesAdapter)
+        ):
+            return a.certificates
+        raise self._lacks(Capability(stream))
+
+    def since(self) -> SinceAdapter | None:
+        """The adapter as a ``SinceAdapter`` when it can start a stream at a date."""
+        return self.adapter if isinstance(self.adapter, SinceAdapter) else None
+
+    def issuer(self) -> IssueAdapter:
+        if self.can(Capability.ISSUE) and isinstance(self.adapter, IssueAdapter):
+            return self.adapter
+        raise self._lacks(Capability.ISSUE)
+
+    def verifier(self) -> VerifyAdapter:
+        if self.can(Capability.VERIFY) and isinstance(self.adapter, VerifyAdapter):
+            return self.adapter
+        raise self._lacks(Capability.VERIFY)
+
+    def webhooks(self) -> WebhookAdapter:
+        if self.can(Capability.WEBHOOKS) and isinstance(self.adapter, WebhookAdapter):
+            return self.adapter
+        raise self._lacks(Capability.WEBHOOKS)
 
 
 def build_organization(
@@ -149,10 +214,9 @@ class Gateway:
 
     async def aclose(self) -> None:
         for org in self._orgs.values():
-            close = getattr(org.adapter, "aclose", None)
-            if close is not None:
+            if isinstance(org.adapter, ClosableAdapter):
                 try:
-                    await close()
+                    await org.adapter.aclose()
                 except Exception as exc:  # closing must not mask the real outcome
                     log.warning("closing adapter %s failed: %s", org.name, exc)
             await org.client.aclose()

@@ -98,7 +98,7 @@ async def webhook(request: web.Request) -> web.Response:
     if len(body) > MAX_BODY:
         return _error(413, "too_large", f"a webhook body may be at most {MAX_BODY} bytes")
     try:
-        records = await org.adapter.parse_webhook(dict(request.headers), body)
+        records = await org.webhooks().parse_webhook(dict(request.headers), body)
     except Exception as exc:  # the failure policy decides; see gateway.failures
         decision = decide(exc, Operation.RECEIVE)
         if decision.action is not Action.REJECT:
@@ -133,14 +133,18 @@ async def webhook(request: web.Request) -> web.Response:
 
 async def did_document(request: web.Request) -> web.Response:
     """The college's did:web document: the public key its credentials are signed with."""
+    from gateway.credentials.signing import college_key
     from gateway.credentials.signing import did_document as document
 
     gw = request.app[GATEWAY_KEY]
-    return web.json_response(document(gw.settings.credentials), content_type="application/did+json")
+    return web.json_response(
+        document(gw.settings.credentials, college_key(gw.keys)), content_type="application/did+json"
+    )
 
 
 async def status_list(request: web.Request) -> web.Response:
     """A Bitstring Status List, signed, its bits computed from the records now."""
+    from gateway.credentials.signing import college_key
     from gateway.credentials.status import signed_list
 
     gw = request.app[GATEWAY_KEY]
@@ -151,7 +155,7 @@ async def status_list(request: web.Request) -> web.Response:
     if number < 1:
         return _error(404, "no_such_list", "status lists are numbered from 1")
     async with gw.db.connect() as conn:
-        token = await signed_list(conn, gw.settings.credentials, number)
+        token = await signed_list(conn, gw.settings.credentials, college_key(gw.keys), number)
     return web.Response(
         text=token, content_type="application/vc+jwt", headers={"Cache-Control": "no-cache"}
     )

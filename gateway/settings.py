@@ -129,9 +129,6 @@ class CredentialSettings(BaseModel):
         "no path): the issuer's did:web and the status list live there",
     )
     issuer_name: str = Field("xgate college", description="the college's name in credentials")
-    key_file: Path = Field(
-        Path("xgate-signing.jwk"), description="the Ed25519 signing key (created on first use)"
-    )
     validity_years: int | None = Field(
         None, ge=1, description="credentials expire after this many years (default: never)"
     )

@@ -184,9 +184,7 @@ async def _save_cursor(
 
 
 def _open_stream(org: Organization, stream: str, cursor: str | None) -> AsyncIterator[Page[Any]]:
-    method = getattr(org.adapter, stream)
-    it: AsyncIterator[Page[Any]] = method(cursor)
-    return it
+    return org.reader(stream)(cursor)
 
 
 async def _read_ahead(pages: AsyncIterator[Page[Any]]) -> AsyncGenerator[Page[Any], None]:
@@ -263,8 +261,9 @@ async def _run_stream(
     started = time.monotonic()
     stats_before = (org.client.stats.requests, org.client.stats.retries)
     cursor = None if full else await _load_cursor(gw, org.name, stream)
-    if since is not None:
-        cursor = org.adapter.cursor_since(stream, since)
+    starter = org.since()
+    if since is not None and starter is not None:  # _sync_org refused an adapter without it
+        cursor = starter.cursor_since(stream, since)
     model: type[ScoreRecord] | type[CertificateRecord] = (
         ScoreRecord if stream == "scores" else CertificateRecord
     )
@@ -454,7 +453,7 @@ async def _sync_org(
             )
         ]
     streams = [c.value for c in STREAM_ORDER if org.can(c)]
-    if since is not None and not callable(getattr(org.adapter, "cursor_since", None)):
+    if since is not None and org.since() is None:
         return [
             StreamReport(
                 name,

@@ -33,6 +33,10 @@ ROLES: dict[str, tuple[str, str]] = {
     "staff": ("教务人员", "staff"),
     "finance": ("财务人员", "finance"),
     "viewer": ("只读", "viewer"),
+    "learner": (
+        "学员",
+        "learner",
+    ),  # issue 16: sees only their own record (gateway.web.selfservice)
 }
 MAX_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
@@ -120,25 +124,31 @@ async def list_users(db: Database) -> list[User]:
 
 
 async def add_user(db: Database, username: str, role: str, password: str) -> User:
+    async with db.begin() as conn:
+        return await create_user(conn, username, role, password)
+
+
+async def create_user(conn: AsyncConnection, username: str, role: str, password: str) -> User:
+    """``add_user`` inside the caller's transaction (a learner's activation links the new
+    user to their learning account in the same commit)."""
     if not _NAME.match(username):
         raise InputError("a user name is 2-64 letters, digits or _.@-")
     check_role(role)
     check_password(password)
     now = _now()
-    async with db.begin() as conn:
-        if await get_user(conn, username) is not None:
-            raise InputError(f"user {username!r} exists already")
-        await conn.execute(
-            t.console_users.insert().values(
-                username=username,
-                password_hash=_hasher.hash(password),
-                role=role,
-                disabled=False,
-                created_at=now,
-                password_changed_at=now,
-            )
+    if await get_user(conn, username) is not None:
+        raise InputError(f"user {username!r} exists already")
+    await conn.execute(
+        t.console_users.insert().values(
+            username=username,
+            password_hash=_hasher.hash(password),
+            role=role,
+            disabled=False,
+            created_at=now,
+            password_changed_at=now,
         )
-        user = await get_user(conn, username)
+    )
+    user = await get_user(conn, username)
     assert user is not None
     return user
 

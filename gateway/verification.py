@@ -136,7 +136,7 @@ async def _ask_one(
 ) -> Answer:
     org = gw.organization(name)
     try:
-        answer: Verification = await org.adapter.verify(number, holder_name)
+        answer: Verification = await org.verifier().verify(number, holder_name)
     except OrganizationError as exc:
         return Answer(name, number, "error", mask_text(str(exc)), datetime.now(UTC))
     outcome, reason = judge(

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from aiohttp import web
+from joserfc.jwk import OKPKey
 from jsonschema import Draft201909Validator
 from sqlalchemy import select
 from xgate_simulators.beifang import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, BeifangSimulator
@@ -24,7 +25,7 @@ from xgate_simulators.beifang import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, B
 from gateway.credentials import status
 from gateway.credentials.check import verify_file
 from gateway.credentials.issue import issue_badges, issue_clr, revoke_credential
-from gateway.credentials.signing import did_document
+from gateway.credentials.signing import college_key, did_document
 from gateway.server import build_app
 from gateway.store import tables as t
 from gateway.sync import run_sync
@@ -99,7 +100,7 @@ async def test_badge_valid_tampered_then_revoked_by_sync(make_gateway, tmp_path)
             orgs=orgs(url),
             catalogue_file=DATA / "catalogue.toml",
             rules_file=DATA / "credit-rules.toml",
-            credentials={"key_file": tmp_path / "college.jwk", "issuer_name": "示范职业技术学院"},
+            credentials={"issuer_name": "示范职业技术学院"},
         ) as gw,
         serving(gw) as base,
     ):
@@ -131,7 +132,8 @@ async def test_badge_valid_tampered_then_revoked_by_sync(make_gateway, tmp_path)
             assert (await verify_file(bad)).status == "invalid"
 
         # offline: the DID document and the status list from files
-        did_file = write(tmp_path / "did.json", did_document(gw.settings.credentials))
+        college = college_key(gw.keys)
+        did_file = write(tmp_path / "did.json", did_document(gw.settings.credentials, college))
         async with httpx.AsyncClient() as http:
             listed = (await http.get(f"{base}/credentials/status/1")).text
         list_file = tmp_path / "status.jwt"
@@ -140,14 +142,11 @@ async def test_badge_valid_tampered_then_revoked_by_sync(make_gateway, tmp_path)
         assert offline.status == "valid", offline.problems
 
         # a stranger's key in the DID document: the signature no longer verifies
-        other = did_document(gw.settings.credentials)
-        gw.settings.credentials.key_file = tmp_path / "other.jwk"
-        other["verificationMethod"][0]["publicKeyJwk"] = did_document(gw.settings.credentials)[
-            "verificationMethod"
-        ][0]["publicKeyJwk"]
-        forged = write(tmp_path / "forged-did.json", other)
+        stranger = OKPKey.generate_key("Ed25519", private=True)
+        forged = write(
+            tmp_path / "forged-did.json", did_document(gw.settings.credentials, stranger)
+        )
         assert (await verify_file(path, did_document=str(forged))).status == "invalid"
-        gw.settings.credentials.key_file = tmp_path / "college.jwk"
 
         # the organization revokes; the next sync records it; the same file is revoked
         sim.revoke(holder.number, "考核违规")
@@ -167,7 +166,6 @@ async def test_clr_holds_a_badge_per_certificate(make_gateway, tmp_path) -> None
         make_gateway(
             orgs=orgs(url),
             rules_file=DATA / "credit-rules.toml",
-            credentials={"key_file": tmp_path / "college.jwk"},
         ) as gw,
         serving(gw),
     ):
@@ -194,7 +192,7 @@ async def test_revoked_certificate_is_never_signed(make_gateway, tmp_path) -> No
     sim, certs = simulator()
     async with (
         sim.running() as url,
-        make_gateway(orgs=orgs(url), credentials={"key_file": tmp_path / "k.jwk"}) as gw,
+        make_gateway(orgs=orgs(url)) as gw,
     ):
         sim.revoke(certs[0].number, "撤销")
         await run_sync(gw)
@@ -226,7 +224,7 @@ async def test_withdrawn_or_vanished_certificate_sets_the_bit(make_gateway, tmp_
     from tests.credit_support import add_certificate, person
 
     a, b = person(7), person(8)
-    async with make_gateway(credentials={"key_file": tmp_path / "k.jwk"}) as gw:
+    async with make_gateway() as gw:
         async with gw.db.begin() as conn:
             await ensure_accounts(conn, [(a, "m", "甲", "student"), (b, "m", "乙", "student")])
             await add_certificate(conn, a, "BF-7")

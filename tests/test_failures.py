@@ -174,3 +174,32 @@ async def test_a_plugin_bug_is_one_line_with_its_traceback_only_at_v(
         [line] = [r for r in caplog.records if r.levelname == "ERROR"]
         assert "fake/scores: KeyError" in line.getMessage()
         assert bool(line.exc_info or line.exc_text) is (level == "INFO")  # masked: exc_text
+
+
+@pytest.mark.storage
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (AuthError("token refused"), "AuthError"),
+        (TransientError("connect failed"), "connect failed"),
+    ],
+)
+async def test_pending_rows_say_why_they_were_not_sent(make_gateway, error, expected) -> None:
+    from gateway.outbox import open_entries
+
+    ids = make_ids(2, seed=124)
+    async with make_gateway(orgs={"fake": {"plugin": "fake", "name": "fake"}}) as gw:
+        await enqueue(
+            gw, "fake", PLAN, [OutboxItem(Candidate(name="生", id_number=n)) for n in ids]
+        )
+        adapter = gw.organization("fake").adapter
+
+        async def down(plan: Any, requests: Any) -> Any:
+            raise error
+
+        adapter.register = down
+        report = await deliver(gw, "fake")
+        assert report.errors and not report.ok
+        entries = await open_entries(gw, "fake")
+        assert [e.status.value for e in entries] == ["pending", "pending"]
+        assert all(expected in (e.reason or "") for e in entries)

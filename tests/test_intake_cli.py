@@ -196,7 +196,7 @@ def test_submit_yes_json_end_to_end_and_again_is_a_no_op(xgate: Any, tmp_path: P
     assert data["counts"] == {"accepted": 2, "invalid": 1}
     assert data["operator"] == "王老师" and len(data["file_sha256"]) == 64
     results = Path(data["results_file"])
-    assert results == tmp_path / "名单.results.xlsx"
+    assert results == tmp_path / "名单.beifang.results.xlsx"
     ws = load_workbook(results)["结果 results"]
     statuses = [ws.cell(row=r, column=12).value for r in (2, 3, 4)]
     assert statuses[0].startswith("accepted") and statuses[2].startswith("accepted")
@@ -343,7 +343,7 @@ def test_results_workbook_that_cannot_be_written_still_shows_the_summary(
     xgate: Any, tmp_path: Path
 ) -> None:
     path = good_file(tmp_path)
-    target = tmp_path / "名单.results.xlsx"
+    target = tmp_path / "名单.beifang.results.xlsx"
     target.mkdir()  # something in the way: the workbook cannot replace a folder
     assert xgate("db", "upgrade").exit_code == 0
     result = xgate("submit", str(path), "--org", "beifang", "--yes")
@@ -351,7 +351,7 @@ def test_results_workbook_that_cannot_be_written_still_shows_the_summary(
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "submitted to beifang: accepted 3" in result.stdout
     err = " ".join(result.stderr.split())
-    assert "the registrations were recorded" in err and "名单.results.xlsx" in err
+    assert "the registrations were recorded" in err and "名单.beifang.results.xlsx" in err
     assert "run the same xgate submit again" in err and "报名已记录" in "".join(err.split())
     assert len(registrations(tmp_path)) == 3 and target.is_dir()
     assert [p.name for p in target.iterdir()] == []  # no temporary file left behind

@@ -84,7 +84,7 @@ async def test_a_database_deleted_during_the_run_is_a_failure(make_gateway, db_t
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
     for key in list(os.environ):
-        if key.startswith("XGATE_"):
+        if key.startswith("XGATE_") and key != "XGATE_KEYS":  # the session's key file stays
             monkeypatch.delenv(key)
     runner = CliRunner()
     return lambda *args: runner.invoke(app, list(args))

@@ -17,6 +17,9 @@ from gateway._version import __version__
 from gateway.cli import state
 from gateway.cli.lazy import LazyGroup
 
+#: libraries whose DEBUG output is shown only at -vvv
+NOISY_LIBRARIES = ("aiosqlite", "asyncio", "httpcore", "httpx", "hpack", "alembic")
+
 
 class LogFormat(StrEnum):
     text = "text"
@@ -44,7 +47,18 @@ def main(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="settings file (default ./xgate.toml)")
     ] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True)] = 0,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            metavar="",
+            show_default=False,
+            help="more log lines: -v info (and a plugin error's traceback), -vv debug, "
+            "-vvv debug of the database and HTTP libraries too",
+        ),
+    ] = 0,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="print version")
     ] = False,
@@ -57,6 +71,9 @@ def main(
     from gateway.logs import configure_logging
 
     configure_logging(level, log_format.value)
+    if verbose < 3:  # their DEBUG lines (every SQL call, every socket event) drown xgate's
+        for noisy in NOISY_LIBRARIES:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     state.CONFIG = config
 
 

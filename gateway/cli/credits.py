@@ -34,13 +34,17 @@ app = typer.Typer(
 rules_app = typer.Typer(help="The credit conversion rules.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
-IdArg = Annotated[str, typer.Argument(help="the learner's ID number (or the account's id hash)")]
+IdArg = Annotated[
+    str,
+    typer.Argument(help="the learner's 学号, name or ID number (or a ref such as c12 from a list)"),
+]
 IdTypeOpt = Annotated[
     str,
     typer.Option("--id-type", help="resident (checksum-validated), or another document type"),
 ]
 MAX_LISTED = 50
 _HASH = re.compile(r"^[0-9a-f]{64}$")
+_REF = re.compile(r"^[ca][0-9]{1,18}$")
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
@@ -68,25 +72,83 @@ def _id_hash(gw: Any, raw: str, id_type: str) -> str:
 
 
 async def _transcript(raw: str, id_type: str, action: str) -> Any:
-    """Look a learner up; the look-up is audited (who, whom, when) before anything is shown."""
+    """The learner's transcript, or the list of learners when ``raw`` (a 学号 or a name)
+    matches several: staff choose one and run the command again with its reference. The
+    look-up is audited (who, whom, when) before anything is shown."""
     from gateway import audit
     from gateway.credit.transcript import build_transcript
+    from gateway.learners import id_hash_of, person_of, search_learners
 
-    async with state.open_existing() as gw:
-        id_hash = _id_hash(gw, raw, id_type)
-        async with gw.db.begin() as conn:
-            found = await build_transcript(conn, id_hash)
-            await audit.record(
-                conn,
-                actor=audit.cli_actor(),
-                origin=audit.cli_origin(),
-                action=action,
-                target=id_hash,
-                outcome="ok" if found is not None else "not_found",
-            )
-    if found is None:
-        raise InputError("no learning account for this ID number / 未找到该学员的学习账户")
-    return found
+    text = raw.strip()
+    async with state.open_existing() as gw, gw.db.begin() as conn:
+        hit = None
+        if _HASH.match(text):
+            id_hash = text
+        elif _REF.match(text):
+            found = await person_of(conn, text)
+            if found is None:
+                raise InputError(f"no learner {text} / 未找到该学员")
+            hit, id_hash = found
+        elif id_type != "resident" or id_hash_of(text, gw.hash_id) is not None:
+            id_hash = _id_hash(gw, text, id_type)  # an ID number: validated, then hashed
+            hits = await search_learners(conn, text, gw.hash_id)
+            hit = hits[0] if hits else None
+        else:
+            hits = await search_learners(conn, text, gw.hash_id)
+            if len(hits) != 1:
+                await audit.record(
+                    conn,
+                    actor=audit.cli_actor(),
+                    origin=audit.cli_origin(),
+                    action=f"{action}.search",
+                    outcome="ok" if hits else "not_found",
+                    details={"matches": len(hits)},
+                )
+                return hits  # none (the caller says so) or several to choose from
+            found = await person_of(conn, hits[0].ref)
+            assert found is not None
+            hit, id_hash = found
+        tr = await build_transcript(conn, id_hash)
+        await audit.record(
+            conn,
+            actor=audit.cli_actor(),
+            origin=audit.cli_origin(),
+            action=action,
+            target=id_hash,
+            outcome="ok" if tr is not None else "not_found",
+        )
+    if tr is None:
+        raise InputError("no learning account for this learner / 未找到该学员的学习账户")
+    if hit is not None and hit.student_number:
+        tr.student = {
+            "student_number": hit.student_number,
+            "department": hit.department,
+            "major": hit.major,
+            "class_name": hit.class_name,
+        }
+    return tr
+
+
+def _choose(hits: list[Any], raw: str, as_json: bool) -> None:
+    """Several learners match: list them (not an error) so staff can pick one."""
+    if not hits:
+        fail(f"no learner with 学号 or name {raw!r} / 未找到学号或姓名为该值的学员", EXIT_INPUT)
+    if as_json:
+        print_json({"query": raw, "matches": [vars(h) for h in hits]})
+        return
+    _table(
+        f"{len(hits)} learners match {raw!r} / 有{len(hits)}名学员符合",
+        ["ref", "姓名", "学号", "证件号码", "院系", "专业", "班级"],
+        [
+            [h.ref, h.name, h.student_number, h.id_masked, h.department, h.major, h.class_name]
+            for h in hits
+        ],
+    )
+    console.print(
+        "run the command again with the ref, the 学号 or the ID number / "
+        "请用ref、学号或证件号码重新查询",
+        highlight=False,
+    )
 
 
 @app.command("show")
@@ -95,13 +157,20 @@ def show(raw: IdArg, id_type: IdTypeOpt = "resident", as_json: JsonOpt = False) 
     from gateway.credit.transcript import KIND_LABELS, transcript_json
 
     tr = run_async(lambda: _transcript(raw, id_type, "credits.show"))
+    if isinstance(tr, list):
+        _choose(tr, raw, as_json)
+        return
     if as_json:
         print_json(transcript_json(tr))
         return
     a = tr.account
+    school = tr.student or {}
+    where = " ".join(
+        escape(str(school[k])) for k in ("student_number", "major", "class_name") if school.get(k)
+    )
     console.print(
-        f"[bold]{escape(a.name or '')}[/] {a.id_masked} ({a.kind}), opened "
-        f"{a.created_at:%Y-%m-%d}, {len(tr.entries)} ledger entries",
+        f"[bold]{escape(a.name or '')}[/] {a.id_masked} ({a.kind}){' ' + where if where else ''}, "
+        f"opened {a.created_at:%Y-%m-%d}, {len(tr.entries)} ledger entries",
         highlight=False,
     )
     _table(
@@ -156,15 +225,31 @@ def show(raw: IdArg, id_type: IdTypeOpt = "resident", as_json: JsonOpt = False) 
 
 @app.command("transcript")
 def transcript(
-    raw: IdArg,
+    raw: Annotated[
+        str | None,
+        typer.Argument(help="the learner's 学号, name or ID number (or a ref such as c12)"),
+    ] = None,
+    class_name: Annotated[
+        str | None, typer.Option("--class", help="every student of a class (班级), e.g. 应化2401")
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="xlsx or json")] = Format.XLSX,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write")] = None,
     id_type: IdTypeOpt = "resident",
 ) -> None:
-    """Write a transcript (XLSX file, or JSON to stdout / --output)."""
+    """Write a transcript (XLSX file, or JSON to stdout / --output), of one learner or of a
+    whole class (--class)."""
     from gateway.credit.transcript import transcript_json, write_xlsx
 
+    if (raw is None) == (class_name is None):
+        fail("give a learner (学号, name or ID number) or --class, not both", EXIT_INPUT)
+    if class_name is not None:
+        _class_transcripts(class_name, fmt, output)
+        return
+    assert raw is not None
     tr = run_async(lambda: _transcript(raw, id_type, "credits.transcript"))
+    if isinstance(tr, list):
+        _choose(tr, raw, fmt is Format.JSON)
+        return
     if fmt is Format.JSON:
         text = dumps(transcript_json(tr)) + "\n"
         if output is None:
@@ -178,6 +263,31 @@ def transcript(
         except OSError as exc:
             fail(f"cannot write {output}: {exc}", EXIT_INPUT)
     console.print(f"wrote {output}", highlight=False)
+
+
+def _class_transcripts(class_name: str, fmt: Format, output: Path | None) -> None:
+    from gateway.reports.transcripts import class_document, class_transcripts, write_class_xlsx
+
+    async def go() -> Any:
+        async with state.open_existing() as gw, gw.db.connect() as conn:
+            return await class_transcripts(conn, class_name.strip())
+
+    found = run_async(go)
+    if not found.members:
+        fail(f"no student in class {class_name!r} / 未找到该班级的学生", EXIT_INPUT)
+    if fmt is Format.JSON:
+        text = dumps(class_document(found)) + "\n"
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        output.write_text(text, encoding="utf-8")
+    else:
+        output = output or Path(f"transcripts-{class_name.strip()}.xlsx")
+        try:
+            write_class_xlsx(found, output)
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc}", EXIT_INPUT)
+    console.print(f"wrote {output} ({len(found.members)} students)", highlight=False)
 
 
 @app.command("verify")

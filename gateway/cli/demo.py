@@ -20,6 +20,14 @@ from gateway.cli.output import (
 )
 from gateway.masking import mask_text
 
+TRUTH_LEGEND = (
+    "  each pair counts the same records twice, in xgate's database and at the (simulated)\n"
+    "  organization; equal pairs mean nothing was lost or duplicated. registrations: accepted\n"
+    "  registrations for the college's plans; scores and certificates: every record the\n"
+    "  organization holds for the college's candidates, including a past sitting registered\n"
+    "  elsewhere (the demo seeds one), which is why scores can outnumber registrations."
+)
+
 
 def demo(
     directory: Annotated[
@@ -161,11 +169,20 @@ def _render(summary: Any) -> None:
         )
     truth = ", ".join(f"{k} {v['database']}/{v['organization']}" for k, v in summary.truth.items())
     console.print(f"ground truth (database/organization): {truth}", highlight=False)
+    console.print(TRUTH_LEGEND, highlight=False, markup=False)
     console.print(
         f"submitted {summary.submitted} rows; credit converted: {summary.credits_converted} "
         f"credits in {summary.ledger_entries} ledger entries",
         highlight=False,
     )
+    if summary.learner:
+        who = summary.learner
+        console.print(
+            f"learner self-service: `cd {summary.directory} && xgate serve`, open "
+            f"http://127.0.0.1:8080/activate, 学号 {who['student_number']}, code {who['code']}",
+            highlight=False,
+            markup=False,
+        )
     run = "first run" if summary.first_run else f"repeat run: {summary.changes} rows changed"
     verdict = "[green]ok[/]" if summary.ok else "[red]FAILED[/]"
     console.print(f"{verdict} in {summary.seconds}s ({run}); database: {summary.database}")

@@ -203,7 +203,7 @@ def submit(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a candidate file's valid rows with an organization, and write
-    <file>.results.xlsx beside it. Exit 0 all accepted (or already registered), 1 some rows
+    <file>.<org>.results.xlsx beside it. Exit 0 all accepted (or already registered), 1 some rows
     invalid, rejected or not settled, 2 the file itself is unusable."""
     settings = _settings()
     if org not in settings.organizations:
@@ -317,13 +317,23 @@ def _submit(
 
 def _show_submission(data: dict[str, Any]) -> None:
     counts = data["counts"]
-    bad = [r for r in data["rows"] if r["status"] in ("rejected", "pending", "unknown")]
+    # invalid rows too: with --yes no preview was shown, and these are what staff must fix
+    bad = [r for r in data["rows"] if r["status"] in ("invalid", "rejected", "pending", "unknown")]
     if bad:
         table(
             "not accepted / 未受理",
             ["行 row", "状态 status", "说明 detail"],
-            [[r["row"], r["status"], f"{r['detail_zh']}\n{r['detail_en']}"] for r in bad],
+            [
+                [r["row"], r["status"], f"{r['detail_zh']}\n{r['detail_en']}"]
+                for r in bad[:PROBLEMS_SHOWN]
+            ],
         )
+        if len(bad) > PROBLEMS_SHOWN:
+            console.print(
+                f"... and {len(bad) - PROBLEMS_SHOWN} more rows: every row is in the results "
+                "workbook and in --json",
+                highlight=False,
+            )
     parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     console.print(f"submitted to {data['organization']}: {parts}", highlight=False)
     if data["results_file"]:

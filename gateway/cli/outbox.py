@@ -9,6 +9,7 @@ import typer
 from gateway.cli import state
 from gateway.cli.options import JsonOpt, OrgOpt
 from gateway.cli.output import EXIT_FAILURES, console, print_json, run_async, table
+from gateway.clock import local_text
 from gateway.masking import mask_text
 
 app = typer.Typer(
@@ -49,7 +50,7 @@ def outbox(ctx: typer.Context, org: OrgOpt = None, as_json: JsonOpt = False) -> 
         console.print("outbox is empty: every registration is settled")
         return
     table(
-        "registration outbox",
+        "registration outbox (times in Beijing, UTC+8)",
         ["id", "organization", "plan", "status", "reason", "updated"],
         [
             [
@@ -58,7 +59,7 @@ def outbox(ctx: typer.Context, org: OrgOpt = None, as_json: JsonOpt = False) -> 
                 r["plan"],
                 r["status"],
                 mask_text(r["reason"] or ""),
-                r["updated_at"],
+                local_text(r["updated_at"]),
             ]
             for r in rows
         ],

@@ -194,10 +194,17 @@ def verify_credential(
 def did() -> None:
     """Print the DID document `xgate serve` publishes at /.well-known/did.json."""
 
-    from gateway.credentials.signing import did_document
+    from gateway.credentials.signing import college_key, did_document
+    from gateway.errors import XgateError
+    from gateway.keys import load, resolve_path
     from gateway.settings import load_settings
 
-    typer.echo(json.dumps(did_document(load_settings(state.CONFIG).credentials), indent=2))
+    try:
+        settings = load_settings(state.CONFIG)
+        key = college_key(load(resolve_path(settings.keys_file)))
+    except XgateError as exc:
+        fail(str(exc), exc.exit_code)
+    typer.echo(json.dumps(did_document(settings.credentials, key), indent=2))
 
 
 @credentials_app.command("revoke")
@@ -216,3 +223,57 @@ def revoke(
     if not run_async(go):
         fail(f"no credential {credential_id} that is not already revoked", EXIT_INPUT)
     console.print(f"revoked {credential_id}", highlight=False, markup=False)
+
+
+learners_app = typer.Typer(
+    help="Learner self-service: one-time activation codes staff hand out.",
+    no_args_is_help=True,
+)
+
+
+@learners_app.command("invite")
+def invite(
+    learner: Annotated[
+        str | None, typer.Option("--learner", help="ID number or 学号 of one learner")
+    ] = None,
+    all_students: Annotated[
+        bool, typer.Option("--all-students", help="every student (学号) without a login yet")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="CSV of codes to hand out")
+    ] = None,
+) -> None:
+    """Make one-time activation codes (valid 14 days; a new code cancels the old one).
+
+    Learners activate at /activate with their 学号 or ID number and the code."""
+    if (learner is None) == (not all_students):
+        fail("give --learner ID|学号 or --all-students", EXIT_INPUT)
+
+    async def go() -> Any:
+        from gateway.credentials.issue import learner_hash
+        from gateway.learner_access import invite as make
+        from gateway.learner_access import invite_students
+        from gateway.runtime import open_gateway
+
+        async with open_gateway(state.CONFIG) as gw:
+            if learner is not None:
+                return [await make(gw.db, await learner_hash(gw, learner), by="cli")]
+            return await invite_students(gw.db, by="cli")
+
+    made = run_async(go)
+    rows = [
+        [m.student_number or "", m.name or "", m.code, f"{m.expires_at:%Y-%m-%d}"] for m in made
+    ]
+    if output is not None:
+        import csv
+
+        try:
+            with output.open("w", encoding="utf-8-sig", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(["学号", "姓名", "激活码", "有效期至"])
+                writer.writerows(rows)
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc}", EXIT_INPUT)
+        console.print(f"wrote {len(rows)} code(s) to {output}", highlight=False, markup=False)
+        return
+    table(None, ["学号", "姓名", "激活码", "有效期至"], rows)

@@ -36,6 +36,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("verify", "gateway.cli.outward:verify"),
     ("recognise", "gateway.cli.outward:recognise"),
     ("credentials", "gateway.cli.outward:credentials_app"),
+    ("learners", "gateway.cli.outward:learners_app"),
     ("users", "gateway.cli.users:app"),
 ]
 
@@ -65,10 +66,13 @@ SUMMARIES: dict[str, str] = {
     "check": "Check a candidate file: every row's problems, totals and fees. Sends and writes "
     "nothing. Exit 0 all rows valid, 1 some rows invalid, 2 the file itself is unusable.",
     "submit": "Register a candidate file's valid rows with an organization, and write "
-    "<file>.results.xlsx beside it. Exit 0 all accepted (or already registered), 1 some rows "
+    "<file>.<org>.results.xlsx beside it. Exit 0 all accepted (or already registered), 1 some rows "
     "invalid, rejected or not settled, 2 the file itself is unusable.",
     "worker": "Run jobs and the [schedule] until stopped (SIGTERM finishes running jobs first).",
     "jobs": "Jobs on PostgreSQL: list, retry, cancel, queue now.",
+    "keys": "The key file: encryption, look-up and signing keys.",
+    "audit": "The audit trail, newest first, filtered by user, action, target and date range.",
+    "learners": "Learner self-service: one-time activation codes staff hand out.",
     "users": "Web console users: roles admin, staff, finance, viewer.",
     "verify": "Ask the issuing organization whether a certificate holds; the answer is recorded.",
     "recognise": "Recognise (认定) a certificate obtained elsewhere: verified at the issuer, then "

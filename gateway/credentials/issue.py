@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.credentials import document as d
-from gateway.credentials.signing import base_url, envelope, issuer_did, sign
+from gateway.credentials.signing import base_url, college_key, envelope, issuer_did, sign
 from gateway.credentials.status import allocate, entry
 from gateway.errors import InputError
 from gateway.idnumber import IdNumberError, parse_resident_id
@@ -41,7 +41,8 @@ class Issued:
 
 
 async def learner_hash(gw: Gateway, raw: str) -> str:
-    """A learner named by ID number, student number (学号) or account hash -> the id_hash."""
+    """A learner named by ID number, student number (学号: the roster's, else a candidate
+    list's) or account hash -> the id_hash."""
     text = raw.strip()
     if _HASH.match(text):
         return text
@@ -50,22 +51,18 @@ async def learner_hash(gw: Gateway, raw: str) -> str:
     except IdNumberError:
         pass
     async with gw.db.connect() as conn:
-        found = (
-            (
-                await conn.execute(
-                    select(t.candidates.c.id_hash).where(t.candidates.c.student_number == text)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        roster, cand = t.roster_students.c, t.candidates.c
+        listed = await conn.execute(select(roster.id_hash).where(roster.student_number == text))
+        found = set(listed.scalars())
+        listed = await conn.execute(select(cand.id_hash).where(cand.student_number == text))
+        found |= set(listed.scalars())
     if len(found) != 1:
         raise InputError(
             "no learner with this ID number or student number / 未找到该学员"
             if not found
             else "this student number names several people; use the ID number"
         )
-    return str(found[0])
+    return str(found.pop())
 
 
 def _issuer(gw: Gateway) -> d.Issuer:
@@ -103,7 +100,7 @@ async def _certificates(
         query = query.where(c.c.number == number.strip())
     rows = (await conn.execute(query)).mappings().all()
     if number and not rows:
-        raise InputError(f"this learner holds no certificate numbered {number}")
+        raise InputError("this learner holds no certificate with that number")
     credits = {
         (r.source_org, r.source_ref): r.credits
         for r in await conn.execute(
@@ -164,6 +161,16 @@ async def _record(
     return credential_id, index
 
 
+async def _signed(
+    gw: Gateway, conn: AsyncConnection, credential_id: str, doc: dict[str, Any]
+) -> str:
+    """Sign, and keep the signed credential with its row (a learner downloads it again)."""
+    token = sign(doc, gw.settings.credentials, college_key(gw.keys))
+    ic = t.issued_credentials
+    await conn.execute(ic.update().where(ic.c.credential_id == credential_id).values(token=token))
+    return token
+
+
 def _until(gw: Gateway, now: datetime) -> datetime | None:
     years = gw.settings.credentials.validity_years
     if not years:
@@ -193,9 +200,8 @@ async def _badges(
             valid_from=now,
             valid_until=until,
         )
-        issued.append(
-            Issued(credential_id, "OpenBadgeCredential", doc, sign(doc, gw.settings.credentials))
-        )
+        token = await _signed(gw, conn, credential_id, doc)
+        issued.append(Issued(credential_id, "OpenBadgeCredential", doc, token))
     return account_id, holder, issued
 
 
@@ -224,7 +230,9 @@ async def issue_clr(gw: Gateway, id_hash: str, *, now: datetime | None = None) -
             valid_from=now,
             name=f"{holder.name or ''} 学习成果记录（{issuer.name}）".strip(),
         )
-        return Issued(credential_id, "ClrCredential", doc, sign(doc, gw.settings.credentials))
+        return Issued(
+            credential_id, "ClrCredential", doc, await _signed(gw, conn, credential_id, doc)
+        )
 
 
 async def revoke_credential(
@@ -242,3 +250,36 @@ async def revoke_credential(
             .values(revoked_at=now or datetime.now(UTC), revoked_reason=reason.strip()[:1000])
         )
     return bool(done.rowcount)
+
+
+async def badge_file(gw: Gateway, id_hash: str, number: str) -> dict[str, Any]:
+    """The learner's credential for one certificate, to download: the one already issued
+    (not revoked) when there is one, else a new one. Refused when the certificate is not the
+    learner's or not valid."""
+    ic, a = t.issued_credentials, t.learning_accounts
+    async with gw.db.connect() as conn:
+        token = (
+            await conn.execute(
+                select(ic.c.token)
+                .join(a, a.c.id == ic.c.account_id)
+                .join(
+                    t.certificates,
+                    (t.certificates.c.organization == ic.c.organization)
+                    & (t.certificates.c.number == ic.c.certificate_number),
+                )
+                .where(
+                    a.c.id_hash == id_hash,
+                    t.certificates.c.id_hash == id_hash,
+                    t.certificates.c.status == "valid",
+                    ic.c.certificate_number == number,
+                    ic.c.kind == "OpenBadgeCredential",
+                    ic.c.revoked_at.is_(None),
+                    ic.c.token.is_not(None),
+                )
+                .order_by(ic.c.id.desc())
+                .limit(1)
+            )
+        ).scalar()
+    if token:
+        return envelope(str(token))
+    return (await issue_badges(gw, id_hash, number=number))[0].file()

@@ -1,21 +1,18 @@
 """The college's signing key, its did:web identity, and JWS signing (VC-JWT, OB 3.0 §8.2).
 
-Invariant: the private key never leaves ``college_key``; everything else sees the public JWK.
+Invariant: the private key is only ever handed to ``sign``; everything else sees the public JWK.
 The credential is the JWT payload (with ``iss``, ``jti``, ``nbf``, ``sub`` and ``exp`` claims
 mirroring it, as OB 3.0 requires); the JOSE header holds only ``alg``, ``kid`` and ``typ``.
 
-The key lives in a file outside the database (``[credentials] key_file``), created on first use
-with owner-only permissions. (When the key store of ``gateway.keys`` is available this is the
-one function to point at it.)
+The key is the key file's ``credential_signing_key`` (``gateway.keys``: outside the database,
+fingerprinted in it, rotated with ``xgate keys``); ``college_key`` is the one way to it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -24,6 +21,7 @@ from joserfc.errors import SecurityWarning
 from joserfc.jwk import OKPKey
 
 from gateway.errors import ConfigurationError
+from gateway.keys import Keys
 from gateway.settings import CredentialSettings
 
 ALG = "EdDSA"  # RFC 8037; the name OB 3.0 verifiers know (RFC 9864's "Ed25519" also verifies)
@@ -31,39 +29,14 @@ ACCEPTED_ALGS = ["EdDSA", "Ed25519"]
 KEY_FRAGMENT = "key-1"
 
 
-_loaded: dict[tuple[str, int], OKPKey] = {}
+def college_key(keys: Keys) -> OKPKey:
+    """The college's credential signing key (Ed25519) from the key file (``gateway.keys``):
+    its own key, separate from the ledger's, since its public half is published."""
+    return OKPKey.import_key(keys.credential_signer())
 
 
-def college_key(conf: CredentialSettings) -> OKPKey:
-    """The college's Ed25519 signing key: read from ``key_file`` (again when the file
-    changes), created there if missing."""
-    path = Path(conf.key_file)
-    if path.exists():
-        stamp = (str(path.resolve()), path.stat().st_mtime_ns)
-        if stamp not in _loaded:
-            _loaded.clear()
-            _loaded[stamp] = _read_key(path)
-        return _loaded[stamp]
-    key = OKPKey.generate_key("Ed25519", private=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(key.as_dict(private=True), fh)
-    return key
-
-
-def _read_key(path: Path) -> OKPKey:
-    try:
-        key = OKPKey.import_key(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigurationError(f"signing key {path} is unreadable: {exc}") from None
-    if key.as_dict(private=False).get("crv") != "Ed25519" or not key.is_private:
-        raise ConfigurationError(f"signing key {path} is not an Ed25519 private key")
-    return key
-
-
-def public_jwk(conf: CredentialSettings) -> dict[str, Any]:
-    jwk = dict(college_key(conf).as_dict(private=False))
+def public_jwk(key: OKPKey) -> dict[str, Any]:
+    jwk = dict(key.as_dict(private=False))
     jwk.pop("d", None)
     return jwk
 
@@ -93,7 +66,7 @@ def key_id(conf: CredentialSettings) -> str:
     return f"{issuer_did(conf)}#{KEY_FRAGMENT}"
 
 
-def did_document(conf: CredentialSettings) -> dict[str, Any]:
+def did_document(conf: CredentialSettings, key: OKPKey) -> dict[str, Any]:
     """The DID document ``xgate serve`` publishes at ``/.well-known/did.json``."""
     did = issuer_did(conf)
     kid = f"{did}#{KEY_FRAGMENT}"
@@ -101,7 +74,7 @@ def did_document(conf: CredentialSettings) -> dict[str, Any]:
         "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/jwk/v1"],
         "id": did,
         "verificationMethod": [
-            {"id": kid, "type": "JsonWebKey", "controller": did, "publicKeyJwk": public_jwk(conf)}
+            {"id": kid, "type": "JsonWebKey", "controller": did, "publicKeyJwk": public_jwk(key)}
         ],
         "assertionMethod": [kid],
         "authentication": [kid],
@@ -143,13 +116,13 @@ def jwt_claims(credential: dict[str, Any]) -> dict[str, Any]:
     return claims
 
 
-def sign(credential: dict[str, Any], conf: CredentialSettings) -> str:
+def sign(credential: dict[str, Any], conf: CredentialSettings, key: OKPKey) -> str:
     """The credential as a compact JWS signed with the college's key."""
     header = {"alg": ALG, "kid": key_id(conf), "typ": "JWT"}
     payload = json.dumps(jwt_claims(credential), ensure_ascii=False, separators=(",", ":"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SecurityWarning)  # RFC 9864 prefers "Ed25519"; see docs
-        return jws.serialize_compact(header, payload.encode(), college_key(conf), algorithms=[ALG])
+        return jws.serialize_compact(header, payload.encode(), key, algorithms=[ALG])
 
 
 def envelope(token: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from joserfc.jwk import OKPKey
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -128,9 +129,13 @@ def status_list_credential(
     }
 
 
-async def signed_list(conn: AsyncConnection, conf: CredentialSettings, number: int) -> str:
+async def signed_list(
+    conn: AsyncConnection, conf: CredentialSettings, key: OKPKey, number: int
+) -> str:
     """The status list ``number`` as a compact JWS signed with the college's key."""
     from gateway.credentials.signing import base_url, issuer_did, sign
 
     revoked = await revoked_indices(conn, number)
-    return sign(status_list_credential(base_url(conf), issuer_did(conf), number, revoked), conf)
+    return sign(
+        status_list_credential(base_url(conf), issuer_did(conf), number, revoked), conf, key
+    )

@@ -12,13 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Insert, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.credit.ledger import chunks
 from gateway.masking import mask_id
 from gateway.store import tables as t
+from gateway.store.bulk import insert_new_returning
 
 KINDS = ("student", "staff", "public")
 accounts = t.learning_accounts
@@ -33,15 +33,6 @@ class Account:
     kind: str
     created_at: datetime
     head_seq: int
-
-
-def _insert_missing(conn: AsyncConnection) -> Insert:
-    """INSERT that skips rows whose id_hash exists (a concurrent worker may have just added it)."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(accounts).on_conflict_do_nothing(index_elements=["id_hash"])
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(accounts).on_conflict_do_nothing(index_elements=["id_hash"])
-    return accounts.insert()
 
 
 async def ensure_accounts(
@@ -64,21 +55,15 @@ async def ensure_accounts(
     for part in chunks(sorted(wanted)):
         # Insert first (skipping ids taken, perhaps by a concurrent worker): a new person's
         # account costs this one statement; only the others are read.
-        new = [
-            {
-                "id_hash": h,
-                "id_masked": wanted[h][0],
-                "name": wanted[h][1],
-                "kind": wanted[h][2],
-                "created_at": now,
-                "head_seq": 0,
-            }
-            for h in part
-        ]
-        returned = await conn.execute(
-            _insert_missing(conn).returning(accounts.c.id, accounts.c.id_hash), new
+        returned = await insert_new_returning(
+            conn,
+            accounts,
+            ("id_hash", "id_masked", "name", "kind", "created_at", "head_seq"),
+            [(h, *wanted[h], now, 0) for h in part],
+            key=("id_hash",),
+            returning=("id", "id_hash"),
         )
-        inserted = {r.id_hash: r.id for r in returned}
+        inserted = {id_hash: account_id for account_id, id_hash in returned}
         ids.update(inserted)
         others = [h for h in part if h not in inserted]
         if not others:

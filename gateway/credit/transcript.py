@@ -52,6 +52,9 @@ class Transcript:
     courses: list[CourseCredit] = field(default_factory=list)
     entries: list[CreditEntry] = field(default_factory=list)
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: 学号, department, major and class when the learner is a student (from the roster or
+    #: their candidate list); set by whoever found the learner
+    student: dict[str, str | None] | None = None
 
     @property
     def total(self) -> Decimal:
@@ -114,6 +117,7 @@ def transcript_json(tr: Transcript) -> dict[str, Any]:
             "opened": tr.account.created_at,
             "entries": len(tr.entries),
         },
+        "student": tr.student,
         "total_credits": credits_text(tr.total),
         "courses": [
             {
@@ -154,6 +158,20 @@ def _cell(value: Any) -> Any:
     return value
 
 
+STUDENT_LABELS = (
+    ("student_number", "学号 Student number"),
+    ("department", "院系 Department"),
+    ("major", "专业 Major"),
+    ("class_name", "班级 Class"),
+)
+
+
+def _student_rows(student: Mapping[str, str | None] | None) -> list[tuple[str, Any]]:
+    if not student:
+        return []
+    return [(label, student.get(key)) for key, label in STUDENT_LABELS if student.get(key)]
+
+
 def write_xlsx(tr: Transcript, path: Path) -> None:
     """Two sheets: 成绩单 (account, courses, outcomes) and 账本 (every ledger entry)."""
     from openpyxl import Workbook
@@ -170,6 +188,7 @@ def write_xlsx(tr: Transcript, path: Path) -> None:
         ("学分银行成绩单 / Credit bank transcript", None),
         ("姓名 Name", a.name),
         ("证件号码 ID (masked)", a.id_masked),
+        *_student_rows(tr.student),
         ("学员类别 Learner", a.kind),
         ("有效学分合计 Active credits", float(tr.total)),
         ("生成时间 Generated (Asia/Shanghai)", tr.generated_at),

@@ -64,7 +64,7 @@ def results_or_error(checked: CheckedFile, outcomes: dict[int, RowOutcome]) -> d
     (folder read-only, file open in Excel, a folder in the way), ``{"results_file": None,
     "results_error": message}``: the registrations are recorded by then, so this must not
     end in a traceback that hides the summary."""
-    target = results_path(checked.path)
+    target = results_path(checked.path, checked.options.organization)
     try:
         return {"results_file": str(write_results(checked, outcomes, target))}
     except OSError as exc:

@@ -1,4 +1,4 @@
-"""The results workbook written beside a submitted file: ``<name>.results.xlsx``.
+"""The results workbook written beside a submitted file: ``<name>.<organization>.results.xlsx``.
 
 Staff open it in Excel, so every text cell is escaped: a value that begins with ``=``, ``+``,
 ``-``, ``@`` (or a tab or carriage return) gets a leading apostrophe and is stored as a plain
@@ -73,9 +73,12 @@ def outcome_from_check(result: RowResult) -> RowOutcome | None:
     return None
 
 
-def results_path(source: Path) -> Path:
-    """``名单.xlsx`` -> ``名单.results.xlsx`` (``名单.csv`` too), beside the input."""
-    return source.with_name(f"{source.stem}.results.xlsx")
+def results_path(source: Path, organization: str | None = None) -> Path:
+    """``名单.xlsx`` -> ``名单.results.xlsx`` (``名单.csv`` too), beside the input; for a
+    submission, ``名单.beifang.results.xlsx``: one list submitted to two organizations (each
+    taking its own plans' rows) keeps both workbooks, neither overwrites the other."""
+    middle = f".{organization}" if organization else ""
+    return source.with_name(f"{source.stem}{middle}.results.xlsx")
 
 
 def safe_value(value: Any) -> Any:
@@ -107,7 +110,7 @@ def write_results(
     checked: CheckedFile, outcomes: Mapping[int, RowOutcome], path: Path | None = None
 ) -> Path:
     """Write the results workbook; returns its path. ``outcomes`` is keyed by row number."""
-    target = path or results_path(checked.path)
+    target = path or results_path(checked.path, checked.options.organization)
     layout = checked.source.layout
     width = len(layout.headers)
     by_row = {r.row: r for r in checked.rows}

@@ -106,7 +106,12 @@ def write_coverage_xlsx(report: CoverageReport, path: Path) -> Path:
 
 
 def write_fees_xlsx(report: FeesReport, path: Path) -> Path:
-    return save_workbook(_book(fees_sheets(report)), path)
+    return write_sheets(fees_sheets(report), path)
+
+
+def write_sheets(sheets: list[Sheet], path: Path) -> Path:
+    """Tables as a workbook, one sheet each."""
+    return save_workbook(_book(sheets), path)
 
 
 def _cover(book: Workbook, report: WeeklyReport) -> None:

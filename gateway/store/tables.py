@@ -519,6 +519,7 @@ issued_credentials = Table(
     Column("valid_until", TS),
     Column("revoked_at", TS),
     Column("revoked_reason", Text),
+    Column("token", Text),  # the signed credential, so a learner downloads the same one again
 )
 
 # Exports to the national or provincial credit bank: one row per file, and one item per
@@ -545,6 +546,28 @@ credit_export_items = Table(
     Column("ref_id", Integer, nullable=False),
     Column("digest", String(64), nullable=False),
     Index("ix_credit_export_items_ref", "kind", "ref_id"),
+)
+
+# Learner self-service: a console user of role ``learner`` is linked to exactly one learning
+# account; staff hand out one-time activation codes (only their SHA-256 is kept).
+learner_logins = Table(
+    "learner_logins",
+    metadata,
+    Column("user_id", ForeignKey("console_users.id"), primary_key=True),
+    Column("id_hash", String(64), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+)
+
+learner_invites = Table(
+    "learner_invites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("id_hash", String(64), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("used_at", TS),
+    Column("created_by", String(128)),
 )
 
 

@@ -35,6 +35,7 @@ PAGE_MODULES = [
     "gateway.web.registrations",
     "gateway.web.learners",
     "gateway.web.admin",
+    "gateway.web.selfservice",
 ]
 COOKIE = "xgate_session"
 CSP = (

@@ -23,6 +23,8 @@ STAFF = frozenset({"admin", "staff"})
 FEES = frozenset({"admin", "staff", "finance"})
 PEOPLE = frozenset({"admin", "staff", "viewer"})
 EVERYONE = frozenset({"admin", "staff", "finance", "viewer"})
+LEARNER = frozenset({"learner"})  # issue 16: a learner's own record only (gateway.web.selfservice)
+SIGNED_IN = EVERYONE | LEARNER  # signing out and "who am I"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

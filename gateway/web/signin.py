@@ -10,7 +10,7 @@ from aiohttp_session import get_session
 from gateway.users import authenticate
 from gateway.web import csrf, i18n, render, state, trail
 from gateway.web.auth import start_session
-from gateway.web.routes import EVERYONE, route
+from gateway.web.routes import SIGNED_IN, route
 
 
 def _next(value: Any) -> str:
@@ -54,10 +54,13 @@ async def login(request: web.Request) -> web.StreamResponse:
             username=username,
         )
     await start_session(request, result.user)
-    return render.redirect(_next(form.get("next")))
+    target = _next(form.get("next"))
+    if result.user.role == "learner" and target == "/":
+        target = "/me"  # a learner's home is their own record
+    return render.redirect(target)
 
 
-@route("POST", "/logout", EVERYONE, name="logout")
+@route("POST", "/logout", SIGNED_IN, name="logout")
 async def logout(request: web.Request) -> web.StreamResponse:
     session = await get_session(request)
     lang = session.get("lang")
@@ -100,14 +103,14 @@ async def api_login(request: web.Request) -> web.StreamResponse:
     )
 
 
-@route("DELETE", "/api/session", EVERYONE, name="api_logout")
+@route("DELETE", "/api/session", SIGNED_IN, name="api_logout")
 async def api_logout(request: web.Request) -> web.StreamResponse:
     await trail.record(request, "logout")
     (await get_session(request)).invalidate()
     return render.api_json({"ok": True})
 
 
-@route("GET", "/api/me", EVERYONE, name="api_me")
+@route("GET", "/api/me", SIGNED_IN, name="api_me")
 async def api_me(request: web.Request) -> web.StreamResponse:
     user = state.user(request)
     assert user is not None

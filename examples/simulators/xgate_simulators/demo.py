@@ -83,6 +83,7 @@ class DemoSummary:
     console_password: str = ""
     roster: dict[str, int] = field(default_factory=dict)
     coverage: list[dict[str, Any]] = field(default_factory=list)
+    learner: dict[str, str] = field(default_factory=dict)  # first run: a code to try self-service
 
     @property
     def matches_truth(self) -> bool:
@@ -310,6 +311,8 @@ async def run_demo(directory: Path, *, submit: Any) -> DemoSummary:
             await check_truth(gw, sims, summary)
             summary.console_user, summary.console_password = await console_login(gw)
             summary.coverage = await coverage_by_major(gw)
+            if first_run:
+                summary.learner = await demo_learner(gw)
             summary.changes = sum(
                 abs(a - b) for a, b in zip(before, await _database_state(gw), strict=True)
             )
@@ -420,3 +423,31 @@ async def coverage_by_major(gw: Gateway) -> list[dict[str, Any]]:
         }
         for x in lines
     ]
+
+
+async def demo_learner(gw: Gateway) -> dict[str, str]:
+    """An activation code for the first enrolled student holding a valid certificate, so the
+    demo's learner self-service can be tried at once (``xgate serve``, then ``/activate``)."""
+    from gateway.learner_access import invite
+
+    r, c = t.roster_students, t.certificates
+    async with gw.db.connect() as conn:
+        row = (
+            await conn.execute(
+                select(r.c.id_hash, r.c.student_number, c.c.organization, c.c.number)
+                .join(c, c.c.id_hash == r.c.id_hash)
+                .where(r.c.status == "enrolled", c.c.status == "valid")
+                .order_by(r.c.student_number, c.c.number)
+                .limit(1)
+            )
+        ).first()
+    if row is None:
+        return {}
+    made = await invite(gw.db, row.id_hash, by="xgate demo")
+    return {
+        "student_number": row.student_number,
+        "name": made.name or "",
+        "code": made.code,
+        "organization": row.organization,
+        "certificate": row.number,
+    }

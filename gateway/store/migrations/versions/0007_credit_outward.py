@@ -4,7 +4,8 @@ Revision ID: 0007
 Revises: 0006
 
 Verification answers of organizations, the signed credentials issued (with their status-list
-index), and the record of what was exported to the national or provincial credit bank.
+index), the record of what was exported to the national or provincial credit bank, and the
+learners' console logins with their one-time activation codes.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def upgrade() -> None:
         sa.Column("valid_until", TS, nullable=True),
         sa.Column("revoked_at", TS, nullable=True),
         sa.Column("revoked_reason", sa.Text(), nullable=True),
+        sa.Column("token", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["learning_accounts.id"],
@@ -108,8 +110,39 @@ def upgrade() -> None:
         "ix_credit_export_items_ref", "credit_export_items", ["kind", "ref_id"], unique=False
     )
 
+    op.create_table(
+        "learner_logins",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("id_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["console_users.id"],
+            name=op.f("fk_learner_logins_user_id_console_users"),
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_learner_logins")),
+        sa.UniqueConstraint("id_hash", name=op.f("uq_learner_logins_id_hash")),
+    )
+    op.create_table(
+        "learner_invites",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id_hash", sa.String(length=64), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("expires_at", TS, nullable=False),
+        sa.Column("used_at", TS, nullable=True),
+        sa.Column("created_by", sa.String(length=128), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_learner_invites")),
+        sa.UniqueConstraint("code_hash", name=op.f("uq_learner_invites_code_hash")),
+    )
+    op.create_index(
+        op.f("ix_learner_invites_id_hash"), "learner_invites", ["id_hash"], unique=False
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("learner_invites")
+    op.drop_table("learner_logins")
     op.drop_table("credit_export_items")
     op.drop_table("credit_exports")
     op.drop_table("issued_credentials")

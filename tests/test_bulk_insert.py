@@ -1,0 +1,64 @@
+"""Bulk inserts straight to the driver store exactly what SQLAlchemy Core's insert stores
+(timestamps, decimals, booleans and NULLs read back identical), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from gateway.records import REVISION_COLUMNS
+from gateway.store import tables as t
+from gateway.store.bulk import insert_rows
+
+pytestmark = pytest.mark.storage
+
+STAMP = datetime(2026, 6, 1, 8, 30, 15, 123456, tzinfo=UTC)
+
+
+async def _score(conn: Any, id_hash: str) -> int:
+    row = {
+        "organization": "bf",
+        "plan_code": "P1",
+        "id_hash": id_hash,
+        "revision": 1,
+        "revised_at": STAMP,
+        "updated_at": STAMP,
+    }
+    result = await conn.execute(t.scores.insert().returning(t.scores.c.id), row)
+    return int(result.scalar_one())
+
+
+async def test_bulk_rows_read_back_like_core_rows(db: Any) -> None:
+    values = [
+        (1, Decimal("88.50"), Decimal("61"), Decimal("149.50"), True, False, STAMP, 7, STAMP),
+        (2, None, None, None, None, True, STAMP, None, STAMP),
+    ]
+    async with db.begin() as conn:
+        core_id, bulk_id = await _score(conn, "a" * 64), await _score(conn, "b" * 64)
+        await conn.execute(
+            t.score_revisions.insert(),
+            [dict(zip(REVISION_COLUMNS, (core_id, *v), strict=True)) for v in values],
+        )
+        written = await insert_rows(
+            conn, t.score_revisions, REVISION_COLUMNS, [(bulk_id, *v) for v in values]
+        )
+        assert written == 2
+        assert await insert_rows(conn, t.score_revisions, REVISION_COLUMNS, []) == 0
+    async with db.connect() as conn:
+        rows = (await conn.execute(select(t.score_revisions))).mappings().all()
+
+    def read(score_id: int) -> list[dict[str, Any]]:
+        return [
+            {k: v for k, v in r.items() if k not in ("id", "score_id")}
+            for r in sorted(rows, key=lambda r: r["revision"])
+            if r["score_id"] == score_id
+        ]
+
+    assert len(rows) == 4
+    assert read(bulk_id) == read(core_id)
+    assert read(bulk_id)[0]["theory"] == Decimal("88.50")
+    assert read(bulk_id)[1]["org_passed"] is None
