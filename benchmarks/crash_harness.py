@@ -2,8 +2,11 @@
 nothing lost, nothing duplicated, nobody registered twice.
 
     .venv/bin/python -m benchmarks.crash_harness --trials 20 [--seed 2026] [--db postgresql]
+    .venv/bin/python -m benchmarks.crash_harness --workers 3 --trials 20   # PostgreSQL
 
-See ``benchmarks.harness.crash`` for the trials and the checks made after each. The last
+See ``benchmarks.harness.crash`` for the trials and the checks made after each, and
+``benchmarks.harness.crash_workers`` for ``--workers N``: ``xgate worker`` processes killed
+inside a page transaction, between a request and its commit, or while holding a lock. The last
 line's ratio is the most registrations an organization holds per submitted candidate
 (target 1); any other difference from the ground truth stops the run, naming it.
 """
@@ -19,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.harness.crash import CrashConfig, CrashReport, Trial, run_trials
+from benchmarks.harness.crash_workers import WorkersConfig, run_worker_trials
 from benchmarks.harness.gateway import database
 from benchmarks.harness.report import Timer, machine, ratio_line
 
@@ -34,6 +38,8 @@ def show(trial: Trial) -> None:
 
 async def crash(backend: str, config: CrashConfig, folder: Path) -> CrashReport:
     async with database(backend, folder) as (url, schema):
+        if isinstance(config, WorkersConfig):
+            return await run_worker_trials(folder, url, schema, config, progress=show)
         return await run_trials(folder, url, schema, config, progress=show)
 
 
@@ -43,12 +49,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--people", type=int, default=120, help="candidates per submission")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="N xgate worker processes (PostgreSQL)"
+    )
     args = parser.parse_args(argv)
+    if args.workers:
+        args.db = "postgresql"
     # the simulators log the connections the killed processes dropped: expected here
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     logging.basicConfig(level=logging.ERROR)
-    print(f"# crash harness on {args.db}; {machine()}")
-    config = CrashConfig(trials=args.trials, seed=args.seed, people=args.people)
+    workers = f", {args.workers} workers" if args.workers else ""
+    print(f"# crash harness on {args.db}{workers}; {machine()}")
+    config: CrashConfig = CrashConfig(trials=args.trials, seed=args.seed, people=args.people)
+    if args.workers:
+        config = WorkersConfig(
+            trials=args.trials, seed=args.seed, people=args.people, workers=args.workers
+        )
     with tempfile.TemporaryDirectory(prefix="xgate-crash-") as tmp, Timer() as t:
         report = asyncio.run(crash(args.db, config, Path(tmp)))
     print(f"{report.summary()}; {t.seconds:.0f}s; every check passed after every trial")

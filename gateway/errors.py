@@ -44,9 +44,18 @@ class PluginError(XgateError):
 
 
 class OrganizationError(XgateError):
-    """Something about one organization; carries the organization's name when known."""
+    """Something about one organization; carries the organization's name when known.
+
+    The name lives in ``organization``, not in the text: whoever reports the error (a run
+    report, the outbox's summary, a log line) prefixes it once. A message that starts with
+    ``"<organization>: "`` anyway (plugins built for API 1.0 did) has that prefix dropped, so
+    reports never read "huaxin: authentication failed: huaxin: ...".
+    """
 
     def __init__(self, message: str, *, organization: str | None = None) -> None:
+        prefix = f"{organization}: " if organization else ""
+        if prefix and message.startswith(prefix):
+            message = message[len(prefix) :]
         super().__init__(message)
         self.organization = organization
 

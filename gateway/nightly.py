@@ -93,6 +93,8 @@ class NightlyReport:
             f"{totals['quarantined']} quarantined, "
             f"credit +{totals['credits_converted']}/-{totals['credits_reversed']} entries"
         )
+        if totals["withdrawn"]:  # certificates no longer listed after a complete read
+            line += f", {totals['withdrawn']} certificate(s) withdrawn"
         if self.issuance:
             refused = sum(r.refused for r in self.issuance)
             line += f", {self.issued} certificates issued"

@@ -487,20 +487,26 @@ async def withdraw_unlisted(
     organization: str,
     listed: set[str],
     *,
+    read_since: datetime,
     run_id: int | None,
     now: datetime,
 ) -> list[Withdrawn]:
     """Mark ``withdrawn`` every valid certificate of ``organization`` not in ``listed``.
 
     Call it only after a complete read (every current certificate was listed, ``listed`` holds
-    their numbers). Cost: one select of the organization's valid certificates (numbers only),
-    then a few statements for the difference, however many were listed: never one per record.
-    Revoked certificates stay revoked (a revocation says more than a disappearance).
+    their numbers) that began at ``read_since``. A certificate stored or changed since then (a
+    webhook, another run) is left alone: the read may have passed its place in the list before
+    it existed; the next complete read decides. Cost: one select of the organization's valid
+    certificates (numbers only), then a few statements for the difference, however many were
+    listed: never one per record. Revoked certificates stay revoked (a revocation says more
+    than a disappearance).
     """
     c = t.certificates
     rows = await conn.execute(
         select(c.c.id, c.c.number, c.c.id_hash).where(
-            c.c.organization == organization, c.c.status == CertificateStatus.VALID.value
+            c.c.organization == organization,
+            c.c.status == CertificateStatus.VALID.value,
+            c.c.updated_at < read_since,
         )
     )
     reason = f"withdrawn: no longer listed by {organization} (complete read, run {run_id})"

@@ -247,6 +247,32 @@ def openapi() -> dict[str, Any]:
                     "responses": {"200": {"description": "ok", "content": content("Health")}},
                 }
             },
+            "/livez": {
+                "get": {
+                    "summary": "Liveness: the process answers (never checks the database)",
+                    "responses": {"200": {"description": "alive"}},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: the database answers and is at the migration head",
+                    "responses": {
+                        "200": {"description": "ready"},
+                        "503": {"description": "not ready; the body lists the problems"},
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics (text exposition format)",
+                    "responses": {
+                        "200": {
+                            "description": "metrics",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
             "/.well-known/did.json": {
                 "get": {
                     "summary": "The college's did:web document (credential signing key)",

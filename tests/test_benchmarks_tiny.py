@@ -16,7 +16,9 @@ from benchmarks import (
     latency_bound,
     memory,
     no_change,
+    snapshot_withdrawal,
     sync_throughput,
+    worker_scaling,
 )
 from tests.conftest import PG_UP
 
@@ -37,6 +39,7 @@ CASES: list[tuple[str, Main, list[str]]] = [
     ("memory", memory.main, ["--large", "400", "--small", "200", "--page-size", "100"]),
     ("no_change", no_change.main, ["--orgs", "2", "--records", "300", "--page-size", "100"]),
     ("intake_check", intake_check.main, ["300", "--rounds", "1"]),
+    ("snapshot_withdrawal", snapshot_withdrawal.main, ["--certificates", "500"]),
     ("fault_soak", fault_soak.main, ["--people", "30", "--nights", "2"]),
     ("crash_harness", crash_harness.main, ["--trials", "1", "--people", "10"]),
 ]
@@ -69,3 +72,13 @@ def test_sync_throughput_on_postgresql(capsys: pytest.CaptureFixture[str]) -> No
     line, out = last_line(capsys)
     assert RATIO_LINE.match(line), out
     assert "on postgresql" in out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PG_UP, reason="PostgreSQL at 127.0.0.1:5432 is unreachable")
+def test_worker_scaling_on_postgresql(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--orgs", "2", "--records", "20", "--page-size", "10", "--workers", "1", "2"]
+    assert worker_scaling.main(argv) == 0
+    line, out = last_line(capsys)
+    assert RATIO_LINE.match(line), out
+    assert "1 worker(s)" in out and "2 worker(s)" in out

@@ -4,7 +4,8 @@ Docker cannot run here, so the files are checked statically, against the real co
 every ``xgate ...`` they run is parsed by the CLI itself (unknown commands, options or bad
 values fail exactly as they would in a container), every simulator they start accepts its
 options, every probe asks a route the server or the worker really serves on the port the
-command opens, and the image runs as a non-root user from a multi-stage build.
+command opens, every xgate container has its key file mounted where ``XGATE_KEYS`` says, and
+the image runs as a non-root user from a multi-stage build.
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ def test_every_compose_command_exists() -> None:
             continue  # the simulators, below
         args = service["command"]
         ran[name] = parse_xgate(args)
+        keys = service["environment"]["XGATE_KEYS"]
+        assert any(v.endswith(":" + keys + ":ro") for v in service["volumes"]), name
         check = service.get("healthcheck", {}).get("test")
         if check:
             url = re.search(r"http://127\.0\.0\.1:(\d+)(/\w+)", " ".join(check))
@@ -127,6 +130,9 @@ def test_every_kubernetes_command_exists_and_probes_ask_real_routes() -> None:
     for where, c in containers:
         assert "command" not in c, f"{where}: keep the image's ENTRYPOINT (xgate)"
         ran[where] = parse_xgate(c["args"])
+        keys = next(e["value"] for e in c["env"] if e["name"] == "XGATE_KEYS")
+        mounts = [m["mountPath"] for m in c["volumeMounts"]]
+        assert str(Path(keys).parent) in mounts, f"{where}: the key file is not mounted"
         ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
         for probe in ("livenessProbe", "readinessProbe"):
             if probe not in c:

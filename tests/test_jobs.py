@@ -127,6 +127,29 @@ async def test_a_failed_job_retried_after_the_organization_recovers(make_gateway
 
 
 @on_postgresql
+async def test_the_nightly_job_runs_the_nightly_workflow_and_the_weekly_report(
+    make_gateway, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = make_ids(6, seed=12)
+    monkeypatch.chdir(tmp_path)  # the weekly report job writes into the working folder
+    async with make_gateway(orgs=ORGS) as gw:
+        fakeorg.org("fake").scores = [score(n, 70, 80) for n in ids]
+        async with open_app(gw.settings, schedules=False) as app:
+            nightly = await queue_now(app, gw, "nightly")
+            assert len(nightly) == 2  # one nightly workflow per organization
+            assert len(await queue_now(app, gw, "weekly_report")) == 1
+            await drain(gw, app)
+            done = {(r.task, r.args.get("organization")): r.status for r in await list_jobs(app)}
+        assert done[("xgate.nightly_org", "fake")] == "succeeded"
+        assert done[("xgate.weekly_report", None)] == "succeeded"
+        async with gw.db.connect() as conn:
+            runs = (await conn.execute(select(t.sync_runs.c.options))).scalars().all()
+        assert sorted(r["organizations"] for r in runs) == [["fake"], ["other"]]
+        assert all(r["issue"] for r in runs)
+        assert len(list(tmp_path.glob("weekly-*.xlsx"))) == 1
+
+
+@on_postgresql
 async def test_one_stream_is_never_worked_on_twice_at_once(make_gateway) -> None:
     async with make_gateway(orgs={"fake": ORGS["fake"]}) as gw:
         async with bodies.exclusive(gw, "sync:fake:scores"):
@@ -164,3 +187,38 @@ def test_jobs_need_postgresql() -> None:
         Settings(database_url="postgresql+asyncpg://u:pw@h:5433/d", database_schema="s1")
     )
     assert "host=h" in info and "port=5433" in info and "search_path=s1" in info
+
+
+@on_postgresql
+def test_the_commands(db_target: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``xgate jobs`` and ``xgate worker --once`` end to end (no organizations configured)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from gateway.cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    for key in [
+        k for k in __import__("os").environ if k.startswith("XGATE_") and k != "XGATE_KEYS"
+    ]:
+        monkeypatch.delenv(key)
+    for key, value in db_target.env().items():
+        monkeypatch.setenv(key, value)
+    runner = CliRunner()
+
+    def xgate(*args: str) -> Any:
+        return runner.invoke(app, list(args))
+
+    assert xgate("db", "upgrade").exit_code == 0  # commands never create a database
+    queued = xgate("jobs", "queue", "nightly", "--json")
+    assert queued.exit_code == 0, queued.output
+    assert xgate("worker", "--once").exit_code == 0
+    listed = xgate("jobs", "list", "--json")
+    assert listed.exit_code == 0 and json.loads(listed.stdout) == {"jobs": []}
+    missing = xgate("jobs", "retry", "5")
+    assert missing.exit_code == 2 and "no job 5" in missing.output
+    assert xgate("worker", "--queue", "nope").exit_code == 2
+    monkeypatch.setenv("XGATE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    on_sqlite = xgate("jobs", "list")
+    assert on_sqlite.exit_code == 3 and "need PostgreSQL" in on_sqlite.output

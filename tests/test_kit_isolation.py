@@ -87,7 +87,7 @@ async def test_a_plugin_that_raises_in_register_leaves_the_other_organizations_a
         await enqueue(gw, "good", plan("good"), people(4, seed=22))
         bad = await deliver(gw, "buggy")
         good = await deliver(gw, "good")
-        assert any("adapter error RuntimeError: plugin bug in register" in e for e in bad.errors)
+        assert any("RuntimeError: plugin bug in register" in e for e in bad.errors)
         assert good.ok and good.accepted == 4
         assert await registrations(gw, "good") == {"accepted": 4}
         # the buggy organization's candidates are kept, not lost and not registered anywhere
@@ -127,3 +127,21 @@ async def test_a_plugin_whose_adapter_cannot_be_built_does_not_stop_the_sync(
         assert by[("misconfigured", "*")].status == "failed"
         assert "organizations.misconfigured.page_size" in (by[("misconfigured", "*")].error or "")
         assert not report.ok
+
+
+async def test_an_organization_error_names_the_organization_once(make_gateway: Any) -> None:
+    """A plugin built for 1.0 that starts its messages with the organization's name, as the
+    HTTP layer used to: the report says "huaxin: ..." once, never "huaxin: ...: huaxin: ..."."""
+    from gateway import AuthError
+
+    assert str(AuthError("huaxin: token refused", organization="huaxin")) == "token refused"
+    assert str(AuthError("huaxinx: token refused", organization="huaxin")).startswith("huaxinx")
+    async with make_gateway(orgs={"huaxin": {"plugin": "fake", "name": "huaxin"}}) as gw:
+
+        async def refused(plan: ExamPlan, requests: Sequence[Any]) -> list[Any]:
+            raise AuthError("huaxin: authentication failed: bad secret", organization="huaxin")
+
+        gw.organization("huaxin").adapter.register = refused
+        await enqueue(gw, "huaxin", plan("huaxin"), people(1, seed=23))
+        report = await deliver(gw, "huaxin")
+        assert report.errors and all(e.count("huaxin") == 1 for e in report.errors), report.errors

@@ -292,6 +292,8 @@ async def test_demo_learner_end_to_end(tmp_path: Path) -> None:
         assert r.status == 200
         path.write_text(json.dumps(await r.json(content_type=None)))
         assert (await verify_file(path)).status == "valid"
+        code, out = await xgate("credentials", "verify", str(path))
+        assert code == 0 and out.startswith("VALID"), out
 
     sim = {"beifang": Beifang, "liaohe": Liaohe}[who["organization"]](seed=DEMO_SEED)
     state = tmp_path / "simulators" / f"{who['organization']}.state"
@@ -304,3 +306,60 @@ async def test_demo_learner_end_to_end(tmp_path: Path) -> None:
     async with demo_console(tmp_path, port):
         verdict = await verify_file(path)
         assert verdict.status == "revoked", verdict.problems
+        code, out = await xgate("credentials", "verify", str(path), "--json")
+        assert code == 1 and json.loads(out)["status"] == "revoked"
+
+
+async def xgate(*args: str) -> tuple[int, str]:
+    """The installed command, run without blocking the event loop serving the console."""
+    import asyncio
+    import sys
+
+    exe = str(Path(sys.executable).with_name("xgate"))
+    proc = await asyncio.create_subprocess_exec(
+        exe, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await proc.communicate()
+    return int(proc.returncode or 0), out.decode()
+
+
+async def test_staff_verify_and_recognise_in_the_console(make_gateway: Any, tmp_path: Path) -> None:
+    async with world(make_gateway, tmp_path) as client:
+        mine, other = client.certs[0], client.certs[1]
+        token = await sign_in(client, "staff")
+        r = await client.post(
+            "/api/verify",
+            json={"number": mine.number, "name": mine.holder_name},
+            headers={"X-CSRF-Token": token},
+        )
+        answer = await r.json()
+        assert r.status == 200 and answer["outcome"] == "valid" and answer["holder_matches"]
+        page = await client.get("/verify")
+        assert page.status == 200
+        form_token = await csrf_of(client, "/verify")
+        client.sim.revoke(other.number, "证书已注销")
+        _, other_number = await candidate_ref(client.gw, other.id_number)
+        r = await client.post(
+            "/recognise",
+            data={
+                "csrf_token": form_token,
+                "number": other.number,
+                "organization": "beifang",
+                "learner": other_number,
+            },
+        )
+        assert r.status == 400 and "证书已注销" in await r.text()
+        async with client.gw.db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        t.certificate_verifications.c.purpose,
+                        t.certificate_verifications.c.outcome,
+                        t.certificate_verifications.c.operator,
+                    ).order_by(t.certificate_verifications.c.id)
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("verify", "valid", "staff"),
+            ("recognition", "revoked", "staff"),
+        ]

@@ -103,7 +103,12 @@ class CrashReport:
 
 
 def write_config(
-    folder: Path, sims: dict[str, Simulator], db_url: str, schema: str | None, page_size: int
+    folder: Path,
+    sims: dict[str, Simulator],
+    db_url: str,
+    schema: str | None,
+    page_size: int,
+    extra: tuple[str, ...] = (),
 ) -> Path:
     lines = [
         f'database_url = "{db_url}"',
@@ -124,6 +129,7 @@ def write_config(
             "wait_base = 0.05",
             "wait_max = 0.2",
         ]
+    lines += extra
     path = folder / "xgate.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

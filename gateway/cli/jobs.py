@@ -22,8 +22,10 @@ def _with_app(work: Callable[[Any, Any], Awaitable[T]], *, schedules: bool = Fal
     async def go() -> T:
         from procrastinate.exceptions import ConnectorException
 
-        from gateway.jobs.engine import open_app
+        from gateway.jobs.engine import conninfo, open_app
+        from gateway.settings import load_settings
 
+        conninfo(load_settings(state.CONFIG))  # on SQLite: say so before anything else
         async with state.open_existing() as gw:
             try:
                 async with open_app(gw.settings, schedules=schedules) as jobs:
@@ -145,7 +147,9 @@ def cancel_cmd(
 
 @app.command("queue")
 def queue_cmd(
-    kind: Annotated[str, typer.Argument(help="nightly, sync, deliver, reconcile or issue")],
+    kind: Annotated[
+        str, typer.Argument(help="nightly, sync, deliver, reconcile, issue or weekly_report")
+    ],
     org: Annotated[list[str] | None, typer.Option("--org", help="only this organization")] = None,
     plan: Annotated[str | None, typer.Option("--plan", help="the plan (deliver)")] = None,
     as_json: JsonOpt = False,

@@ -160,6 +160,10 @@ def verify_credential(
     status_list: Annotated[
         str | None, typer.Option("--status-list", help="the status list: a file or URL")
     ] = None,
+    issuer: Annotated[
+        str | None,
+        typer.Option("--issuer", help="accept only this issuer (did:web:...), e.g. the college"),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check a credential: signature, issuer key (did:web), validity period, status.
@@ -168,7 +172,7 @@ def verify_credential(
     from gateway.credentials.check import verify_file
 
     verdict = run_async(
-        lambda: verify_file(file, did_document=did_document, status_list=status_list)
+        lambda: verify_file(file, did_document=did_document, status_list=status_list, issuer=issuer)
     )
     summary = verdict.summary()
     if as_json:

@@ -10,20 +10,26 @@ on a connection of its own, released by PostgreSQL itself when the holder dies.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
 
-from gateway.contract import Capability
 from gateway.errors import XgateError
 from gateway.failures import Operation, decide, log_failure
 from gateway.issuance import IssueReport, issue_for
+from gateway.nightly import NightlyReport, run_nightly
 from gateway.outbox import DeliveryReport, ReconcileReport, deliver, reconcile
+from gateway.reports.mail import send_report, weekly_message
+from gateway.reports.period import Week, last_full_week
+from gateway.reports.weekly import weekly_report
+from gateway.reports.workbook import write_weekly_xlsx
 from gateway.runtime import Gateway
 from gateway.store import tables as t
 from gateway.sync import (
@@ -73,6 +79,15 @@ async def exclusive(gw: Gateway, name: str) -> AsyncIterator[None]:
             await conn.commit()
 
 
+@contextlib.asynccontextmanager
+async def exclusive_all(gw: Gateway, names: list[str]) -> AsyncIterator[None]:
+    """Hold every one of ``names`` (all or nothing: ``Busy`` releases what it took)."""
+    async with contextlib.AsyncExitStack() as stack:
+        for name in names:
+            await stack.enter_async_context(exclusive(gw, name))
+        yield
+
+
 def streams_of(gw: Gateway, organization: str) -> list[str]:
     """The streams an organization's plugin offers, in sync order."""
     org = gw.organization(organization)
@@ -110,6 +125,28 @@ async def sync_one_stream(
         return report
 
 
+async def nightly_organization(gw: Gateway, organization: str) -> NightlyReport:
+    """The nightly workflow for one organization: ``gateway.nightly.run_nightly`` (sync,
+    issue, sync again, one failure policy), holding that organization's streams and issuance."""
+    held = [f"sync:{organization}:{s}" for s in streams_of(gw, organization)]
+    async with exclusive_all(gw, [*held, f"issue:{organization}"]):
+        return await run_nightly(gw, organizations=[organization], issue=True)
+
+
+async def weekly_report_file(gw: Gateway, folder: Path, week: Week | None = None) -> Path:
+    """The weekly progress report of the last full week (or ``week``), as ``xgate report
+    weekly`` writes it, into ``folder``; sent to ``[report.email]`` when that is set."""
+    the_week = week or last_full_week()
+    async with gw.db.connect() as conn:
+        report = await weekly_report(conn, the_week, college=gw.settings.report.college)
+    target = folder / f"weekly-{the_week.label}.xlsx"
+    await asyncio.to_thread(write_weekly_xlsx, report, target)
+    mail = gw.settings.report.email
+    if mail is not None:
+        await send_report(weekly_message(report, target, mail), mail)
+    return target
+
+
 async def deliver_plan(gw: Gateway, organization: str, plan_code: str) -> DeliveryReport:
     """Send one plan's pending registrations through the outbox (never twice)."""
     async with exclusive(gw, f"outbox:{organization}"):
@@ -128,26 +165,20 @@ async def issue_organization(gw: Gateway, organization: str) -> IssueReport:
         return await issue_for(gw, organization)
 
 
+#: outbox states a delivery job settles (``deliver`` reconciles sent and unknown ones first)
+UNSETTLED = ("pending", "sent", "unknown")
+
+
 async def pending_plans(gw: Gateway) -> list[tuple[str, str]]:
-    """(organization, plan) pairs with registrations waiting in the outbox."""
+    """(organization, plan) pairs with registrations not settled yet: waiting to be sent, or
+    sent by a process that died, or with an unknown outcome."""
     reg = t.registrations
     names = gw.organization_names()
     async with gw.db.connect() as conn:
         rows = await conn.execute(
             select(reg.c.organization, reg.c.plan_code)
-            .where(reg.c.status == "pending", reg.c.organization.in_(names))
+            .where(reg.c.status.in_(UNSETTLED), reg.c.organization.in_(names))
             .distinct()
             .order_by(reg.c.organization, reg.c.plan_code)
         )
         return [(r.organization, r.plan_code) for r in rows]
-
-
-def issuing_organizations(gw: Gateway) -> list[str]:
-    """Enabled organizations whose plugin can issue certificates (a broken one is skipped;
-    its sync jobs report why)."""
-    found = []
-    for name in gw.organization_names():
-        with contextlib.suppress(Exception):
-            if gw.organization(name).can(Capability.ISSUE):
-                found.append(name)
-    return found

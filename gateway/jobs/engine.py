@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import procrastinate
+from procrastinate.exceptions import ConnectorException
 from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import make_url
 
@@ -98,7 +99,10 @@ async def requeue_stalled(app: procrastinate.App, stalled_after: float) -> list[
     ids = []
     for job in jobs:
         assert job.id is not None
-        await app.job_manager.retry_job_by_id_async(job.id, retry_at=dt.datetime.now(dt.UTC))
+        try:
+            await app.job_manager.retry_job_by_id_async(job.id, retry_at=dt.datetime.now(dt.UTC))
+        except ConnectorException:  # another worker requeued it a moment ago
+            continue
         ids.append(job.id)
     if ids:
         log.warning("requeued %d job(s) of stalled workers: %s", len(ids), ids)

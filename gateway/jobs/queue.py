@@ -18,7 +18,7 @@ from gateway.jobs.tasks import defer, defer_nightly, defer_sync
 from gateway.runtime import Gateway
 
 STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborting", "aborted")
-KINDS = ("nightly", "sync", "deliver", "reconcile", "issue")
+KINDS = ("nightly", "sync", "deliver", "reconcile", "issue", "weekly_report")
 
 
 @dataclass
@@ -97,8 +97,9 @@ async def queue_now(
     organizations: list[str] | None = None,
     plan: str | None = None,
 ) -> list[int]:
-    """Queue work now, as the schedule would: ``nightly`` (everything), ``sync`` (every
-    stream of the organizations), ``deliver`` (one plan), ``reconcile``, ``issue``."""
+    """Queue work now, as the schedule would: ``nightly`` (delivery, then sync, issue, sync
+    again per organization), ``sync`` (every stream of the organizations), ``deliver`` (one
+    plan), ``reconcile``, ``issue``, ``weekly_report``."""
     if kind not in KINDS:
         raise InputError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     names = gw.organization_names(organizations)
@@ -106,6 +107,9 @@ async def queue_now(
         return await defer_nightly(app, gw)
     if kind == "sync":
         return await defer_sync(app, gw, names)
+    if kind == "weekly_report":
+        job = await defer(app, "xgate.weekly_report", lock="report:weekly")
+        return [job] if job is not None else []
     if kind == "deliver":
         if plan is None or len(names) != 1:
             raise InputError("deliver needs one --org and --plan")

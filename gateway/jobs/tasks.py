@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import procrastinate
@@ -112,14 +113,14 @@ async def defer_sync(app: procrastinate.App, gw: Gateway, names: list[str]) -> l
 
 
 async def defer_nightly(app: procrastinate.App, gw: Gateway) -> list[int]:
-    """The nightly fan-out: outbox delivery per pending plan, every stream, issuance."""
+    """The nightly fan-out: outbox delivery per plan with unsettled registrations, then the
+    nightly workflow (sync, issue, sync again) per organization."""
     ids = []
     for name, plan in await bodies.pending_plans(gw):
         job = await defer(app, "xgate.deliver", lock=f"outbox:{name}", organization=name, plan=plan)
         ids += [job] if job is not None else []
-    ids += await defer_sync(app, gw, gw.organization_names())
-    for name in bodies.issuing_organizations(gw):
-        job = await defer(app, "xgate.issue", lock=f"issue:{name}", organization=name)
+    for name in gw.organization_names():
+        job = await defer(app, "xgate.nightly_org", lock=f"nightly:{name}", organization=name)
         ids += [job] if job is not None else []
     return ids
 
@@ -138,6 +139,25 @@ def register(app: procrastinate.App, settings: Settings, *, schedules: bool = Tr
             return {"pages": report.pages, "records": report.records, "new": report.new}
 
         result: dict[str, Any] = await _run(context, work)
+        return result
+
+    @app.task(name="xgate.nightly_org", queue="sync", pass_context=True, retry=retry)
+    async def nightly_org(context: JobContext, organization: str) -> dict[str, Any]:
+        async def work(gw: Gateway) -> dict[str, Any]:
+            report = await bodies.nightly_organization(gw, organization)
+            if not report.ok:
+                raise JobFailed("; ".join(report.failures[:5]))
+            return {"run": report.run_id, "issued": report.issued, **report.sync.totals()}
+
+        result: dict[str, Any] = await _run(context, work)
+        return result
+
+    @app.task(name="xgate.weekly_report", queue="schedule", pass_context=True, retry=retry)
+    async def weekly(context: JobContext) -> str:
+        async def work(gw: Gateway) -> str:
+            return str(await bodies.weekly_report_file(gw, Path.cwd()))
+
+        result: str = await _run(context, work)
         return result
 
     @app.task(name="xgate.deliver", queue="outbox", pass_context=True, retry=retry)
@@ -201,6 +221,17 @@ def _register_periodic(app: procrastinate.App, settings: Settings) -> None:
 
             result: int = await _run(context, work)
             return result
+
+    if schedule.weekly_report:
+
+        @app.periodic(cron=schedule.weekly_report, periodic_id="weekly")
+        @app.task(
+            name="xgate.weekly_report_schedule",
+            queue="schedule",
+            queueing_lock="xgate.weekly_report_schedule",
+        )
+        async def weekly_schedule(timestamp: int) -> int | None:
+            return await defer(app, "xgate.weekly_report", lock="report:weekly")
 
     if schedule.reconcile:
 
