@@ -8,10 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import EXIT_CONFIG, EXIT_INPUT, console, fail, print_json, run_async
 
 app = typer.Typer(help="The key file: encryption, look-up and signing keys.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 FileOpt = Annotated[
     Path | None,
     typer.Option("--file", help="key file (default: keys_file, XGATE_KEYS, or ./xgate.keys)"),

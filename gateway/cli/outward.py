@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
     EXIT_FAILURES,
     EXIT_INPUT,
@@ -19,7 +20,6 @@ from gateway.cli.output import (
     table,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 NumberArg = Annotated[str, typer.Argument(help="the certificate number")]
 
 credentials_app = typer.Typer(

@@ -148,14 +148,15 @@ def _outcome_json(outcome: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _cell(value: Any) -> Any:
-    """Spreadsheet-safe: a text starting with = + - @ must never become a formula."""
+    """Spreadsheet-safe, by the one escaping rule (``gateway.intake.results.safe_value``): a
+    text that could start a formula never becomes one."""
+    from gateway.intake.results import safe_value
+
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, datetime):
         return value.astimezone(BEIJING).replace(tzinfo=None)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
+    return safe_value(value)
 
 
 STUDENT_LABELS = (

@@ -96,7 +96,8 @@ submissions = Table(
 
 # The registration outbox: one row per (organization, plan, candidate). The intent is committed
 # as ``pending`` before any request leaves; the state then moves along
-# gateway.models.REGISTRATION_TRANSITIONS, each move recorded in registration_events.
+# gateway.models.REGISTRATION_TRANSITIONS (enforced by gateway.outbox._transition in the UPDATE
+# itself), each move recorded in registration_events.
 registrations = Table(
     "registrations",
     metadata,
