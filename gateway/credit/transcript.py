@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.credit.accounts import Account, get_account
 from gateway.credit.ledger import active_entries, credits_text, entries_of, entry_model
 from gateway.models import BEIJING, CreditEntry
+from gateway.private_files import prepare
 from gateway.store import tables as t
 
 KIND_LABELS = {
@@ -229,7 +230,7 @@ def write_xlsx(tr: Transcript, path: Path) -> None:
     for ws in (sheet, ledger_sheet):
         _fit_columns(ws)
     path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    book.save(prepare(path))
 
 
 def _transcript_sheet(sheet: Any, tr: Transcript) -> None:
