@@ -340,7 +340,7 @@ async def apply_page(
     converted: list[Any] = []
     reversed_: list[Any] = []
     async with gw.db.begin() as conn:
-        result.quarantined = await quarantine(conn, org.name, stream, run_id, bad, now)
+        result.quarantined = await quarantine(conn, org.name, stream, run_id, bad, now, gw.keys)
         if model is ScoreRecord:
             await apply_scores(
                 conn,
