@@ -156,7 +156,7 @@ async def issue_for(
                 IssueRequest(
                     idempotency_key=r["idempotency_key"],
                     plan=plan,
-                    candidate=candidate_from_row(r),
+                    candidate=candidate_from_row(r, gw.keys),
                     org_registration_id=r["org_registration_id"],
                 )
                 for r in batch

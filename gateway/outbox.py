@@ -220,7 +220,7 @@ async def enqueue(
     now = utcnow()
     async with gw.db.begin() as conn:
         await ensure_plan(conn, plan)
-        ids = await upsert_candidates(conn, [i.candidate for i in items], gw.hash_id, now)
+        ids = await upsert_candidates(conn, [i.candidate for i in items], gw.keys, now)
         keys = {
             idempotency_key(organization, plan.code, gw.hash_id(i.candidate.id_number)): i
             for i in items
@@ -322,9 +322,11 @@ def _with_candidate() -> Any:
     ).join(t.candidates, t.candidates.c.id == registrations.c.candidate_id)
 
 
-def _request(plan: ExamPlan, row: dict[str, Any]) -> RegistrationRequest:
+def _request(gw: Gateway, plan: ExamPlan, row: dict[str, Any]) -> RegistrationRequest:
     return RegistrationRequest(
-        idempotency_key=row["idempotency_key"], plan=plan, candidate=candidate_from_row(row)
+        idempotency_key=row["idempotency_key"],
+        plan=plan,
+        candidate=candidate_from_row(row, gw.keys),
     )
 
 
@@ -481,7 +483,7 @@ async def _send_batch(
     report.sent += len(rows)
     try:
         registrar = gw.organization(organization).registrar()
-        outcomes = await registrar.register(plan, [_request(plan, r) for r in rows])
+        outcomes = await registrar.register(plan, [_request(gw, plan, r) for r in rows])
     except Exception as exc:  # the failure policy decides; see gateway.failures
         return await _settle_failure(gw, organization, ids, exc, report)
     for registration in await _record(gw, organization, rows, outcomes, report):
@@ -565,7 +567,7 @@ async def _look_up_all(
             report.still_unknown += 1
             continue
         try:
-            outcome = await org.registrar().lookup_registration(plan, _request(plan, row))
+            outcome = await org.registrar().lookup_registration(plan, _request(gw, plan, row))
         except Exception as exc:  # the failure policy decides; see gateway.failures
             decision = decide(exc, Operation.READ)
             log_failure(log, f"{name}: look-up", exc, decision)

@@ -65,7 +65,7 @@ async def world(make_gateway: Any, tmp_path: Path) -> AsyncIterator[Any]:
                         for i, (n, name) in enumerate(people)
                         if n in holders
                     ],
-                    gw.hash_id,
+                    gw.keys,
                 )
             assert (await run_sync(gw)).ok
             await add_user(gw.db, "staff", "staff", PASSWORD)
@@ -224,7 +224,7 @@ async def test_codes_expire_and_a_new_code_cancels_the_old(make_gateway: Any) ->
                     Candidate(name="甲", id_number=person, student_number="20230001"),
                     Candidate(name="乙", id_number=stranger, student_number="20230002"),
                 ],
-                gw.hash_id,
+                gw.keys,
             )
         now = datetime(2026, 9, 1, tzinfo=UTC)
         old = await invite(gw.db, gw.hash_id(person), now=now)

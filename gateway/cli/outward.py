@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from gateway import private_files
 from gateway.cli import state
 from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
@@ -111,7 +112,7 @@ def recognise(
 
 def _write(path: Path, data: dict[str, Any]) -> None:
     try:
-        path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        private_files.write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     except OSError as exc:
         fail(f"cannot write {path}: {exc}", EXIT_INPUT)
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.credit.accounts import Account, get_account
 from gateway.credit.ledger import active_entries, credits_text, entries_of, entry_model
 from gateway.models import BEIJING, CreditEntry
+from gateway.private_files import prepare
 from gateway.store import tables as t
 
 KIND_LABELS = {
@@ -287,4 +288,4 @@ def write_xlsx(tr: Transcript, path: Path) -> None:
             width = max((len(str(c.value)) for c in col if c.value is not None), default=8)
             ws.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 10), 48)
     path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    book.save(prepare(path))
