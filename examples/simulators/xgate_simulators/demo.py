@@ -118,6 +118,9 @@ rules_file = "{(directory / "credit-rules.toml").resolve().as_posix()}"
 fees_file = "{(directory / "fees.toml").resolve().as_posix()}"
 eligibility_file = "{(directory / "eligibility.toml").resolve().as_posix()}"
 
+[console]
+upload_dir = "{(directory / "uploads").resolve().as_posix()}"
+
 [organizations.beifang]
 plugin = "beifang"
 base_url = "{urls["beifang"]}"
