@@ -54,7 +54,7 @@ class Run:
     jobs: int
     cpu_busy: float  # share of the machine's CPU time that was busy during the run
     worker_cpu: float  # CPU seconds the worker processes used during the run
-    postgres_cpu: float  # CPU seconds of every postgres process (other users' too: a bound)
+    postgres_cpu: float  # CPU seconds of the postgres processes (other users' too)
     worker_rss_mb: float  # largest worker's resident memory at the end
 
     @property
@@ -87,14 +87,20 @@ def write_config(folder: Path, urls: list[str], url: str, schema: str, page_size
     return path
 
 
-def process_cpu(pids: list[int]) -> float:
-    """CPU seconds (user + system) the processes have used so far."""
-    ticks = 0
+def process_cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) each live process has used so far."""
+    used = {}
     for pid in pids:
         with contextlib.suppress(OSError), open(f"/proc/{pid}/stat", encoding="ascii") as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two readings by the processes alive at the second (a process started
+    in between counts whole; one that ended in between is lost: a lower bound)."""
+    return sum(max(0.0, used - before.get(pid, 0.0)) for pid, used in after.items())
 
 
 def postgres_pids() -> list[int]:
@@ -173,8 +179,7 @@ async def run_once(
             ):
                 await _until(conn, "SELECT count(*) FROM procrastinate_workers", n, 300)
                 busy0, total0 = cpu_ticks()
-                pg = postgres_pids()
-                mine0, pg0 = process_cpu(pids), process_cpu(pg)
+                mine0, pg0 = process_cpu(pids), process_cpu(postgres_pids())
                 with Timer() as t:
                     jobs = await queue_now(app, gw, "sync")
                     await _until(
@@ -184,7 +189,7 @@ async def run_once(
                         1800,
                     )
                 busy1, total1 = cpu_ticks()
-                mine1, pg1 = process_cpu(pids), process_cpu(pg)
+                mine1, pg1 = process_cpu(pids), process_cpu(postgres_pids())
                 rss = max(rss_mb(pid) for pid in pids)
             stored = await conn.fetchval("SELECT count(*) FROM scores")
             failed = await conn.fetchval(
@@ -195,7 +200,9 @@ async def run_once(
     if stored != len(urls) * records or failed:
         raise RuntimeError(f"{n} workers: {stored} records stored, {failed} jobs not succeeded")
     busy = (busy1 - busy0) / max(1, total1 - total0)
-    return Run(n, t.seconds, stored, len(jobs), busy, mine1 - mine0, pg1 - pg0, rss)
+    return Run(
+        n, t.seconds, stored, len(jobs), busy, cpu_between(mine0, mine1), cpu_between(pg0, pg1), rss
+    )
 
 
 async def measure(
@@ -211,7 +218,7 @@ async def measure(
             print(
                 f"{n} worker(s): {run.seconds:6.2f} s, {run.throughput:7.0f} records/s, "
                 f"{run.jobs} jobs, machine CPU busy {run.cpu_busy:.0%}, workers' CPU "
-                f"{run.worker_cpu:.1f} s, postgres CPU <= {run.postgres_cpu:.1f} s, "
+                f"{run.worker_cpu:.1f} s, postgres CPU {run.postgres_cpu:.1f} s (all users), "
                 f"worker RSS {run.worker_rss_mb:.0f} MB",
                 flush=True,
             )

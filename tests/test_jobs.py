@@ -245,3 +245,12 @@ async def test_the_console_dashboard_shows_the_job_queue(make_gateway, tmp_path:
         ("xgate.sync_stream", "certificates"),
     }
     assert 'id="jobs"' in page and "xgate.sync_stream" in page and "organization=beifang" in page
+
+
+def test_a_schedule_that_is_not_a_cron_line_is_refused_naming_it(tmp_path: Any) -> None:
+    from gateway.settings import load_settings
+
+    config = tmp_path / "xgate.toml"
+    config.write_text('[schedule]\nsync = "0 25 * * *"\nreconcile = ""\n', encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"schedule\.sync: .*not a cron line"):
+        load_settings(config)
