@@ -16,6 +16,7 @@ from benchmarks import (
     latency_bound,
     memory,
     no_change,
+    snapshot_withdrawal,
     sync_throughput,
     worker_scaling,
 )
@@ -38,6 +39,7 @@ CASES: list[tuple[str, Main, list[str]]] = [
     ("memory", memory.main, ["--large", "400", "--small", "200", "--page-size", "100"]),
     ("no_change", no_change.main, ["--orgs", "2", "--records", "300", "--page-size", "100"]),
     ("intake_check", intake_check.main, ["300", "--rounds", "1"]),
+    ("snapshot_withdrawal", snapshot_withdrawal.main, ["--certificates", "500"]),
     ("fault_soak", fault_soak.main, ["--people", "30", "--nights", "2"]),
     ("crash_harness", crash_harness.main, ["--trials", "1", "--people", "10"]),
 ]

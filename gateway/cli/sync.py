@@ -35,6 +35,7 @@ STREAM_COLUMNS = (
     "new",
     "changed",
     "quarantined",
+    "withdrawn",
     "requests",
     "retries",
     "error",

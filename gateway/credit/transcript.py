@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.credit.accounts import Account, get_account
 from gateway.credit.ledger import active_entries, credits_text, entries_of, entry_model
 from gateway.models import BEIJING, CreditEntry
+from gateway.private_files import prepare
 from gateway.store import tables as t
 
 KIND_LABELS = {
@@ -148,14 +149,15 @@ def _outcome_json(outcome: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _cell(value: Any) -> Any:
-    """Spreadsheet-safe: a text starting with = + - @ must never become a formula."""
+    """Spreadsheet-safe, by the one escaping rule (``gateway.intake.results.safe_value``): a
+    text that could start a formula never becomes one."""
+    from gateway.intake.results import safe_value
+
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, datetime):
         return value.astimezone(BEIJING).replace(tzinfo=None)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
+    return safe_value(value)
 
 
 STUDENT_LABELS = (
@@ -286,4 +288,4 @@ def write_xlsx(tr: Transcript, path: Path) -> None:
             width = max((len(str(c.value)) for c in col if c.value is not None), default=8)
             ws.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 10), 48)
     path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    book.save(prepare(path))

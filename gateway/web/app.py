@@ -34,6 +34,7 @@ PAGE_MODULES = [
     "gateway.web.lists",
     "gateway.web.registrations",
     "gateway.web.learners",
+    "gateway.web.reports",
     "gateway.web.admin",
     "gateway.web.selfservice",
 ]

@@ -52,8 +52,9 @@ async def quarantine_item(request: web.Request) -> web.StreamResponse:
     key = request.match_info["item"]
     item = None
     if key.isdigit():
-        async with state.gateway(request).db.connect() as conn:
-            item = await overview.quarantine_item(conn, int(key))
+        gw = state.gateway(request)
+        async with gw.db.connect() as conn:
+            item = await overview.quarantine_item(conn, int(key), gw.keys)
     if item is None:
         return await render.not_found(request)
     await trail.record(request, "quarantine.view", f"quarantine {key}")
