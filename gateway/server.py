@@ -55,6 +55,9 @@ from gateway.sync import (
 
 log = logging.getLogger("xgate.server")
 MAX_BODY = 1024 * 1024
+#: per-connection read buffer (aiohttp's default is 64 KiB): a thousand idle uploads waiting at
+#: the concurrency gate then hold a thousand small buffers, not a thousand large ones
+READ_BUFSIZE = 16 * 1024
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
 WEBHOOK_GATE = web.AppKey("webhook_gate", asyncio.Semaphore)
@@ -124,9 +127,14 @@ async def webhook(request: web.Request) -> web.Response:
         return _error(404, "no_webhooks", f"organization {name!r} does not send webhooks")
     gate = request.app[WEBHOOK_GATE]
     if gate.locked():  # answered before the body is read: memory stays flat under a flood
-        return _error(503, "busy", "too many deliveries at once; retry shortly", retry_after=1)
+        busy = _error(503, "busy", "too many deliveries at once; retry shortly", retry_after=1)
+        busy.force_close()  # the unread body is not drained: the connection just closes
+        return busy
     async with gate:
-        return await _receive(request, gw, org)
+        response = await _receive(request, gw, org)
+    if response.status == 413:
+        response.force_close()
+    return response
 
 
 async def _receive(request: web.Request, gw: Gateway, org: Organization) -> web.Response:
