@@ -69,7 +69,9 @@ async def measure(backend: str, certificates: int, gone: int, folder: Path) -> d
             try:
                 with Timer() as timer:
                     async with db.begin() as conn:
-                        withdrawn = await withdraw_unlisted(conn, ORG, listed, run_id=1, now=now)
+                        withdrawn = await withdraw_unlisted(
+                            conn, ORG, listed, read_since=datetime.now(UTC), run_id=1, now=now
+                        )
             finally:
                 event.remove(db.engine.sync_engine, "before_cursor_execute", count)
             async with db.connect() as conn:

@@ -8,6 +8,7 @@ loudly in the conformance kit rather than silently dropping data.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
@@ -48,8 +49,8 @@ UtcDatetime = Annotated[datetime, BeforeValidator(_to_utc)]
 
 def _strip(value: Any) -> Any:
     if isinstance(value, str):
-        import unicodedata
-
+        if value.isascii():  # NFKC leaves ASCII as it is
+            return value.strip()
         return unicodedata.normalize("NFKC", value).strip()
     return value
 
@@ -78,25 +79,27 @@ class Level(IntEnum):
     def parse(cls, value: object) -> Level:
         """Accept 1/2/3, '初级'/'中级'/'高级', 'junior'/'intermediate'/'senior'."""
         text = _strip(str(value)).lower() if not isinstance(value, int) else str(value)
-        aliases = {
-            "1": 1,
-            "初级": 1,
-            "初": 1,
-            "junior": 1,
-            "primary": 1,
-            "2": 2,
-            "中级": 2,
-            "中": 2,
-            "intermediate": 2,
-            "3": 3,
-            "高级": 3,
-            "高": 3,
-            "senior": 3,
-            "advanced": 3,
-        }
-        if text not in aliases:
+        if text not in _LEVEL_ALIASES:
             raise ValueError(f"unknown level {value!r}; use 初级/中级/高级 or 1/2/3")
-        return cls(aliases[text])
+        return cls(_LEVEL_ALIASES[text])
+
+
+_LEVEL_ALIASES = {
+    "1": 1,
+    "初级": 1,
+    "初": 1,
+    "junior": 1,
+    "primary": 1,
+    "2": 2,
+    "中级": 2,
+    "中": 2,
+    "intermediate": 2,
+    "3": 3,
+    "高级": 3,
+    "高": 3,
+    "senior": 3,
+    "advanced": 3,
+}
 
 
 def _level(value: Any) -> Any:
@@ -259,6 +262,17 @@ REGISTRATION_TRANSITIONS: dict[RegistrationStatus, frozenset[RegistrationStatus]
 
 def can_transition(old: RegistrationStatus, new: RegistrationStatus) -> bool:
     return old == new or new in REGISTRATION_TRANSITIONS[old]
+
+
+def transition_sources(new: RegistrationStatus) -> frozenset[RegistrationStatus]:
+    """Every status a registration may move to ``new`` from (itself included). The outbox
+    moves rows only from these (``gateway.outbox._transition``), in the UPDATE itself."""
+    return frozenset(old for old in RegistrationStatus if can_transition(old, new))
+
+
+class IllegalTransition(RuntimeError):
+    """A registration asked to move along a transition REGISTRATION_TRANSITIONS does not
+    allow: a bug in the core, never a user's or an organization's fault; nothing is changed."""
 
 
 class Registration(Record):

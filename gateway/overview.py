@@ -20,7 +20,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue import Catalogue
-from gateway.masking import mask_id, mask_text
+from gateway.fieldcrypt import open_quarantine
+from gateway.keys import Keys
+from gateway.masking import mask_text
 from gateway.models import BEIJING, RegistrationStatus
 from gateway.store import tables as t
 
@@ -141,7 +143,7 @@ async def registrations(
         reg.updated_at,
         cand.id.label("candidate_id"),
         cand.name,
-        cand.id_number,
+        cand.id_masked,
         cand.student_number,
         cand.major,
         cand.class_name,
@@ -156,7 +158,6 @@ async def registrations(
     out = []
     for r in await conn.execute(q):
         item = dict(r._mapping)
-        item["id_masked"] = mask_id(item.pop("id_number"))
         item["reason"] = mask_text(item["reason"]) if item["reason"] else None
         out.append(item)
     return out
@@ -199,13 +200,13 @@ async def quarantine_list(conn: AsyncConnection, limit: int = MAX_ROWS) -> list[
     return [{**dict(r._mapping), "error": mask_text(r.error)} for r in rows]
 
 
-async def quarantine_item(conn: AsyncConnection, item: int) -> dict[str, Any] | None:
+async def quarantine_item(conn: AsyncConnection, item: int, keys: Keys) -> dict[str, Any] | None:
     row = (await conn.execute(select(t.quarantine).where(t.quarantine.c.id == item))).first()
     if row is None:
         return None
     out = dict(row._mapping)
     out["error"] = mask_text(out["error"])
-    payload = mask_text(out["payload"])
+    payload = mask_text(open_quarantine(keys, out))
     with contextlib.suppress(ValueError):
         payload = json.dumps(json.loads(payload), ensure_ascii=False, indent=2)
     out["payload"] = payload

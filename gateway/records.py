@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue import Catalogue
 from gateway.contract import Invalid
+from gateway.fieldcrypt import seal_quarantine
+from gateway.keys import Keys
 from gateway.masking import mask_id, mask_text
 from gateway.models import CertificateRecord, CertificateStatus, ScoreRecord
 from gateway.store import tables as t
@@ -110,14 +112,17 @@ async def quarantine(
     run_id: int | None,
     bad: Iterable[tuple[str, str]],
     now: datetime,
+    keys: Keys,
 ) -> int:
+    """Keep what did not validate for inspection; the raw payload is sealed (it may hold an ID
+    number or a mobile), bound to organization and stream (``quarantine_payload``)."""
     rows = [
         {
             "organization": organization,
             "stream": stream,
             "run_id": run_id,
             "error": reason,
-            "payload": payload,
+            "payload": seal_quarantine(keys, payload, organization, stream),
             "created_at": now,
         }
         for payload, reason in bad
@@ -487,20 +492,26 @@ async def withdraw_unlisted(
     organization: str,
     listed: set[str],
     *,
+    read_since: datetime,
     run_id: int | None,
     now: datetime,
 ) -> list[Withdrawn]:
     """Mark ``withdrawn`` every valid certificate of ``organization`` not in ``listed``.
 
     Call it only after a complete read (every current certificate was listed, ``listed`` holds
-    their numbers). Cost: one select of the organization's valid certificates (numbers only),
-    then a few statements for the difference, however many were listed: never one per record.
-    Revoked certificates stay revoked (a revocation says more than a disappearance).
+    their numbers) that began at ``read_since``. A certificate stored or changed since then (a
+    webhook, another run) is left alone: the read may have passed its place in the list before
+    it existed; the next complete read decides. Cost: one select of the organization's valid
+    certificates (numbers only), then a few statements for the difference, however many were
+    listed: never one per record. Revoked certificates stay revoked (a revocation says more
+    than a disappearance).
     """
     c = t.certificates
     rows = await conn.execute(
         select(c.c.id, c.c.number, c.c.id_hash).where(
-            c.c.organization == organization, c.c.status == CertificateStatus.VALID.value
+            c.c.organization == organization,
+            c.c.status == CertificateStatus.VALID.value,
+            c.c.updated_at < read_since,
         )
     )
     reason = f"withdrawn: no longer listed by {organization} (complete read, run {run_id})"

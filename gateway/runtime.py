@@ -37,6 +37,7 @@ from gateway.http import OrgClient, build_client
 from gateway.keys import Keys, bind, load, resolve_path
 from gateway.masking import add_secrets
 from gateway.plugins import LoadedSpec, PluginHost, load_plugins
+from gateway.privacy import seal_pending
 from gateway.settings import (
     OrganizationSettings,
     Settings,
@@ -249,6 +250,7 @@ async def open_gateway(
     try:
         async with db.begin() as conn:
             await bind(conn, keys)
+        await seal_pending(db, keys)  # a database from before encryption, batch by batch
     except BaseException:
         await db.dispose()
         raise

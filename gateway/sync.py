@@ -271,6 +271,7 @@ async def _run_stream(
     decision: Decision | None = None
     # numbers a certificates read listed, while it can still turn out a clean snapshot
     listed: set[str] | None = set() if model is CertificateRecord and since is None else None
+    read_since = datetime.now(UTC)
     complete = False
     while True:
         try:
@@ -285,7 +286,7 @@ async def _run_stream(
                     if progress is not None:
                         progress(org.name, stream, len(page.records))
             if complete and listed is not None and not report.quarantined:
-                await _withdraw(gw, org, listed, run_id, report, credit)
+                await _withdraw(gw, org, listed, read_since, run_id, report, credit)
             report.status = "ok"
             break
         except Exception as exc:  # the failure policy decides; see gateway.failures
@@ -339,7 +340,7 @@ async def apply_page(
     converted: list[Any] = []
     reversed_: list[Any] = []
     async with gw.db.begin() as conn:
-        result.quarantined = await quarantine(conn, org.name, stream, run_id, bad, now)
+        result.quarantined = await quarantine(conn, org.name, stream, run_id, bad, now, gw.keys)
         if model is ScoreRecord:
             await apply_scores(
                 conn,
@@ -385,6 +386,7 @@ async def _withdraw(
     gw: Gateway,
     org: Organization,
     listed: set[str],
+    read_since: datetime,
     run_id: int,
     report: StreamReport,
     credit: CreditHook | None,
@@ -400,7 +402,7 @@ async def _withdraw(
     reversed_: list[Any] = []
     async with gw.db.begin() as conn:
         gone: list[Withdrawn] = await withdraw_unlisted(
-            conn, org.name, listed, run_id=run_id, now=now
+            conn, org.name, listed, read_since=read_since, run_id=run_id, now=now
         )
         if gone and credit is not None:
             converted, reversed_ = await credit.reconcile(
@@ -549,3 +551,14 @@ async def finish_run(gw: Gateway, report: SyncReport) -> None:
         ]
         if rows:
             await conn.execute(t.sync_run_streams.insert(), rows)
+
+
+async def mark_run_failed(gw: Gateway, run_id: int) -> None:
+    """A run whose streams all succeeded but whose other work (issuance) did not: ``partial``,
+    so ``xgate runs`` never shows it as ``ok``."""
+    async with gw.db.begin() as conn:
+        await conn.execute(
+            t.sync_runs.update()
+            .where(t.sync_runs.c.id == run_id, t.sync_runs.c.status == "ok")
+            .values(status="partial")
+        )

@@ -12,6 +12,7 @@ import pytest
 from benchmarks import (
     crash_harness,
     fault_soak,
+    intake_bounds,
     intake_check,
     latency_bound,
     memory,
@@ -44,6 +45,11 @@ CASES: list[tuple[str, Main, list[str]]] = [
         "reports",
         reports.main,
         ["--students", "200", "--scores", "500", "--rounds", "1", "--db", "sqlite"],
+    ),
+    (
+        "intake_bounds",
+        intake_bounds.main,
+        ["--rows", "60", "--limit", "20", "--unpacked-mb", "1"],
     ),
     ("snapshot_withdrawal", snapshot_withdrawal.main, ["--certificates", "500"]),
     ("fault_soak", fault_soak.main, ["--people", "30", "--nights", "2"]),

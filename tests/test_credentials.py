@@ -122,6 +122,8 @@ async def test_badge_valid_tampered_then_revoked_by_sync(make_gateway, tmp_path)
         path = write(tmp_path / "badge.json", issued[0].file())
         verdict = await verify_file(path)
         assert verdict.status == "valid", verdict.problems
+        assert (await verify_file(path, issuer=doc["issuer"]["id"])).status == "valid"
+        assert (await verify_file(path, issuer="did:web:other.edu.cn")).status == "invalid"
 
         for change in (
             lambda p: p.__setitem__("name", "伪造证书"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +127,46 @@ async def test_unwritable_export_records_nothing(make_gateway, tmp_path) -> None
             assert (await conn.execute(select(t.credit_export_items))).first() is None
         again = await export_credit(gw, tmp_path / "ok.xlsx")
         assert again.outcomes and again.entries
+
+
+def test_cli_export_issue_revoke(db_target: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from gateway.cli.main import app
+    from tests.test_credit_cli import RULES, on_db
+
+    monkeypatch.chdir(tmp_path)
+    env = {**db_target.env(), "XGATE_RULES_FILE": str(RULES)}
+
+    def xgate(*args: str) -> tuple[int, str]:
+        done = CliRunner().invoke(app, list(args), env=env)
+        return done.exit_code, done.output
+
+    assert xgate("db", "upgrade")[0] == 0
+
+    async def seed(conn: Any) -> None:
+        await ensure_accounts(conn, [(A, "110105********002X", "张三", "student")])
+        await add_certificate(conn, A, "BF-1", level=2)
+        await reconcile_accounts(conn, [A], rules(), run_id=None, now=NOW)
+
+    on_db(db_target, seed)
+    code, out = xgate("credits", "export", "-o", str(tmp_path / "e.xlsx"), "--json")
+    assert code == 0 and json.loads(out)["outcomes"] == 1 and json.loads(out)["entries"] >= 1
+    code, out = xgate("credits", "export", "-o", str(tmp_path / "e2.csv"), "--format", "csv")
+    assert code == 0 and "0 outcome(s), 0 entries" in out
+    assert xgate("credits", "export", "-o", str(tmp_path / "x"), "--format", "pdf")[0] == 2
+
+    code, out = xgate("credentials", "issue", "--learner", A, "-o", str(tmp_path / "b.json"))
+    assert code == 0, out
+    token = json.loads((tmp_path / "b.json").read_text())["id"]
+    assert token.startswith("data:application/vc+jwt,")
+    urn = re.search(r"urn:uuid:[0-9a-f-]+", out)
+    assert urn
+    assert xgate("credentials", "revoke", urn.group(0), "--reason", "重发")[0] == 0
+    assert xgate("credentials", "revoke", urn.group(0), "--reason", "again")[0] == 2
+    code, out = xgate("credentials", "did")
+    assert code == 0 and json.loads(out)["id"] == "did:web:127.0.0.1%3A8080"
+    code, out = xgate("credentials", "verify", str(tmp_path / "e.xlsx"))
+    assert code == 2  # not a credential

@@ -75,6 +75,15 @@ def test_the_template_passes_every_check(pytester: pytest.Pytester) -> None:
     assert "does not declare the 'webhooks' capability" in run.message["test_webhooks_are_checked"]
 
 
+def test_page_number_helpers_keep_the_contract(pytester: pytest.Pytester) -> None:
+    """gateway.PageNumbers (overlap for a list by change time, snapshot for a list of current
+    certificates) passes every stream check, the snapshot one included."""
+    run = KitRun(pytester, "paged_helpers")
+    assert run.failed() == set(), {n: run.message[n] for n in run.failed()}
+    assert "test_snapshot_reads_list_everything" not in run.skipped()
+    assert "test_resume_from_a_stored_cursor" not in run.skipped()
+
+
 def test_a_page_number_cursor_that_skips_records_on_resume(pytester: pytest.Pytester) -> None:
     run = KitRun(pytester, "skipping_cursor")
     assert run.failed() == {"test_resume_from_a_stored_cursor"}

@@ -65,7 +65,7 @@ async def world(make_gateway: Any, tmp_path: Path) -> AsyncIterator[Any]:
                         for i, (n, name) in enumerate(people)
                         if n in holders
                     ],
-                    gw.hash_id,
+                    gw.keys,
                 )
             assert (await run_sync(gw)).ok
             await add_user(gw.db, "staff", "staff", PASSWORD)
@@ -224,7 +224,7 @@ async def test_codes_expire_and_a_new_code_cancels_the_old(make_gateway: Any) ->
                     Candidate(name="甲", id_number=person, student_number="20230001"),
                     Candidate(name="乙", id_number=stranger, student_number="20230002"),
                 ],
-                gw.hash_id,
+                gw.keys,
             )
         now = datetime(2026, 9, 1, tzinfo=UTC)
         old = await invite(gw.db, gw.hash_id(person), now=now)
@@ -321,3 +321,45 @@ async def xgate(*args: str) -> tuple[int, str]:
     )
     out, _ = await proc.communicate()
     return int(proc.returncode or 0), out.decode()
+
+
+async def test_staff_verify_and_recognise_in_the_console(make_gateway: Any, tmp_path: Path) -> None:
+    async with world(make_gateway, tmp_path) as client:
+        mine, other = client.certs[0], client.certs[1]
+        token = await sign_in(client, "staff")
+        r = await client.post(
+            "/api/verify",
+            json={"number": mine.number, "name": mine.holder_name},
+            headers={"X-CSRF-Token": token},
+        )
+        answer = await r.json()
+        assert r.status == 200 and answer["outcome"] == "valid" and answer["holder_matches"]
+        page = await client.get("/verify")
+        assert page.status == 200
+        form_token = await csrf_of(client, "/verify")
+        client.sim.revoke(other.number, "证书已注销")
+        _, other_number = await candidate_ref(client.gw, other.id_number)
+        r = await client.post(
+            "/recognise",
+            data={
+                "csrf_token": form_token,
+                "number": other.number,
+                "organization": "beifang",
+                "learner": other_number,
+            },
+        )
+        assert r.status == 400 and "证书已注销" in await r.text()
+        async with client.gw.db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        t.certificate_verifications.c.purpose,
+                        t.certificate_verifications.c.outcome,
+                        t.certificate_verifications.c.operator,
+                    ).order_by(t.certificate_verifications.c.id)
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("verify", "valid", "staff"),
+            ("recognition", "revoked", "staff"),
+        ]

@@ -234,3 +234,48 @@ async def test_a_correction_under_the_same_stamp_is_a_new_revision(make_gateway,
         org.scores = [score(ids[0], 70).model_copy(update={"revised_at": T0 - timedelta(days=1)})]
         again = await run_sync(gw, full=True)
         assert again.totals()["changed"] == 0
+
+
+async def test_a_certificate_stored_while_the_snapshot_was_read_is_not_withdrawn(
+    make_gateway,
+) -> None:
+    """A webhook (or another run) stores a certificate while the read is under way and the
+    read does not list it (the list lags, or the read had passed its place): it is current all
+    the same. Only the next complete read decides."""
+    from gateway.contract import Page
+    from gateway.sync import StreamReport, apply_page
+
+    ids = make_ids(9, seed=26)
+    async with make_gateway(orgs=ORGS) as gw:
+        org = fakeorg.org("fake")
+        org.snapshot = True
+        org.certificates = [cert(i, n) for i, n in enumerate(ids[:8])]
+        await run_sync(gw)
+        adapter = gw.organization("fake").adapter
+        real = adapter.certificates
+        pushed = cert(8, ids[8])
+
+        done: list[bool] = []
+
+        async def with_a_push(cursor: str | None) -> Any:
+            async for page in real(cursor):
+                yield page
+                if not done:  # after the first page: a webhook arrives (the list lags behind)
+                    done.append(True)
+                    report = StreamReport("fake", "webhook")
+                    pg = Page(records=[pushed], next_cursor=None)
+                    await apply_page(
+                        gw,
+                        gw.organization("fake"),
+                        "certificates",
+                        CertificateRecord,
+                        pg,
+                        0,
+                        report,
+                        None,
+                    )
+
+        adapter.certificates = with_a_push
+        report = await run_sync(gw)
+        assert report.totals()["withdrawn"] == 0
+        assert (await statuses(gw))["FK-00008"] == "valid"

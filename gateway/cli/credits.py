@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from gateway import private_files
 from gateway.cli import state
 from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
@@ -255,7 +256,7 @@ def transcript(
         if output is None:
             typer.echo(text, nl=False)
             return
-        output.write_text(text, encoding="utf-8")
+        private_files.write_text(output, text)
     else:
         output = output or Path(f"transcript-{tr.account.id_hash[:12]}.xlsx")
         try:

@@ -22,7 +22,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.errors import XgateError
 from gateway.masking import mask_text
@@ -99,6 +98,11 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         fail(str(exc), getattr(exc, "exit_code", EXIT_FAILURES))
     except KeyboardInterrupt:
         fail("interrupted", 130)
-    except SQLAlchemyError as exc:  # the database refused: say so, masked, without a traceback
+    except Exception as exc:
+        # the database refused: say so, masked, without a traceback (SQLAlchemy is imported
+        # only by commands that use a database, so it is looked up, not imported, here)
+        database = sys.modules.get("sqlalchemy.exc")
+        if database is None or not isinstance(exc, database.SQLAlchemyError):
+            raise
         reason = getattr(exc, "orig", None) or exc
         fail(f"database error: {type(reason).__name__}: {reason}", EXIT_FAILURES)

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
+from gateway import private_files
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
     EXIT_FAILURES,
     EXIT_INPUT,
@@ -19,7 +21,6 @@ from gateway.cli.output import (
     table,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 NumberArg = Annotated[str, typer.Argument(help="the certificate number")]
 
 credentials_app = typer.Typer(
@@ -111,7 +112,7 @@ def recognise(
 
 def _write(path: Path, data: dict[str, Any]) -> None:
     try:
-        path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        private_files.write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     except OSError as exc:
         fail(f"cannot write {path}: {exc}", EXIT_INPUT)
 
@@ -160,6 +161,10 @@ def verify_credential(
     status_list: Annotated[
         str | None, typer.Option("--status-list", help="the status list: a file or URL")
     ] = None,
+    issuer: Annotated[
+        str | None,
+        typer.Option("--issuer", help="accept only this issuer (did:web:...), e.g. the college"),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check a credential: signature, issuer key (did:web), validity period, status.
@@ -168,7 +173,7 @@ def verify_credential(
     from gateway.credentials.check import verify_file
 
     verdict = run_async(
-        lambda: verify_file(file, did_document=did_document, status_list=status_list)
+        lambda: verify_file(file, did_document=did_document, status_list=status_list, issuer=issuer)
     )
     summary = verdict.summary()
     if as_json:

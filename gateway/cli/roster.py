@@ -14,12 +14,12 @@ from typing import Annotated, Any
 import typer
 
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import EXIT_INPUT, console, fail, print_json, run_async, table
 from gateway.errors import XgateError
 from gateway.intake.problems import IntakeFileError
 
 app = typer.Typer(help="The registrar's student roster (学籍).", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 PROBLEMS_SHOWN = 50
 
 

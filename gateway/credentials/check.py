@@ -95,7 +95,9 @@ class Sources:
         did_document: str | None,
         status_list: str | None,
         transport: httpx.AsyncBaseTransport | None = None,
+        issuer: str | None = None,
     ) -> None:
+        self.issuer = issuer  # when given, only this DID's signature is accepted
         self.http: httpx.AsyncClient | None = None  # made on the first URL: files need none
         self.transport = transport
         self.did_document = did_document
@@ -227,6 +229,8 @@ async def check(token: str, sources: Sources, now: datetime | None = None) -> Ve
     try:
         payload, did = await verified_payload(token, sources)
         verdict.credential = payload
+        if sources.issuer and did != sources.issuer:
+            raise Invalid(f"signed by {did}, not by the expected issuer {sources.issuer}")
         verdict.checks.append(f"signature verifies with {did}'s published key")
         period = check_claims(payload, did, now)
         if period != "valid":
@@ -261,9 +265,10 @@ async def verify_file(
     status_list: str | None = None,
     now: datetime | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    issuer: str | None = None,
 ) -> Verdict:
     token = read_credential(path)
-    sources = Sources(did_document, status_list, transport)
+    sources = Sources(did_document, status_list, transport, issuer)
     try:
         return await check(token, sources, now)
     finally:

@@ -65,7 +65,7 @@ class ExampleOrgAdapter:
         if 400 <= response.status_code < 500:  # refused as a whole: nothing was registered
             code, message = self._error(response)
             raise RejectedError(
-                f"{self.organization}: plan {plan.code}: {message}",
+                f"plan {plan.code}: {message}",
                 code=code,
                 organization=self.organization,
             )
@@ -116,7 +116,7 @@ class ExampleOrgAdapter:
             items, more = data.get("items"), data.get("more")
             if not isinstance(items, list) or not isinstance(more, bool):
                 raise ContractError(
-                    f"{self.organization}: {path}: a page needs 'items' and 'more'",
+                    f"{path}: a page needs 'items' and 'more'",
                     payload=data,
                     organization=self.organization,
                 )
@@ -126,7 +126,7 @@ class ExampleOrgAdapter:
                 cursor = wire.position(items[-1])
             except (KeyError, TypeError, ValueError):
                 raise ContractError(
-                    f"{self.organization}: {path}: the last item has no changed_at/seq",
+                    f"{path}: the last item has no changed_at/seq",
                     payload=data,
                     organization=self.organization,
                 ) from None
@@ -164,7 +164,7 @@ class ExampleOrgAdapter:
                 cert = wire.certificate(self.organization, item.get("certificate"))
                 if isinstance(cert, Invalid):
                     raise ContractError(
-                        f"{self.organization}: issue: {cert.reason}",
+                        f"issue: {cert.reason}",
                         payload=item,
                         organization=self.organization,
                     )
@@ -193,7 +193,7 @@ class ExampleOrgAdapter:
         cert = wire.certificate(self.organization, data.get("certificate"))
         if isinstance(cert, Invalid):
             raise ContractError(
-                f"{self.organization}: verify: {cert.reason}",
+                f"verify: {cert.reason}",
                 payload=data,
                 organization=self.organization,
             )
@@ -223,7 +223,7 @@ class ExampleOrgAdapter:
         (xgate reconciles by look-up). After a read, a server error is transient (the stream
         resumes from its checkpoint next run) and a malformed body is a ``ContractError``.
         """
-        where = f"{self.organization}: {what}: HTTP {response.status_code}"
+        where = f"{what}: HTTP {response.status_code}"
         try:
             data = response.json() if response.status_code == 200 else None
         except ValueError:
