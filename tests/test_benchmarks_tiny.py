@@ -12,6 +12,7 @@ import pytest
 from benchmarks import (
     crash_harness,
     fault_soak,
+    intake_bounds,
     intake_check,
     latency_bound,
     memory,
@@ -39,6 +40,11 @@ CASES: list[tuple[str, Main, list[str]]] = [
     ("memory", memory.main, ["--large", "400", "--small", "200", "--page-size", "100"]),
     ("no_change", no_change.main, ["--orgs", "2", "--records", "300", "--page-size", "100"]),
     ("intake_check", intake_check.main, ["300", "--rounds", "1"]),
+    (
+        "intake_bounds",
+        intake_bounds.main,
+        ["--rows", "60", "--limit", "20", "--unpacked-mb", "1"],
+    ),
     ("snapshot_withdrawal", snapshot_withdrawal.main, ["--certificates", "500"]),
     ("fault_soak", fault_soak.main, ["--people", "30", "--nights", "2"]),
     ("crash_harness", crash_harness.main, ["--trials", "1", "--people", "10"]),

@@ -121,6 +121,20 @@ def show_preview(preview: Preview) -> None:
             ]
         ],
     )
+    _show_problems(preview)
+    _show_skipped(preview)
+    for note in preview.notes:
+        console.print(f"note: {note}", highlight=False)
+    console.print(
+        f"{preview.rows_total} rows: {preview.valid} valid, {preview.invalid} invalid, "
+        f"{preview.skipped} skipped (already registered) / 共{preview.rows_total}行：有效"
+        f"{preview.valid}行，有误{preview.invalid}行，跳过{preview.skipped}行",
+        highlight=False,
+    )
+
+
+def _show_problems(preview: Preview) -> None:
+    """The first problems, and how many more there are (all of them are in --json)."""
     if preview.problems:
         console.print(f"problems / 问题 ({len(preview.problems)}):", style="bold")
         for p in preview.problems[:PROBLEMS_SHOWN]:
@@ -136,6 +150,9 @@ def show_preview(preview: Preview) -> None:
                 highlight=False,
                 markup=False,
             )
+
+
+def _show_skipped(preview: Preview) -> None:
     if preview.skipped_rows:
         shown = preview.skipped_rows[:SKIPPED_SHOWN]
         table(
@@ -149,14 +166,6 @@ def show_preview(preview: Preview) -> None:
         if len(preview.skipped_rows) > len(shown):
             more = len(preview.skipped_rows) - len(shown)
             console.print(f"... and {more} more skipped rows (--json lists them all)")
-    for note in preview.notes:
-        console.print(f"note: {note}", highlight=False)
-    console.print(
-        f"{preview.rows_total} rows: {preview.valid} valid, {preview.invalid} invalid, "
-        f"{preview.skipped} skipped (already registered) / 共{preview.rows_total}行：有效"
-        f"{preview.valid}行，有误{preview.invalid}行，跳过{preview.skipped}行",
-        highlight=False,
-    )
 
 
 def check(

@@ -17,7 +17,7 @@ async def _users_page(request: web.Request, status: int = 200, **extra: object) 
     )
 
 
-@route("GET", "/users", ADMIN, name="users", nav="nav.users")
+@route("GET", "/users", ADMIN, name="users", nav="nav.users", order=90)
 async def users(request: web.Request) -> web.StreamResponse:
     return await _users_page(request)
 

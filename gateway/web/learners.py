@@ -36,7 +36,7 @@ async def _detail(request: web.Request) -> LearnerDetail | None:
     return found
 
 
-@route("GET", "/learners", PEOPLE, name="learners", nav="nav.learners")
+@route("GET", "/learners", PEOPLE, name="learners", nav="nav.learners", order=40)
 async def learners(request: web.Request) -> web.StreamResponse:
     return await render.page(request, "learners.html", hits=None, query="")
 
