@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue import Catalogue
 from gateway.fieldcrypt import open_quarantine
+from gateway.jobs.board import JobBoard, job_board
 from gateway.keys import Keys
 from gateway.masking import mask_text
 from gateway.models import BEIJING, RegistrationStatus
@@ -49,12 +50,14 @@ class Dashboard:
     organizations: list[OrgState]
     quarantined: int
     open_plans: list[dict[str, Any]]
+    jobs: JobBoard | None = None  # the job queue, when workers run on PostgreSQL
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "organizations": [vars(o) for o in self.organizations],
             "quarantined": self.quarantined,
             "open_plans": self.open_plans,
+            "jobs": self.jobs.as_dict() if self.jobs is not None else None,
         }
 
 
@@ -121,7 +124,7 @@ async def dashboard(
         states.setdefault(org, OrgState(org)).unsettled[status] = count
     quarantined = (await conn.execute(select(func.count()).select_from(t.quarantine))).scalar_one()
     plans = open_plans(catalogue, now.astimezone(BEIJING).date())
-    return Dashboard(list(states.values()), int(quarantined), plans)
+    return Dashboard(list(states.values()), int(quarantined), plans, await job_board(conn))
 
 
 async def registrations(

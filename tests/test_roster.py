@@ -226,6 +226,7 @@ def cli(db_target: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 @pytest.mark.storage
 def test_roster_commands(cli: Any, tmp_path: Path) -> None:
     path = roster_file(tmp_path / "roster.xlsx", [student(i) for i in range(3)])
+    assert cli("db", "upgrade")[0] == 0  # only db upgrade and demo create a database
     code, out = cli("roster", "import", str(path), "--json")
     assert code == 0, out
     data = json.loads(out)

@@ -363,3 +363,25 @@ async def test_staff_verify_and_recognise_in_the_console(make_gateway: Any, tmp_
             ("verify", "valid", "staff"),
             ("recognition", "revoked", "staff"),
         ]
+
+
+async def test_learner_page_has_a_verify_button_for_staff(
+    make_gateway: Any, tmp_path: Path
+) -> None:
+    async with world(make_gateway, tmp_path) as client:
+        mine = client.certs[0]
+        ref, _ = await candidate_ref(client.gw, mine.id_number)
+        await sign_in(client, "staff")
+        page = await (await client.get(f"/learners/{ref}")).text()
+        assert 'class="link verify-certificate"' in page and 'id="invite"' in page
+        token = await csrf_of(client, f"/learners/{ref}")
+        r = await client.post(
+            "/verify",
+            data={"csrf_token": token, "number": mine.number, "organization": "beifang"},
+        )
+        assert r.status == 200 and 'id="outcome"' in await r.text()
+        client.session.cookie_jar.clear()
+        await add_user(client.gw.db, "viewer", "viewer", PASSWORD)
+        await sign_in(client, "viewer")  # a viewer sees the record, not the staff buttons
+        page = await (await client.get(f"/learners/{ref}")).text()
+        assert "verify-certificate" not in page and 'id="invite"' not in page

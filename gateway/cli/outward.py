@@ -258,9 +258,8 @@ def invite(
         from gateway.credentials.issue import learner_hash
         from gateway.learner_access import invite as make
         from gateway.learner_access import invite_students
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             if learner is not None:
                 return [await make(gw.db, await learner_hash(gw, learner), by="cli")]
             return await invite_students(gw.db, by="cli")

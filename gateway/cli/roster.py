@@ -56,9 +56,8 @@ def import_cmd(
     if not parsed.problems:
 
         async def go() -> Any:
-            from gateway.runtime import open_gateway
 
-            async with open_gateway(state.CONFIG) as gw, gw.db.begin() as conn:
+            async with state.open_existing() as gw, gw.db.begin() as conn:
                 done = await import_roster(
                     conn,
                     parsed.rows,
@@ -139,9 +138,8 @@ def show(
     from gateway.roster.store import find_students, student_history
 
     async def go() -> Any:
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw, gw.db.connect() as conn:
+        async with state.open_existing() as gw, gw.db.connect() as conn:
             found = await find_students(conn, query.strip())
             return [(s, await student_history(conn, s["id"])) for s in found]
 
