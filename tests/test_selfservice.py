@@ -8,6 +8,8 @@ simulator standing in for the organization.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -152,6 +154,17 @@ async def test_learner_activates_sees_own_record_and_credential_follows_revocati
         assert await again.json(content_type=None) == first
         path = tmp_path / "my-badge.json"
         path.write_text(json.dumps(first))
+        # the holder can prove the badge is theirs: sha256(ID number + salt), never the number
+        body = first["id"].split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        ident = next(
+            i
+            for i in claims["credentialSubject"]["identifier"]
+            if i["identityType"] == "nationalIdentityNumber"
+        )
+        digest = hashlib.sha256((mine.id_number + ident["salt"]).encode()).hexdigest()
+        assert ident["identityHash"] == f"sha256${digest}"
+        assert mine.id_number not in json.dumps(claims)
         verdict = await verify_file(path)
         assert verdict.status == "valid", verdict.problems
 

@@ -144,7 +144,7 @@ async def fees_report(
         select(
             cd.c.name,
             func.coalesce(rs.c.student_number, cd.c.student_number),
-            func.coalesce(rs.c.id_masked, la.c.id_masked),
+            func.coalesce(rs.c.id_masked, cd.c.id_masked, la.c.id_masked),
             func.coalesce(rs.c.department, cd.c.department),
             func.coalesce(rs.c.major, cd.c.major),
             func.coalesce(rs.c.class_name, cd.c.class_name),
