@@ -222,6 +222,12 @@ class Gateway:
                     log.warning("closing adapter %s failed: %s", org.name, exc)
             await org.client.aclose()
         self._orgs.clear()
+        try:  # every run that appended to the ledger ends with a signed checkpoint
+            from gateway.credit.checkpoints import checkpoint_if_appended
+
+            await checkpoint_if_appended(self.db, self.keys)
+        except Exception as exc:  # closing must not mask the real outcome; verify reports it
+            log.warning("signing a ledger checkpoint failed: %s", exc)
         await self.db.dispose()
 
 

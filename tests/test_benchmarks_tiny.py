@@ -17,6 +17,7 @@ from benchmarks import (
     latency_bound,
     memory,
     no_change,
+    reports,
     snapshot_withdrawal,
     sync_throughput,
     worker_scaling,
@@ -40,6 +41,11 @@ CASES: list[tuple[str, Main, list[str]]] = [
     ("memory", memory.main, ["--large", "400", "--small", "200", "--page-size", "100"]),
     ("no_change", no_change.main, ["--orgs", "2", "--records", "300", "--page-size", "100"]),
     ("intake_check", intake_check.main, ["300", "--rounds", "1"]),
+    (
+        "reports",
+        reports.main,
+        ["--students", "200", "--scores", "500", "--rounds", "1", "--db", "sqlite"],
+    ),
     (
         "intake_bounds",
         intake_bounds.main,

@@ -356,6 +356,22 @@ audit_log = Table(
     Column("details", JSON),
 )
 
+# Signed ledger checkpoints (gateway.credit.checkpoints): the heads of every account at a moment,
+# their Merkle root, signed with the key file's Ed25519 ledger key.
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", TS, nullable=False),
+    Column("accounts", Integer, nullable=False),
+    Column("entries", Integer, nullable=False),
+    Column("max_entry_id", Integer, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("heads", Text, nullable=False),  # JSON [[id_hash, id_masked, head_seq, head_hash]]
+)
+
 
 # ---------------------------------------------------------------------------------------------
 # Issue 17 (web console: users, sessions): each issue keeps its tables in its own section so that

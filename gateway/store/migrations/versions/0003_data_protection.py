@@ -40,6 +40,19 @@ def upgrade() -> None:
     )
     for column in ("at", "actor", "action", "target"):
         op.create_index(f"ix_audit_log_{column}", "audit_log", [column])
+    op.create_table(
+        "ledger_checkpoints",
+        sa.Column("seq", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.Column("accounts", sa.Integer(), nullable=False),
+        sa.Column("entries", sa.Integer(), nullable=False),
+        sa.Column("max_entry_id", sa.Integer(), nullable=False),
+        sa.Column("root", sa.String(64), nullable=False),
+        sa.Column("signature", sa.String(128), nullable=False),
+        sa.Column("public_key", sa.String(64), nullable=False),
+        sa.Column("heads", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("seq", name="pk_ledger_checkpoints"),
+    )
     if op.get_bind().dialect.name == "sqlite":
         # batch mode rebuilds ``candidates``, which registrations reference: check at commit
         op.execute("PRAGMA defer_foreign_keys = ON")
@@ -69,4 +82,5 @@ def _fill_masked_ids() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("candidates") as batch:
         batch.drop_column("id_masked")
+    op.drop_table("ledger_checkpoints")
     op.drop_table("audit_log")
