@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from gateway.errors import ConfigurationError, InputError
@@ -60,6 +61,11 @@ async def test_sync_jobs_run_each_stream_and_a_broken_organization_fails_alone(
             await drain(gw, app)
             done = await statuses(app)
         assert done[("xgate.sync_stream", "fake:scores")] == "succeeded"
+        # this worker counted its jobs for /metrics
+        failed_runs = REGISTRY.get_sample_value(
+            "xgate_jobs_total", {"task": "xgate.sync_stream", "outcome": "failed"}
+        )
+        assert failed_runs is not None and failed_runs >= 1
         assert done[("xgate.sync_stream", "fake:certificates")] == "succeeded"
         assert done[("xgate.sync_stream", "other:scores")] == "failed"
         assert done[("xgate.sync_stream", "other:certificates")] == "succeeded"
