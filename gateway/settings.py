@@ -159,6 +159,12 @@ class Settings(BaseSettings):
     database_schema: str | None = Field(
         None, description="PostgreSQL schema to use (default: the server's search_path)"
     )
+    webhook_max_body: int = Field(
+        1024 * 1024, ge=1024, description="largest webhook body accepted, bytes (413 beyond)"
+    )
+    webhook_concurrency: int = Field(
+        16, ge=1, le=1024, description="webhook deliveries read at once (503 beyond)"
+    )
     keys_file: Path | None = Field(
         None, description="the key file (default: XGATE_KEYS, else xgate.keys here)"
     )
