@@ -4,8 +4,9 @@ A database gets N candidates (each with a learning account; 学号, names drawn 
 pool so a name finds several people) and registrations for a fifth of them in mixed states;
 the real console application (``build_app``) serves it on a loopback port and an API-token
 client asks, several times each: ``GET /api/dashboard``, ``POST /api/learners/search`` by
-学号, by name and by ID number, and ``GET /api/learners/{ref}`` (registrations, scores, certificates, transcript).
-The slowest median of those is compared with the 200 ms target, on SQLite and PostgreSQL:
+学号, by name and by ID number, and ``GET /api/learners/{ref}`` (registrations, scores,
+certificates, transcript). The slowest median of those is compared with the 200 ms target,
+on SQLite and PostgreSQL:
 
     python -m benchmarks.console_lookup [N] [--backend sqlite|postgresql|both]
 """
