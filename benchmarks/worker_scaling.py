@@ -53,6 +53,9 @@ class Run:
     records: int
     jobs: int
     cpu_busy: float  # share of the machine's CPU time that was busy during the run
+    worker_cpu: float  # CPU seconds the worker processes used during the run
+    postgres_cpu: float  # CPU seconds of the postgres processes (other users' too)
+    worker_rss_mb: float  # largest worker's resident memory at the end
 
     @property
     def throughput(self) -> float:
@@ -84,6 +87,40 @@ def write_config(folder: Path, urls: list[str], url: str, schema: str, page_size
     return path
 
 
+def process_cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) each live process has used so far."""
+    used = {}
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+            used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def cpu_between(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two readings by the processes alive at the second (a process started
+    in between counts whole; one that ended in between is lost: a lower bound)."""
+    return sum(max(0.0, used - before.get(pid, 0.0)) for pid, used in after.items())
+
+
+def postgres_pids() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/comm", encoding="ascii") as fh:
+                if fh.read().strip() == "postgres":
+                    found.append(int(entry))
+    return found
+
+
+def rss_mb(pid: int) -> float:
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def cpu_ticks() -> tuple[int, int]:
     """(busy, total) jiffies of the whole machine."""
     with open("/proc/stat", encoding="ascii") as fh:
@@ -93,7 +130,7 @@ def cpu_ticks() -> tuple[int, int]:
 
 
 @contextlib.asynccontextmanager
-async def workers(config: Path, n: int, concurrency: int) -> AsyncIterator[None]:
+async def workers(config: Path, n: int, concurrency: int) -> AsyncIterator[list[int]]:
     env = {**os.environ, "XGATE_CONFIG": str(config), "XGATE_KEYS": str(keys_file())}
     procs = [
         await asyncio.create_subprocess_exec(
@@ -109,7 +146,7 @@ async def workers(config: Path, n: int, concurrency: int) -> AsyncIterator[None]
         for _ in range(n)
     ]
     try:
-        yield
+        yield [p.pid for p in procs]
     finally:
         for proc in procs:
             with contextlib.suppress(ProcessLookupError):
@@ -138,10 +175,11 @@ async def run_once(
             async with (
                 open_gateway(settings=settings) as gw,
                 open_app(settings, schedules=False) as app,
-                workers(config, n, concurrency),
+                workers(config, n, concurrency) as pids,
             ):
                 await _until(conn, "SELECT count(*) FROM procrastinate_workers", n, 300)
                 busy0, total0 = cpu_ticks()
+                mine0, pg0 = process_cpu(pids), process_cpu(postgres_pids())
                 with Timer() as t:
                     jobs = await queue_now(app, gw, "sync")
                     await _until(
@@ -151,6 +189,8 @@ async def run_once(
                         1800,
                     )
                 busy1, total1 = cpu_ticks()
+                mine1, pg1 = process_cpu(pids), process_cpu(postgres_pids())
+                rss = max(rss_mb(pid) for pid in pids)
             stored = await conn.fetchval("SELECT count(*) FROM scores")
             failed = await conn.fetchval(
                 "SELECT count(*) FROM procrastinate_jobs WHERE status <> 'succeeded'"
@@ -159,7 +199,10 @@ async def run_once(
             await conn.close()
     if stored != len(urls) * records or failed:
         raise RuntimeError(f"{n} workers: {stored} records stored, {failed} jobs not succeeded")
-    return Run(n, t.seconds, stored, len(jobs), (busy1 - busy0) / max(1, total1 - total0))
+    busy = (busy1 - busy0) / max(1, total1 - total0)
+    return Run(
+        n, t.seconds, stored, len(jobs), busy, cpu_between(mine0, mine1), cpu_between(pg0, pg1), rss
+    )
 
 
 async def measure(
@@ -174,7 +217,9 @@ async def measure(
             run = await run_once(n, served.urls, Path(tmp), records, page_size, concurrency)
             print(
                 f"{n} worker(s): {run.seconds:6.2f} s, {run.throughput:7.0f} records/s, "
-                f"{run.jobs} jobs, machine CPU busy {run.cpu_busy:.0%}",
+                f"{run.jobs} jobs, machine CPU busy {run.cpu_busy:.0%}, workers' CPU "
+                f"{run.worker_cpu:.1f} s, postgres CPU {run.postgres_cpu:.1f} s (all users), "
+                f"worker RSS {run.worker_rss_mb:.0f} MB",
                 flush=True,
             )
             runs.append(run)

@@ -9,6 +9,8 @@
 - OutcomeUnknown (HTTP layer): a write may have reached the organization; the outbox marks the
   entry unknown and reconciles it by look-up, never by resending.
 - CircuitOpenError: the organization is paused after repeated failures; its work is deferred.
+
+What each caller does about them is decided in one place, ``gateway.failures.decide``.
 """
 
 from __future__ import annotations

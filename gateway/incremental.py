@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from gateway.contract import Invalid, Page
+from gateway.errors import ContractError
 from gateway.models import CertificateRecord, ScoreRecord
 
 T = TypeVar("T")
@@ -158,6 +159,9 @@ class PageNumbers:
         number = start
         while True:
             items, more = await fetch(number)
+            if more and not items:
+                # never "the end": a snapshot would then withdraw everything on later pages
+                raise ContractError(f"page {number} is empty but more pages are said to follow")
             fresh: list[Item] = []
             prints: list[str] = []
             for item in items:
@@ -167,7 +171,7 @@ class PageNumbers:
                     delivered.add(mark)
                     fresh.append(item)
             recent = [*recent, prints][-max(1, self.overlap) :]
-            ended = not more or not items
+            ended = not more
             # a finished read stays on its last page: the next night re-reads it for new rows
             cursor_out = self._encode(number, recent, ended)
             yield Page(records=fresh, next_cursor=cursor_out, complete=whole and ended)

@@ -8,7 +8,6 @@ sending the same request again: it returns the certificate already issued, never
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from sqlalchemy import and_, exists, select
 
 from gateway.contract import Capability
 from gateway.failures import Action, Kind, Operation, decide, log_failure
+from gateway.idempotency import issue_key as issue_key  # re-exported
 from gateway.models import IssueOutcome, IssueRequest
 from gateway.outbox import load_plan
 from gateway.people import candidate_from_row
@@ -26,13 +26,6 @@ from gateway.runtime import Gateway
 from gateway.store import tables as t
 
 log = logging.getLogger("xgate.issue")
-reg, sc, ir, cand, cert = (
-    t.registrations,
-    t.scores,
-    t.issue_requests,
-    t.candidates,
-    t.certificates,
-)
 
 
 @dataclass
@@ -52,48 +45,43 @@ class IssueReport:
         return not self.errors and self.unknown == 0
 
 
-def issue_key(organization: str, plan_code: str, id_hash: str) -> str:
-    digest = hashlib.sha256(f"issue\x1f{organization}\x1f{plan_code}\x1f{id_hash}".encode())
-    return f"xgi1-{digest.hexdigest()[:40]}"
-
-
 async def _queue(gw: Gateway, organization: str, plan_code: str | None) -> int:
     """Record an issue request for every passed, accepted registration without a certificate."""
     now = datetime.now(UTC)
     has_cert = exists().where(
         and_(
-            cert.c.organization == reg.c.organization,
-            cert.c.id_hash == cand.c.id_hash,
-            cert.c.certificate_code == sc.c.certificate_code,
+            t.certificates.c.organization == t.registrations.c.organization,
+            t.certificates.c.id_hash == t.candidates.c.id_hash,
+            t.certificates.c.certificate_code == t.scores.c.certificate_code,
         )
     )
     q = (
-        select(reg.c.id, reg.c.plan_code, cand.c.id_hash)
-        .join(cand, cand.c.id == reg.c.candidate_id)
+        select(t.registrations.c.id, t.registrations.c.plan_code, t.candidates.c.id_hash)
+        .join(t.candidates, t.candidates.c.id == t.registrations.c.candidate_id)
         .join(
-            sc,
+            t.scores,
             and_(
-                sc.c.organization == reg.c.organization,
-                sc.c.plan_code == reg.c.plan_code,
-                sc.c.id_hash == cand.c.id_hash,
+                t.scores.c.organization == t.registrations.c.organization,
+                t.scores.c.plan_code == t.registrations.c.plan_code,
+                t.scores.c.id_hash == t.candidates.c.id_hash,
             ),
         )
-        .outerjoin(ir, ir.c.registration_id == reg.c.id)
+        .outerjoin(t.issue_requests, t.issue_requests.c.registration_id == t.registrations.c.id)
         .where(
-            reg.c.organization == organization,
-            reg.c.status == "accepted",
-            sc.c.rule_passed.is_(True),
-            ir.c.id.is_(None),
+            t.registrations.c.organization == organization,
+            t.registrations.c.status == "accepted",
+            t.scores.c.rule_passed.is_(True),
+            t.issue_requests.c.id.is_(None),
             ~has_cert,
         )
     )
     if plan_code:
-        q = q.where(reg.c.plan_code == plan_code)
+        q = q.where(t.registrations.c.plan_code == plan_code)
     async with gw.db.begin() as conn:
         rows = list(await conn.execute(q))
         if rows:
             await conn.execute(
-                ir.insert(),
+                t.issue_requests.insert(),
                 [
                     {
                         "idempotency_key": issue_key(organization, r.plan_code, r.id_hash),
@@ -114,19 +102,22 @@ async def _open_requests(gw: Gateway, organization: str, plan_code: str | None) 
     request, so it answers with the certificate already issued."""
     q = (
         select(
-            ir.c.id.label("ir_id"),
-            ir.c.idempotency_key,
-            reg.c.plan_code,
-            reg.c.org_registration_id,
-            cand,
+            t.issue_requests.c.id.label("ir_id"),
+            t.issue_requests.c.idempotency_key,
+            t.registrations.c.plan_code,
+            t.registrations.c.org_registration_id,
+            t.candidates,
         )
-        .join(reg, reg.c.id == ir.c.registration_id)
-        .join(cand, cand.c.id == reg.c.candidate_id)
-        .where(reg.c.organization == organization, ir.c.status.in_(("pending", "sent", "unknown")))
-        .order_by(ir.c.id)
+        .join(t.registrations, t.registrations.c.id == t.issue_requests.c.registration_id)
+        .join(t.candidates, t.candidates.c.id == t.registrations.c.candidate_id)
+        .where(
+            t.registrations.c.organization == organization,
+            t.issue_requests.c.status.in_(("pending", "sent", "unknown")),
+        )
+        .order_by(t.issue_requests.c.id)
     )
     if plan_code:
-        q = q.where(reg.c.plan_code == plan_code)
+        q = q.where(t.registrations.c.plan_code == plan_code)
     async with gw.db.connect() as conn:
         return [dict(r) for r in (await conn.execute(q)).mappings()]
 
@@ -134,8 +125,8 @@ async def _open_requests(gw: Gateway, organization: str, plan_code: str | None) 
 async def _set(gw: Gateway, ids: list[int], status: str, **values: Any) -> None:
     async with gw.db.begin() as conn:
         await conn.execute(
-            ir.update()
-            .where(ir.c.id.in_(ids))
+            t.issue_requests.update()
+            .where(t.issue_requests.c.id.in_(ids))
             .values(status=status, updated_at=datetime.now(UTC), **values)
         )
 
@@ -165,7 +156,7 @@ async def issue_for(
                 IssueRequest(
                     idempotency_key=r["idempotency_key"],
                     plan=plan,
-                    candidate=candidate_from_row(r),
+                    candidate=candidate_from_row(r, gw.keys),
                     org_registration_id=r["org_registration_id"],
                 )
                 for r in batch
@@ -217,16 +208,16 @@ async def _record(
         certificates = []
         for row in batch:
             o = by_key.get(row["idempotency_key"])
-            where = ir.c.id == row["ir_id"]
+            where = t.issue_requests.c.id == row["ir_id"]
             if o is None:
                 await conn.execute(
-                    ir.update().where(where).values(status="unknown", updated_at=now)
+                    t.issue_requests.update().where(where).values(status="unknown", updated_at=now)
                 )
                 report.unknown += 1
             elif o.issued and o.certificate is not None:
                 certificates.append(o.certificate)
                 await conn.execute(
-                    ir.update()
+                    t.issue_requests.update()
                     .where(where)
                     .values(
                         status="issued", certificate_number=o.certificate.number, updated_at=now
@@ -235,7 +226,7 @@ async def _record(
                 report.issued += 1
             else:
                 await conn.execute(
-                    ir.update()
+                    t.issue_requests.update()
                     .where(where)
                     .values(status="refused", reason=o.reason, updated_at=now)
                 )

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.credit.transcript import Transcript, build_transcript
 from gateway.idnumber import IdNumberError, normalise, parse_resident_id
-from gateway.masking import mask_id
 from gateway.store import tables as t
 
 MAX_HITS = 50
@@ -66,7 +65,7 @@ def _candidate_hit(r: Any, on_roster: Any = None) -> LearnerHit:
     return LearnerHit(
         f"c{r.id}",
         r.name,
-        mask_id(r.id_number),
+        r.id_masked or "",
         school.student_number,
         school.department,
         school.major,
@@ -93,7 +92,7 @@ _CAND = (
     t.candidates.c.id,
     t.candidates.c.id_hash,
     t.candidates.c.name,
-    t.candidates.c.id_number,
+    t.candidates.c.id_masked,
     t.candidates.c.student_number,
     t.candidates.c.department,
     t.candidates.c.major,

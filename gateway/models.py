@@ -264,6 +264,17 @@ def can_transition(old: RegistrationStatus, new: RegistrationStatus) -> bool:
     return old == new or new in REGISTRATION_TRANSITIONS[old]
 
 
+def transition_sources(new: RegistrationStatus) -> frozenset[RegistrationStatus]:
+    """Every status a registration may move to ``new`` from (itself included). The outbox
+    moves rows only from these (``gateway.outbox._transition``), in the UPDATE itself."""
+    return frozenset(old for old in RegistrationStatus if can_transition(old, new))
+
+
+class IllegalTransition(RuntimeError):
+    """A registration asked to move along a transition REGISTRATION_TRANSITIONS does not
+    allow: a bug in the core, never a user's or an organization's fault; nothing is changed."""
+
+
 class Registration(Record):
     schema_name: ClassVar[str] = "registration"
     organization: str

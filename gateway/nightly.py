@@ -21,7 +21,7 @@ from gateway.credit.rules import load_rules
 from gateway.failures import Kind
 from gateway.issuance import IssueReport, issue_all
 from gateway.runtime import Gateway
-from gateway.sync import ProgressFn, SyncReport, run_sync, start_run
+from gateway.sync import ProgressFn, SyncReport, mark_run_failed, run_sync, start_run
 
 FAILED_STATUSES = ("failed", "deferred")
 
@@ -141,5 +141,7 @@ async def run_nightly(
         if report.issued:  # pull what was just issued
             more = await run_sync(gw, organizations=names, run_id=run_id, progress=progress)
             report.sync.streams += [s for s in more.streams if s.records or s.status != "ok"]
+    if not all(r.ok for r in report.issuance):
+        await mark_run_failed(gw, run_id)
     gw.db.check_intact()
     return report

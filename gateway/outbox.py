@@ -13,43 +13,43 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.clock import as_utc, utcnow
 from gateway.failures import Action, Kind, Operation, decide, log_failure
+from gateway.idempotency import registration_key
 from gateway.models import (
     Candidate,
     ExamPlan,
+    IllegalTransition,
     Registration,
     RegistrationOutcome,
     RegistrationRequest,
     RegistrationStatus,
+    transition_sources,
 )
 from gateway.people import candidate_from_row, upsert_candidates
 from gateway.runtime import Gateway
 from gateway.store import tables as t
 
 log = logging.getLogger("xgate.outbox")
-S = RegistrationStatus
 LEASE = timedelta(hours=2)  # longer than any batch: upload, job polling, retries
-reg = t.registrations
+registrations = t.registrations
 
 
-def idempotency_key(organization: str, plan_code: str, id_hash: str) -> str:
-    """Stable across runs and machines: the same person, plan and organization -> same key."""
-    digest = hashlib.sha256(f"{organization}\x1f{plan_code}\x1f{id_hash}".encode()).hexdigest()
-    return f"xg1-{digest[:40]}"
+#: stable across runs and machines: the same person, plan and organization -> same key
+idempotency_key = registration_key
 
 
 @dataclass(frozen=True)
@@ -94,10 +94,6 @@ class ReconcileReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -114,7 +110,7 @@ def _abandoned(owner: str | None, lease_until: datetime | None, now: datetime) -
         return True
     if _owner_local(owner):
         return False
-    return (_aware(lease_until) or now) < now
+    return (as_utc(lease_until) or now) < now
 
 
 def _owner_dead(owner: str | None) -> bool:
@@ -135,12 +131,6 @@ def _owner_dead(owner: str | None) -> bool:
     except PermissionError:
         return False
     return False
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 async def ensure_plan(conn: AsyncConnection, plan: ExamPlan) -> None:
@@ -197,11 +187,21 @@ async def _transition(
     detail: str | None = None,
     **values: Any,
 ) -> None:
+    """Move registrations to ``status``, only along REGISTRATION_TRANSITIONS (checked in the
+    UPDATE itself, so a concurrent move cannot slip past it), with one event each."""
     if not ids:
         return
-    await conn.execute(
-        reg.update().where(reg.c.id.in_(ids)).values(status=status.value, updated_at=now, **values)
+    sources = [s.value for s in transition_sources(status)]
+    moved = await conn.execute(
+        registrations.update()
+        .where(registrations.c.id.in_(ids), registrations.c.status.in_(sources))
+        .values(status=status.value, updated_at=now, **values)
     )
+    if moved.rowcount != len(set(ids)):
+        raise IllegalTransition(
+            f"{len(set(ids)) - moved.rowcount} registration(s) may not become {status.value} "
+            "from their current status"
+        )
     await conn.execute(
         t.registration_events.insert(),
         [{"registration_id": i, "status": status.value, "detail": detail, "at": now} for i in ids],
@@ -217,85 +217,78 @@ async def enqueue(
     submission_id: int | None = None,
 ) -> list[Enqueued]:
     """Commit the intent to register each candidate; existing intents are left as they are."""
-    now = _now()
-    out: list[Enqueued] = []
+    now = utcnow()
     async with gw.db.begin() as conn:
         await ensure_plan(conn, plan)
-        ids = await upsert_candidates(conn, [i.candidate for i in items], gw.hash_id, now)
+        ids = await upsert_candidates(conn, [i.candidate for i in items], gw.keys, now)
         keys = {
             idempotency_key(organization, plan.code, gw.hash_id(i.candidate.id_number)): i
             for i in items
         }
-        existing = {
-            r.idempotency_key: r
-            for r in await conn.execute(
-                select(reg.c.id, reg.c.idempotency_key, reg.c.status).where(
-                    reg.c.idempotency_key.in_(list(keys))
-                )
-            )
-        }
-        new_rows = []
-        for key, item in keys.items():
-            if key in existing:
-                continue
-            new_rows.append(
-                {
-                    "idempotency_key": key,
-                    "organization": organization,
-                    "plan_code": plan.code,
-                    "candidate_id": ids[gw.hash_id(item.candidate.id_number)],
-                    "status": S.PENDING.value,
-                    "fee": item.fee,
-                    "fee_waived": item.fee_waived,
-                    "resit": item.resit,
-                    "attempts": 0,
-                    "submission_id": submission_id,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+        existing = await _by_key(conn, keys)
+        new_rows = [
+            {
+                "idempotency_key": key,
+                "organization": organization,
+                "plan_code": plan.code,
+                "candidate_id": ids[gw.hash_id(item.candidate.id_number)],
+                "status": RegistrationStatus.PENDING.value,
+                "fee": item.fee,
+                "fee_waived": item.fee_waived,
+                "resit": item.resit,
+                "attempts": 0,
+                "submission_id": submission_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for key, item in keys.items()
+            if key not in existing
+        ]
         if new_rows:
-            await conn.execute(reg.insert(), new_rows)
-        rows = {
-            r.idempotency_key: r
-            for r in await conn.execute(
-                select(reg.c.id, reg.c.idempotency_key, reg.c.status).where(
-                    reg.c.idempotency_key.in_(list(keys))
-                )
-            )
-        }
-        created = {r["idempotency_key"] for r in new_rows}
-        if created:
-            await conn.execute(
-                t.registration_events.insert(),
-                [
-                    {
-                        "registration_id": rows[k].id,
-                        "status": S.PENDING.value,
-                        "detail": "enqueued",
-                        "at": now,
-                    }
-                    for k in created
-                ],
-            )
-        for key in keys:
-            row = rows[key]
-            out.append(Enqueued(key, row.id, S(row.status), key in created))
-    return out
+            await conn.execute(registrations.insert(), new_rows)
+        rows = await _by_key(conn, keys)
+        created = {str(r["idempotency_key"]) for r in new_rows}
+        await _enqueued_events(conn, [rows[k].id for k in created], now)
+    return [
+        Enqueued(key, rows[key].id, RegistrationStatus(rows[key].status), key in created)
+        for key in keys
+    ]
+
+
+async def _by_key(conn: AsyncConnection, keys: Iterable[str]) -> dict[str, Any]:
+    """Registrations by idempotency key: id and status."""
+    columns = (registrations.c.id, registrations.c.idempotency_key, registrations.c.status)
+    found = await conn.execute(
+        select(*columns).where(registrations.c.idempotency_key.in_(list(keys)))
+    )
+    return {r.idempotency_key: r for r in found}
+
+
+async def _enqueued_events(conn: AsyncConnection, ids: list[int], now: datetime) -> None:
+    if ids:
+        pending = RegistrationStatus.PENDING.value
+        await conn.execute(
+            t.registration_events.insert(),
+            [
+                {"registration_id": i, "status": pending, "detail": "enqueued", "at": now}
+                for i in ids
+            ],
+        )
 
 
 async def _claim(
     gw: Gateway, organization: str, plan_code: str | None, limit: int, owner: str
 ) -> tuple[str, list[dict[str, Any]]] | None:
     """Mark up to ``limit`` pending entries of one plan as sent by us, and commit that."""
-    now = _now()
+    now = utcnow()
     async with gw.db.begin() as conn:
-        q = select(reg.c.id, reg.c.plan_code).where(
-            reg.c.organization == organization, reg.c.status == S.PENDING.value
+        q = select(registrations.c.id, registrations.c.plan_code).where(
+            registrations.c.organization == organization,
+            registrations.c.status == RegistrationStatus.PENDING.value,
         )
         if plan_code:
-            q = q.where(reg.c.plan_code == plan_code)
-        q = q.order_by(reg.c.plan_code, reg.c.id).limit(limit)
+            q = q.where(registrations.c.plan_code == plan_code)
+        q = q.order_by(registrations.c.plan_code, registrations.c.id).limit(limit)
         if not gw.db.is_sqlite:
             q = q.with_for_update(skip_locked=True)
         picked = list(await conn.execute(q))
@@ -306,27 +299,34 @@ async def _claim(
         await _transition(
             conn,
             ids,
-            S.SENT,
+            RegistrationStatus.SENT,
             now,
             "claimed for sending",
             lease_owner=owner,
             lease_until=now + LEASE,
-            attempts=reg.c.attempts + 1,
+            attempts=registrations.c.attempts + 1,
         )
-        rows = await conn.execute(_with_candidate().where(reg.c.id.in_(ids)).order_by(reg.c.id))
+        rows = await conn.execute(
+            _with_candidate().where(registrations.c.id.in_(ids)).order_by(registrations.c.id)
+        )
         return plan, [dict(r) for r in rows.mappings()]
 
 
 def _with_candidate() -> Any:
     """Outbox rows joined with their candidate; the registration id is ``reg_id``."""
     return select(
-        reg.c.id.label("reg_id"), reg.c.idempotency_key, reg.c.plan_code, t.candidates
-    ).join(t.candidates, t.candidates.c.id == reg.c.candidate_id)
+        registrations.c.id.label("reg_id"),
+        registrations.c.idempotency_key,
+        registrations.c.plan_code,
+        t.candidates,
+    ).join(t.candidates, t.candidates.c.id == registrations.c.candidate_id)
 
 
-def _request(plan: ExamPlan, row: dict[str, Any]) -> RegistrationRequest:
+def _request(gw: Gateway, plan: ExamPlan, row: dict[str, Any]) -> RegistrationRequest:
     return RegistrationRequest(
-        idempotency_key=row["idempotency_key"], plan=plan, candidate=candidate_from_row(row)
+        idempotency_key=row["idempotency_key"],
+        plan=plan,
+        candidate=candidate_from_row(row, gw.keys),
     )
 
 
@@ -338,7 +338,7 @@ async def _record(
     report: DeliveryReport,
 ) -> list[Registration]:
     by_key = {o.idempotency_key: o for o in outcomes}
-    now = _now()
+    now = utcnow()
     accepted: list[Registration] = []
     async with gw.db.begin() as conn:
         unknown_ids = []
@@ -359,14 +359,14 @@ async def _record(
                 lease_owner=None,
                 lease_until=None,
             )
-            if o.status is S.ACCEPTED:
+            if o.status is RegistrationStatus.ACCEPTED:
                 report.accepted += 1
             else:
                 report.rejected += 1
         await _transition(
             conn,
             unknown_ids,
-            S.UNKNOWN,
+            RegistrationStatus.UNKNOWN,
             now,
             "no answer for this candidate",
             lease_owner=None,
@@ -376,7 +376,7 @@ async def _record(
     plan_code = rows[0].get("plan_code") if rows else None
     for row in rows:
         o = by_key.get(row["idempotency_key"])
-        if o is not None and o.status is S.ACCEPTED:
+        if o is not None and o.status is RegistrationStatus.ACCEPTED:
             accepted.append(
                 Registration(
                     organization=organization,
@@ -395,7 +395,7 @@ async def _release(
 ) -> None:
     async with gw.db.begin() as conn:
         await _transition(
-            conn, ids, status, _now(), detail, lease_owner=None, lease_until=None, **values
+            conn, ids, status, utcnow(), detail, lease_owner=None, lease_until=None, **values
         )
 
 
@@ -408,16 +408,18 @@ async def _settle_failure(
     log_failure(log, f"{organization}: register", exc, decision)
     if decision.action is Action.REJECT:
         code = getattr(exc, "code", None)
-        await _release(gw, ids, S.REJECTED, str(exc), reason_code=code, reason=str(exc))
+        await _release(
+            gw, ids, RegistrationStatus.REJECTED, str(exc), reason_code=code, reason=str(exc)
+        )
         report.rejected += len(ids)
         return False
     if decision.action is Action.UNKNOWN:
         reason = f"outcome unknown: {decision.reason}"
-        await _release(gw, ids, S.UNKNOWN, reason, reason=reason)
+        await _release(gw, ids, RegistrationStatus.UNKNOWN, reason, reason=reason)
         report.unknown += len(ids)
     else:  # certainly not sent: back to pending, with the reason ``xgate outbox`` shows
         reason = f"not sent ({decision.action.value}): {decision.reason}"
-        await _release(gw, ids, S.PENDING, reason, reason=reason)
+        await _release(gw, ids, RegistrationStatus.PENDING, reason, reason=reason)
         report.sent -= len(ids)
         if decision.action is Action.DEFER:
             report.deferred += len(ids)
@@ -443,42 +445,17 @@ async def deliver(
     lost before the organization acted) leaves them pending for the next delivery instead of
     recursing without end.
     """
-    org = gw.organization(organization)
     report = DeliveryReport(organization)
     settled = await reconcile(gw, organization)
     report.reconciled = settled.accepted + settled.rejected + settled.requeued
     report.errors += settled.errors
     owner = _owner()
-    while True:
-        claim = await _claim(gw, organization, plan_code, org.spec.batch_size, owner)
-        if claim is None:
+    batch_size = gw.organization(organization).spec.batch_size
+    while claim := await _claim(gw, organization, plan_code, batch_size, owner):
+        if await _send_batch(gw, organization, *claim, report):
             break
-        code, rows = claim
-        ids = [r["reg_id"] for r in rows]
-        async with gw.db.connect() as conn:
-            plan = await load_plan(conn, organization, code)
-        if plan is None:  # cannot happen through enqueue; keep the rows safe regardless
-            await _release(gw, ids, S.PENDING, f"unknown plan {code}")
-            report.errors.append(f"{organization}: plan {code} is not recorded")
-            break
-        requests = [_request(plan, r) for r in rows]
-        report.sent += len(rows)
-        try:
-            outcomes = await org.registrar().register(plan, requests)
-        except Exception as exc:  # the failure policy decides; see gateway.failures
-            if await _settle_failure(gw, organization, ids, exc, report):
-                break
-            continue
-        accepted = await _record(gw, organization, rows, outcomes, report)
-        for registration in accepted:
-            gw.host.emit(
-                "xgate_candidate_registered",
-                organization=organization,
-                plan_code=registration.plan_code,
-                registration=registration,
-            )
         if progress is not None:
-            progress(len(rows))
+            progress(len(claim[1]))
     if report.unknown:
         again = await reconcile(gw, organization)
         report.reconciled += again.accepted + again.rejected + again.requeued
@@ -490,6 +467,33 @@ async def deliver(
             )
             _merge(report, more)
     return report
+
+
+async def _send_batch(
+    gw: Gateway, organization: str, code: str, rows: list[dict[str, Any]], report: DeliveryReport
+) -> bool:
+    """Send one claimed batch and record the answers; True when delivery must stop."""
+    ids = [r["reg_id"] for r in rows]
+    async with gw.db.connect() as conn:
+        plan = await load_plan(conn, organization, code)
+    if plan is None:  # cannot happen through enqueue; keep the rows safe regardless
+        await _release(gw, ids, RegistrationStatus.PENDING, f"unknown plan {code}")
+        report.errors.append(f"{organization}: plan {code} is not recorded")
+        return True
+    report.sent += len(rows)
+    try:
+        registrar = gw.organization(organization).registrar()
+        outcomes = await registrar.register(plan, [_request(gw, plan, r) for r in rows])
+    except Exception as exc:  # the failure policy decides; see gateway.failures
+        return await _settle_failure(gw, organization, ids, exc, report)
+    for registration in await _record(gw, organization, rows, outcomes, report):
+        gw.host.emit(
+            "xgate_candidate_registered",
+            organization=organization,
+            plan_code=registration.plan_code,
+            registration=registration,
+        )
+    return False
 
 
 def _merge(into: DeliveryReport, more: DeliveryReport) -> None:
@@ -506,94 +510,118 @@ def _merge(into: DeliveryReport, more: DeliveryReport) -> None:
 async def reconcile(gw: Gateway, organization: str | None = None) -> ReconcileReport:
     """Settle unknown entries (and abandoned ``sent`` ones) by asking the organization."""
     report = ReconcileReport()
-    now = _now()
     names = [organization] if organization else gw.organization_names()
     for name in names:
-        async with gw.db.begin() as conn:
-            sent_rows = await conn.execute(
-                select(reg.c.id, reg.c.lease_owner, reg.c.lease_until).where(
-                    reg.c.organization == name, reg.c.status == S.SENT.value
-                )
-            )
-            abandoned = [r.id for r in sent_rows if _abandoned(r.lease_owner, r.lease_until, now)]
-            await _transition(
-                conn,
-                abandoned,
-                S.UNKNOWN,
-                now,
-                "abandoned while sending (process ended)",
-                lease_owner=None,
-                lease_until=None,
-            )
-            rows = [
-                dict(r)
-                for r in (
-                    await conn.execute(
-                        _with_candidate()
-                        .where(and_(reg.c.organization == name, reg.c.status == S.UNKNOWN.value))
-                        .order_by(reg.c.id)
-                    )
-                ).mappings()
-            ]
-        if not rows:
-            continue
-        org = gw.organization(name)
-        plans: dict[str, ExamPlan | None] = {}
-        for row in rows:
-            code = row["plan_code"]
-            if code not in plans:
-                async with gw.db.connect() as conn:
-                    plans[code] = await load_plan(conn, name, code)
-            plan = plans[code]
-            if plan is None:
-                report.still_unknown += 1
-                continue
-            try:
-                outcome = await org.registrar().lookup_registration(plan, _request(plan, row))
-            except Exception as exc:  # the failure policy decides; see gateway.failures
-                decision = decide(exc, Operation.READ)
-                log_failure(log, f"{name}: look-up", exc, decision)
-                report.still_unknown += 1
-                if decision.stop:
-                    report.errors.append(f"{name}: reconciliation stopped: {decision.reason}")
-                    break
-                continue
-            async with gw.db.begin() as conn:
-                if outcome is None:
-                    await _transition(
-                        conn, [row["reg_id"]], S.PENDING, _now(), "not found by look-up"
-                    )
-                    report.requeued += 1
-                else:
-                    await _transition(
-                        conn,
-                        [row["reg_id"]],
-                        outcome.status,
-                        _now(),
-                        "settled by look-up",
-                        org_registration_id=outcome.org_registration_id,
-                        reason_code=outcome.reason_code,
-                        reason=outcome.reason,
-                    )
-                    if outcome.status is not S.ACCEPTED:
-                        report.rejected += 1
-            if outcome is not None and outcome.status is S.ACCEPTED:
-                report.accepted += 1
-                # after the commit, as for a registration accepted on first sending
-                gw.host.emit(
-                    "xgate_candidate_registered",
-                    organization=name,
-                    plan_code=row["plan_code"],
-                    registration=Registration(
-                        organization=name,
-                        plan_code=row["plan_code"],
-                        idempotency_key=row["idempotency_key"],
-                        status=outcome.status,
-                        org_registration_id=outcome.org_registration_id,
-                        updated_at=_now(),
-                    ),
-                )
+        rows = await _unsettled(gw, name)
+        if rows:
+            await _look_up_all(gw, name, rows, report)
     return report
+
+
+async def _unsettled(gw: Gateway, name: str) -> list[dict[str, Any]]:
+    """Mark ``sent`` entries nobody works on any more as unknown; return every unknown entry
+    of this organization, with its candidate."""
+    now = utcnow()
+    status = registrations.c.status
+    async with gw.db.begin() as conn:
+        sent_rows = await conn.execute(
+            select(
+                registrations.c.id, registrations.c.lease_owner, registrations.c.lease_until
+            ).where(registrations.c.organization == name, status == RegistrationStatus.SENT.value)
+        )
+        abandoned = [r.id for r in sent_rows if _abandoned(r.lease_owner, r.lease_until, now)]
+        await _transition(
+            conn,
+            abandoned,
+            RegistrationStatus.UNKNOWN,
+            now,
+            "abandoned while sending (process ended)",
+            lease_owner=None,
+            lease_until=None,
+        )
+        unknown = (
+            _with_candidate()
+            .where(
+                and_(
+                    registrations.c.organization == name,
+                    status == RegistrationStatus.UNKNOWN.value,
+                )
+            )
+            .order_by(registrations.c.id)
+        )
+        return [dict(r) for r in (await conn.execute(unknown)).mappings()]
+
+
+async def _look_up_all(
+    gw: Gateway, name: str, rows: list[dict[str, Any]], report: ReconcileReport
+) -> None:
+    org = gw.organization(name)
+    plans: dict[str, ExamPlan | None] = {}
+    for row in rows:
+        code = row["plan_code"]
+        if code not in plans:
+            async with gw.db.connect() as conn:
+                plans[code] = await load_plan(conn, name, code)
+        plan = plans[code]
+        if plan is None:
+            report.still_unknown += 1
+            continue
+        try:
+            outcome = await org.registrar().lookup_registration(plan, _request(gw, plan, row))
+        except Exception as exc:  # the failure policy decides; see gateway.failures
+            decision = decide(exc, Operation.READ)
+            log_failure(log, f"{name}: look-up", exc, decision)
+            report.still_unknown += 1
+            if decision.stop:
+                report.errors.append(f"{name}: reconciliation stopped: {decision.reason}")
+                return
+            continue
+        await _settle_by_look_up(gw, name, row, outcome, report)
+
+
+async def _settle_by_look_up(
+    gw: Gateway,
+    name: str,
+    row: dict[str, Any],
+    outcome: RegistrationOutcome | None,
+    report: ReconcileReport,
+) -> None:
+    """Record what the look-up found: absent -> pending again; found -> its status."""
+    async with gw.db.begin() as conn:
+        if outcome is None:
+            await _transition(
+                conn, [row["reg_id"]], RegistrationStatus.PENDING, utcnow(), "not found by look-up"
+            )
+            report.requeued += 1
+            return
+        await _transition(
+            conn,
+            [row["reg_id"]],
+            outcome.status,
+            utcnow(),
+            "settled by look-up",
+            org_registration_id=outcome.org_registration_id,
+            reason_code=outcome.reason_code,
+            reason=outcome.reason,
+        )
+    if outcome.status is not RegistrationStatus.ACCEPTED:
+        report.rejected += 1
+        return
+    report.accepted += 1
+    # after the commit, as for a registration accepted on first sending
+    gw.host.emit(
+        "xgate_candidate_registered",
+        organization=name,
+        plan_code=row["plan_code"],
+        registration=Registration(
+            organization=name,
+            plan_code=row["plan_code"],
+            idempotency_key=row["idempotency_key"],
+            status=outcome.status,
+            org_registration_id=outcome.org_registration_id,
+            updated_at=utcnow(),
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -616,16 +644,16 @@ async def statuses(gw: Gateway, registration_ids: Sequence[int]) -> dict[int, Re
         for i in range(0, len(ids), 500):
             rows = await conn.execute(
                 select(
-                    reg.c.id,
-                    reg.c.idempotency_key,
-                    reg.c.organization,
-                    reg.c.plan_code,
-                    reg.c.status,
-                    reg.c.org_registration_id,
-                    reg.c.reason_code,
-                    reg.c.reason,
-                    reg.c.updated_at,
-                ).where(reg.c.id.in_(ids[i : i + 500]))
+                    registrations.c.id,
+                    registrations.c.idempotency_key,
+                    registrations.c.organization,
+                    registrations.c.plan_code,
+                    registrations.c.status,
+                    registrations.c.org_registration_id,
+                    registrations.c.reason_code,
+                    registrations.c.reason,
+                    registrations.c.updated_at,
+                ).where(registrations.c.id.in_(ids[i : i + 500]))
             )
             for r in rows:
                 out[r.id] = RegistrationRow(
@@ -633,11 +661,11 @@ async def statuses(gw: Gateway, registration_ids: Sequence[int]) -> dict[int, Re
                     r.idempotency_key,
                     r.organization,
                     r.plan_code,
-                    S(r.status),
+                    RegistrationStatus(r.status),
                     r.org_registration_id,
                     r.reason_code,
                     r.reason,
-                    _aware(r.updated_at),
+                    as_utc(r.updated_at),
                 )
     return out
 
@@ -645,15 +673,15 @@ async def statuses(gw: Gateway, registration_ids: Sequence[int]) -> dict[int, Re
 async def open_entries(gw: Gateway, organization: str | None = None) -> list[RegistrationRow]:
     """Entries not settled yet: pending, sent and unknown (what ``xgate outbox`` lists)."""
     async with gw.db.connect() as conn:
-        q = select(reg.c.id).where(
+        q = select(registrations.c.id).where(
             or_(
-                reg.c.status == S.PENDING.value,
-                reg.c.status == S.SENT.value,
-                reg.c.status == S.UNKNOWN.value,
+                registrations.c.status == RegistrationStatus.PENDING.value,
+                registrations.c.status == RegistrationStatus.SENT.value,
+                registrations.c.status == RegistrationStatus.UNKNOWN.value,
             )
         )
         if organization:
-            q = q.where(reg.c.organization == organization)
-        ids = [r.id for r in await conn.execute(q.order_by(reg.c.id))]
+            q = q.where(registrations.c.organization == organization)
+        ids = [r.id for r in await conn.execute(q.order_by(registrations.c.id))]
     found = await statuses(gw, ids)
     return [found[i] for i in ids]

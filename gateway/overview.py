@@ -20,7 +20,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue import Catalogue
-from gateway.masking import mask_id, mask_text
+from gateway.fieldcrypt import open_quarantine
+from gateway.jobs.board import JobBoard, job_board
+from gateway.keys import Keys
+from gateway.masking import mask_text
 from gateway.models import BEIJING, RegistrationStatus
 from gateway.store import tables as t
 
@@ -47,12 +50,14 @@ class Dashboard:
     organizations: list[OrgState]
     quarantined: int
     open_plans: list[dict[str, Any]]
+    jobs: JobBoard | None = None  # the job queue, when workers run on PostgreSQL
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "organizations": [vars(o) for o in self.organizations],
             "quarantined": self.quarantined,
             "open_plans": self.open_plans,
+            "jobs": self.jobs.as_dict() if self.jobs is not None else None,
         }
 
 
@@ -119,7 +124,7 @@ async def dashboard(
         states.setdefault(org, OrgState(org)).unsettled[status] = count
     quarantined = (await conn.execute(select(func.count()).select_from(t.quarantine))).scalar_one()
     plans = open_plans(catalogue, now.astimezone(BEIJING).date())
-    return Dashboard(list(states.values()), int(quarantined), plans)
+    return Dashboard(list(states.values()), int(quarantined), plans, await job_board(conn))
 
 
 async def registrations(
@@ -141,7 +146,7 @@ async def registrations(
         reg.updated_at,
         cand.id.label("candidate_id"),
         cand.name,
-        cand.id_number,
+        cand.id_masked,
         cand.student_number,
         cand.major,
         cand.class_name,
@@ -156,7 +161,6 @@ async def registrations(
     out = []
     for r in await conn.execute(q):
         item = dict(r._mapping)
-        item["id_masked"] = mask_id(item.pop("id_number"))
         item["reason"] = mask_text(item["reason"]) if item["reason"] else None
         out.append(item)
     return out
@@ -199,13 +203,13 @@ async def quarantine_list(conn: AsyncConnection, limit: int = MAX_ROWS) -> list[
     return [{**dict(r._mapping), "error": mask_text(r.error)} for r in rows]
 
 
-async def quarantine_item(conn: AsyncConnection, item: int) -> dict[str, Any] | None:
+async def quarantine_item(conn: AsyncConnection, item: int, keys: Keys) -> dict[str, Any] | None:
     row = (await conn.execute(select(t.quarantine).where(t.quarantine.c.id == item))).first()
     if row is None:
         return None
     out = dict(row._mapping)
     out["error"] = mask_text(out["error"])
-    payload = mask_text(out["payload"])
+    payload = mask_text(open_quarantine(keys, out))
     with contextlib.suppress(ValueError):
         payload = json.dumps(json.loads(payload), ensure_ascii=False, indent=2)
     out["payload"] = payload

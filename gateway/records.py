@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.catalogue import Catalogue
 from gateway.contract import Invalid
+from gateway.fieldcrypt import seal_quarantine
+from gateway.keys import Keys
 from gateway.masking import mask_id, mask_text
 from gateway.models import CertificateRecord, CertificateStatus, ScoreRecord
 from gateway.store import tables as t
@@ -110,14 +112,17 @@ async def quarantine(
     run_id: int | None,
     bad: Iterable[tuple[str, str]],
     now: datetime,
+    keys: Keys,
 ) -> int:
+    """Keep what did not validate for inspection; the raw payload is sealed (it may hold an ID
+    number or a mobile), bound to organization and stream (``quarantine_payload``)."""
     rows = [
         {
             "organization": organization,
             "stream": stream,
             "run_id": run_id,
             "error": reason,
-            "payload": payload,
+            "payload": seal_quarantine(keys, payload, organization, stream),
             "created_at": now,
         }
         for payload, reason in bad

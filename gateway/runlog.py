@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.clock import as_utc
+from gateway.fieldcrypt import open_quarantine
 from gateway.runtime import Gateway
 from gateway.store import tables as t
 
@@ -54,11 +55,13 @@ async def quarantined(gw: Gateway, organization: str | None = None) -> list[dict
 
 
 async def quarantined_record(gw: Gateway, item: int) -> dict[str, Any] | None:
-    """One quarantined record with its raw payload (mask before showing it)."""
+    """One quarantined record with its raw payload decrypted (mask before showing it)."""
     async with gw.db.connect() as conn:
         row = (
             (await conn.execute(select(t.quarantine).where(t.quarantine.c.id == item)))
             .mappings()
             .first()
         )
-    return _aware_times(dict(row)) if row else None
+    if row is None:
+        return None
+    return _aware_times({**dict(row), "payload": open_quarantine(gw.keys, dict(row))})

@@ -37,6 +37,7 @@ from gateway.http import OrgClient, build_client
 from gateway.keys import Keys, bind, load, resolve_path
 from gateway.masking import add_secrets
 from gateway.plugins import LoadedSpec, PluginHost, load_plugins
+from gateway.privacy import seal_pending
 from gateway.settings import (
     OrganizationSettings,
     Settings,
@@ -221,6 +222,12 @@ class Gateway:
                     log.warning("closing adapter %s failed: %s", org.name, exc)
             await org.client.aclose()
         self._orgs.clear()
+        try:  # every run that appended to the ledger ends with a signed checkpoint
+            from gateway.credit.checkpoints import checkpoint_if_appended
+
+            await checkpoint_if_appended(self.db, self.keys)
+        except Exception as exc:  # closing must not mask the real outcome; verify reports it
+            log.warning("signing a ledger checkpoint failed: %s", exc)
         await self.db.dispose()
 
 
@@ -249,6 +256,7 @@ async def open_gateway(
     try:
         async with db.begin() as conn:
             await bind(conn, keys)
+        await seal_pending(db, keys)  # a database from before encryption, batch by batch
     except BaseException:
         await db.dispose()
         raise

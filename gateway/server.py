@@ -229,12 +229,16 @@ def openapi() -> dict[str, Any]:
         schema = model.model_json_schema(ref_template=refs + "{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
-    return {
+    from gateway.web.openapi import console_openapi
+
+    console_paths, security = console_openapi()
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": "xgate",
             "version": "1",
-            "description": "The gateway's own API: health and organization webhooks.",
+            "description": "The gateway's own API: health, organization webhooks, and the "
+            "staff console's JSON API under /api/ (roles per operation in x-roles).",
         },
         "paths": {
             "/health": {
@@ -328,5 +332,7 @@ def openapi() -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": security},
     }
+    document["paths"].update(console_paths)
+    return document

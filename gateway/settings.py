@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -104,6 +104,15 @@ class ScheduleSettings(BaseModel):
     sync: str = Field("0 2 * * *", description="nightly: deliver, sync every stream, issue")
     reconcile: str = Field("*/30 * * * *", description="settle unknown registrations")
     weekly_report: str = Field("0 7 * * MON", description="the weekly report")
+
+    @field_validator("sync", "reconcile", "weekly_report")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from croniter import croniter  # type: ignore[import-untyped]  # procrastinate's parser
+
+        if value and not croniter.is_valid(value):
+            raise ValueError(f'not a cron line: {value!r} (e.g. "0 2 * * *"; empty: off)')
+        return value
 
 
 class WorkerSettings(BaseModel):

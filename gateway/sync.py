@@ -340,7 +340,7 @@ async def apply_page(
     converted: list[Any] = []
     reversed_: list[Any] = []
     async with gw.db.begin() as conn:
-        result.quarantined = await quarantine(conn, org.name, stream, run_id, bad, now)
+        result.quarantined = await quarantine(conn, org.name, stream, run_id, bad, now, gw.keys)
         if model is ScoreRecord:
             await apply_scores(
                 conn,
@@ -551,3 +551,14 @@ async def finish_run(gw: Gateway, report: SyncReport) -> None:
         ]
         if rows:
             await conn.execute(t.sync_run_streams.insert(), rows)
+
+
+async def mark_run_failed(gw: Gateway, run_id: int) -> None:
+    """A run whose streams all succeeded but whose other work (issuance) did not: ``partial``,
+    so ``xgate runs`` never shows it as ``ok``."""
+    async with gw.db.begin() as conn:
+        await conn.execute(
+            t.sync_runs.update()
+            .where(t.sync_runs.c.id == run_id, t.sync_runs.c.status == "ok")
+            .values(status="partial")
+        )

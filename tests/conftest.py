@@ -107,15 +107,9 @@ async def db(db_target: DbTarget) -> AsyncIterator[Any]:
 @pytest.fixture
 def no_sleep() -> Any:
     """An injectable sleep that records the waits instead of waiting."""
+    from gateway.testing.sleep import RecordingSleep
 
-    class Sleeper:
-        def __init__(self) -> None:
-            self.waits: list[float] = []
-
-        async def __call__(self, seconds: float) -> None:
-            self.waits.append(seconds)
-
-    return Sleeper()
+    return RecordingSleep()
 
 
 @pytest.fixture

@@ -44,20 +44,13 @@ from gateway.outbox import OutboxItem, deliver, enqueue, idempotency_key, status
 from gateway.plugins import load_plugins
 from gateway.runtime import open_gateway
 from gateway.settings import HttpPolicy, Settings
+from gateway.testing.sleep import RecordingSleep
 from tests.idgen import make_ids
 
 HGJL2 = ExamPlan(code="BF-2026-HGJL-2", organization="beifang", certificate_code="HGJL", level=2)
 HGJL3 = ExamPlan(code="BF-2026-HGJL-3", organization="beifang", certificate_code="HGJL", level=3)
 SHJ1 = ExamPlan(code="BF-2026-SHJ-1", organization="beifang", certificate_code="SHJ", level=1)
 FAST = HttpPolicy(attempts=1, timeout=5)
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture
@@ -76,7 +69,7 @@ def make_adapter(
     webhook_secret: str | None = None,
     sent: list[httpx.Request] | None = None,
 ) -> BeifangAdapter:
-    sleeper = Recorder()
+    sleeper = RecordingSleep()
     http = build_client(
         "beifang", policy, base_url=sim.url, sleep=sleeper, repeatable=SPEC.repeatable
     )
@@ -523,7 +516,7 @@ class Front(httpx.AsyncBaseTransport):
 
 
 def adapter_behind(sim: BeifangSimulator, front: httpx.AsyncBaseTransport) -> BeifangAdapter:
-    sleeper = Recorder()
+    sleeper = RecordingSleep()
     http = build_client(
         "beifang",
         FAST,
@@ -609,7 +602,9 @@ async def test_the_outbox_keeps_413_and_408_batches_open_and_settles_them(
         )
         host = load_plugins(lambda: [], extra=[("beifang", xgate_beifang.plugin)])
         candidates = people(3, seed=4)
-        async with open_gateway(settings=conf, host=host, sleep=Recorder(), transport=front) as gw:
+        async with open_gateway(
+            settings=conf, host=host, sleep=RecordingSleep(), transport=front
+        ) as gw:
             queued = await enqueue(gw, "beifang", HGJL2, [OutboxItem(c) for c in candidates])
             ids = [q.registration_id for q in queued]
             first = await deliver(gw, "beifang")

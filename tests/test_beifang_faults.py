@@ -24,9 +24,10 @@ from gateway.runtime import open_gateway
 from gateway.settings import HttpPolicy, Settings
 from gateway.store import tables as t
 from gateway.sync import run_sync
+from gateway.testing.sleep import RecordingSleep
 from tests.conftest import DbTarget
 from tests.idgen import make_ids
-from tests.test_beifang_adapter import Recorder, make_adapter, score_seen, score_truth
+from tests.test_beifang_adapter import make_adapter, score_seen, score_truth
 
 RESILIENT = HttpPolicy(
     attempts=10,
@@ -128,7 +129,7 @@ async def test_nightly_sync_under_faults_stores_the_ground_truth(
 ) -> None:
     sim = BeifangSimulator(seed=4)
     populate(sim, 90)
-    sleeper = Recorder()
+    sleeper = RecordingSleep()
     async with sim.running():
         conf = Settings(
             database_url=db_target.url,

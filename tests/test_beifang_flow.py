@@ -22,9 +22,9 @@ from gateway.runtime import Gateway, open_gateway
 from gateway.settings import Settings
 from gateway.store import tables as t
 from gateway.sync import run_sync
+from gateway.testing.sleep import RecordingSleep
 from tests.conftest import DbTarget
 from tests.idgen import make_ids
-from tests.test_beifang_adapter import Recorder
 from tests.test_beifang_faults import RESILIENT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ async def gateway_for(sim: BeifangSimulator, db_target: DbTarget) -> AsyncIterat
         },
     )
     host = load_plugins(lambda: [], extra=[("beifang", xgate_beifang.plugin)])
-    async with open_gateway(settings=conf, host=host, sleep=Recorder()) as gw:
+    async with open_gateway(settings=conf, host=host, sleep=RecordingSleep()) as gw:
         yield gw
 
 

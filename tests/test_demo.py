@@ -40,6 +40,18 @@ async def test_demo_runs_and_a_second_run_changes_nothing(tmp_path: Path) -> Non
     engine.dispose()
     truth = sum(v["organization"] for k, v in second.truth.items() if k.endswith("registrations"))
     assert accepted == truth
+    # the console user the demo prints can sign in (with the latest run's password only)
+    from gateway.store import open_database
+    from gateway.users import authenticate
+
+    db = await open_database(f"sqlite+aiosqlite:///{tmp_path / 'xgate.db'}")
+    try:
+        user = second.console_user
+        assert (await authenticate(db, user, second.console_password, "t")).user is not None
+        assert first.console_password != second.console_password
+        assert not (await authenticate(db, user, first.console_password, "t")).ok
+    finally:
+        await db.dispose()
 
 
 def test_demo_command_exit_code_and_summary(tmp_path: Path) -> None:

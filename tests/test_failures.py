@@ -203,3 +203,88 @@ async def test_pending_rows_say_why_they_were_not_sent(make_gateway, error, expe
         entries = await open_entries(gw, "fake")
         assert [e.status.value for e in entries] == ["pending", "pending"]
         assert all(expected in (e.reason or "") for e in entries)
+
+
+def test_key_derivations_are_pinned() -> None:
+    """Keys are stored and sent: one derivation (gateway.idempotency), values never change."""
+    from gateway.idempotency import issue_key, registration_key
+    from gateway.outbox import idempotency_key
+
+    h = "a" * 64
+    assert idempotency_key is registration_key
+    assert registration_key("beifang", "BF-2026-HGJL-2", h) == (
+        "xg1-915497ad446af08176e8b5ab1e448837ad499f17"
+    )
+    assert issue_key("beifang", "BF-2026-HGJL-2", h) == (
+        "xgi1-4968f88af3e8f21b0873f5a592f5af84ec61b065"
+    )
+
+
+def test_transcripts_escape_formulas_as_the_results_workbook_does() -> None:
+    from gateway.credit.transcript import _cell
+    from gateway.intake.results import FORMULA_PREFIXES, safe_value
+
+    for prefix in FORMULA_PREFIXES:
+        assert _cell(prefix + "cmd") == safe_value(prefix + "cmd") == "'" + prefix + "cmd"
+
+
+@pytest.mark.storage
+async def test_registration_transitions_are_enforced(make_gateway) -> None:
+    from gateway.models import IllegalTransition, RegistrationStatus
+    from gateway.outbox import _transition
+
+    ids = make_ids(1, seed=125)
+    async with make_gateway(orgs={"fake": {"plugin": "fake", "name": "fake"}}) as gw:
+        [entry] = await enqueue(
+            gw, "fake", PLAN, [OutboxItem(Candidate(name="生", id_number=ids[0]))]
+        )
+        await deliver(gw, "fake")
+        with pytest.raises(IllegalTransition):  # accepted never goes back to pending
+            async with gw.db.begin() as conn:
+                await _transition(
+                    conn, [entry.registration_id], RegistrationStatus.PENDING, datetime.now(UTC)
+                )
+        async with gw.db.connect() as conn:
+            status = (
+                await conn.execute(
+                    select(t.registrations.c.status).where(
+                        t.registrations.c.id == entry.registration_id
+                    )
+                )
+            ).scalar_one()
+            events = (
+                (
+                    await conn.execute(
+                        select(t.registration_events.c.status).where(
+                            t.registration_events.c.registration_id == entry.registration_id
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert status == "accepted" and "pending" not in events[1:]
+
+
+def test_credit_files_are_read_by_the_one_spreadsheet_reader(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Excel's "Unicode text" (UTF-16, tabs) and a workbook saved with a .csv name: the intake
+    reader handles both; credit imports used a reader of their own that did not."""
+    from openpyxl import Workbook
+
+    from gateway.credit.importer import ALIASES, REQUIRED
+    from gateway.credit.sheet import read_sheet
+
+    header = ["证件号码", "姓名", "类型", "课程代码", "课程名称", "学分", "日期"]
+    row = ["110101199003077777", "张三", "课程", "GE101", "大学英语", "4", "2025-07-01"]
+    text = "\r\n".join("\t".join(r) for r in (header, row)) + "\r\n"
+    unicode_text = tmp_path / "credits.txt"
+    unicode_text.write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    assert read_sheet(unicode_text, ALIASES, REQUIRED).rows[0][1]["title"] == "大学英语"
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(header)
+    sheet.append(row)
+    misnamed = tmp_path / "credits.csv"
+    book.save(misnamed)
+    assert read_sheet(misnamed, ALIASES, REQUIRED).rows[0][1]["name"] == "张三"

@@ -175,3 +175,13 @@ async def test_a_snapshot_reader_marks_only_whole_reads_complete() -> None:
     org.rows.pop(3)
     night = await pages(reader.read(org.fetch, whole[-1].next_cursor))
     assert night[-1].complete and set(numbers(night)) == {c.number for c in org.rows}
+
+
+async def test_an_empty_page_before_the_end_is_a_contract_error_not_the_end() -> None:
+    from gateway import ContractError
+
+    async def fetch(page_no: int) -> tuple[Sequence[Any], bool]:
+        return ([cert(page_no)] if page_no == 1 else []), True
+
+    with pytest.raises(ContractError, match="page 2 is empty"):
+        await pages(PageNumbers(snapshot=True).read(fetch, None))

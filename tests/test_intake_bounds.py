@@ -74,3 +74,23 @@ def test_a_terminal_lists_the_first_problems_and_counts_the_rest(
     assert "row 51," in result.stdout and "row 52," not in result.stdout
     full = runner.invoke(app, ["--config", str(config), "check", str(path), "--json"])
     assert full.stdout.count('"code"') >= 60
+
+
+def test_a_csv_over_the_limit_is_refused_before_any_row_is_validated(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from gateway.intake import validate
+
+    path = tmp_path / "名单.csv"
+    path.write_bytes(csv_bytes(_rows(30), "utf-8"))
+    validated: list[int] = []
+    real = validate.RowValidator.validate
+
+    def counting(self: Any, row: Any) -> Any:
+        validated.append(row.number)
+        return real(self, row)
+
+    monkeypatch.setattr(validate.RowValidator, "validate", counting)
+    with pytest.raises(IntakeFileError, match="more than 20 rows"):
+        check(path, max_rows=20)
+    assert validated == []

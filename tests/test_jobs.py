@@ -222,3 +222,35 @@ def test_the_commands(db_target: Any, tmp_path: Any, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("XGATE_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
     on_sqlite = xgate("jobs", "list")
     assert on_sqlite.exit_code == 3 and "need PostgreSQL" in on_sqlite.output
+
+
+async def test_the_console_dashboard_shows_the_job_queue(make_gateway, tmp_path: Any) -> None:
+    """On PostgreSQL with workers, the dashboard lists jobs; on SQLite it has no job section."""
+    from tests.console_support import Clock, console, sign_in
+
+    async with console(make_gateway, tmp_path, Clock()) as client:
+        gw = client.gw
+        if not gw.db.is_sqlite:
+            async with open_app(gw.settings, schedules=False) as app:
+                await queue_now(app, gw, "sync")
+        await sign_in(client, "staff")
+        board = await (await client.get("/api/dashboard")).json()
+        page = await (await client.get("/")).text()
+    if gw.db.is_sqlite:
+        assert board["jobs"] is None and 'id="jobs"' not in page
+        return
+    assert board["jobs"]["counts"] == {"todo": 2}
+    assert {(j["task"], j["args"]["stream"]) for j in board["jobs"]["recent"]} == {
+        ("xgate.sync_stream", "scores"),
+        ("xgate.sync_stream", "certificates"),
+    }
+    assert 'id="jobs"' in page and "xgate.sync_stream" in page and "organization=beifang" in page
+
+
+def test_a_schedule_that_is_not_a_cron_line_is_refused_naming_it(tmp_path: Any) -> None:
+    from gateway.settings import load_settings
+
+    config = tmp_path / "xgate.toml"
+    config.write_text('[schedule]\nsync = "0 25 * * *"\nreconcile = ""\n', encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"schedule\.sync: .*not a cron line"):
+        load_settings(config)

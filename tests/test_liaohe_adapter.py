@@ -45,6 +45,7 @@ from gateway.plugins import load_plugins
 from gateway.runtime import open_gateway
 from gateway.settings import HttpPolicy, Settings
 from gateway.store import tables as t
+from gateway.testing.sleep import RecordingSleep
 from tests.idgen import make_ids
 
 PLC1 = ExamPlan(code="LH-2026-PLC-1", organization="liaohe", certificate_code="PLC", level=1)
@@ -59,16 +60,6 @@ RESILIENT = HttpPolicy(
     total_budget=600,
     breaker_threshold=1000,
 )
-
-
-class Recorder:
-    """An injected sleep that records the waits instead of waiting."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture
@@ -90,7 +81,7 @@ def make_adapter(
     now: Callable[[], datetime] | None = None,
     sent: list[httpx.Request] | None = None,
 ) -> LiaoheAdapter:
-    sleeper = Recorder()
+    sleeper = RecordingSleep()
     http = build_client(
         "liaohe", policy, base_url=sim.url, sleep=sleeper, repeatable=SPEC.repeatable
     )
@@ -122,9 +113,9 @@ def make_adapter(
     return LiaoheAdapter(settings, context)
 
 
-def sleeper_of(adapter: LiaoheAdapter) -> Recorder:
+def sleeper_of(adapter: LiaoheAdapter) -> RecordingSleep:
     sleep = adapter.context.sleep
-    assert isinstance(sleep, Recorder)
+    assert isinstance(sleep, RecordingSleep)
     return sleep
 
 
@@ -267,7 +258,7 @@ async def test_endless_replay_refusals_make_an_upload_unknown_and_a_read_transie
         "liaohe", FAST, base_url="http://liaohe.test", transport=httpx.MockTransport(platform)
     )
     context = AdapterContext(
-        organization="liaohe", http=http, logger=logging.getLogger("t"), sleep=Recorder()
+        organization="liaohe", http=http, logger=logging.getLogger("t"), sleep=RecordingSleep()
     )
     settings = LiaoheSettings(base_url="http://liaohe.test", app_key="k", app_secret="s")
     adapter = LiaoheAdapter(settings, context)
@@ -496,7 +487,7 @@ async def test_the_outbox_settles_a_batch_whose_job_poll_was_refused_by_look_up(
         )
         host = load_plugins(lambda: [], extra=[("liaohe", xgate_liaohe.plugin)])
         candidates = people(4, seed=7)
-        async with open_gateway(settings=conf, host=host, sleep=Recorder()) as gw:
+        async with open_gateway(settings=conf, host=host, sleep=RecordingSleep()) as gw:
             await enqueue(gw, "liaohe", PLC1, [OutboxItem(c) for c in candidates])
             report = await deliver(gw, "liaohe")
             async with gw.db.connect() as conn:

@@ -36,12 +36,12 @@ from gateway.runtime import open_gateway
 from gateway.settings import Settings
 from gateway.store import tables as t
 from gateway.sync import run_sync
+from gateway.testing.sleep import RecordingSleep
 from tests.conftest import DbTarget
 from tests.test_liaohe_adapter import (
     GYJQR2,
     PLC1,
     RESILIENT,
-    Recorder,
     make_adapter,
     people,
     requests_for,
@@ -179,7 +179,7 @@ async def test_outbox_and_nightly_sync_under_faults_store_the_ground_truth(
     db_target: DbTarget,
 ) -> None:
     sim = LiaoheSimulator(seed=22, disorder=0.2)
-    sleeper = Recorder()
+    sleeper = RecordingSleep()
     async with sim.running():
         conf = Settings(
             database_url=db_target.url,

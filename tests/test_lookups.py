@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from gateway.cli.main import app
 from gateway.credit.importer import CreditRow, import_rows
 from gateway.masking import mask_id
-from gateway.models import CreditEntryKind
+from gateway.models import Candidate, CreditEntryKind
+from gateway.people import upsert_candidates
 from gateway.roster import import_roster, read_roster
 from tests.idgen import make_ids
 from tests.intake_support import write_xlsx
@@ -64,6 +65,10 @@ def college(db_target: Any, make_gateway: Any, tmp_path: Path) -> Any:
                 for i, credits in ((0, "4.00"), (2, "2.50"))
             ]
             await import_rows(conn, rows, gw.hash_id, now=NOW)
+            social = Candidate(
+                name="王芳", id_number=IDS[3], class_name="社会培训班", student_number="S0001"
+            )  # on a candidate list only, not on the roster
+            await upsert_candidates(conn, [social], gw.keys, NOW)
 
     asyncio.run(fill())
     env = db_target.env()
@@ -130,3 +135,7 @@ def test_class_transcripts(college: Any, tmp_path: Path, monkeypatch: pytest.Mon
     assert done.exit_code == 2
     done = college("credits", "transcript")
     assert done.exit_code == 2
+    done = college("credits", "transcript", "--class", "社会培训班", "--format", "json")
+    assert done.exit_code == 0, done.output
+    [social] = json.loads(done.output)["students"]
+    assert (social["student_number"], social["id_masked"]) == ("S0001", mask_id(IDS[3]))

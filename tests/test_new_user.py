@@ -118,28 +118,15 @@ def test_the_one_machine_examples_run_sync_and_serve_as_they_say() -> None:
 
 
 def test_the_demo_explains_its_ground_truth_counts(capsys) -> None:  # type: ignore[no-untyped-def]
-    from types import SimpleNamespace
+    from xgate_simulators.demo import DemoSummary
 
     from gateway.cli.demo import _render
 
-    summary = SimpleNamespace(
-        invalid_rows=[],
-        rejected=[],
-        lines=[],
-        coverage=[],
-        truth={
-            "beifang registrations": {"database": 134, "organization": 134},
-            "beifang scores": {"database": 135, "organization": 135},
-        },
-        submitted=134,
-        credits_converted=0,
-        ledger_entries=0,
-        first_run=True,
-        changes=0,
-        ok=True,
-        seconds=1.0,
-        database="x.db",
-    )
+    summary = DemoSummary("demo", "x.db", first_run=True, submitted=134)
+    summary.truth = {
+        "beifang registrations": {"database": 134, "organization": 134},
+        "beifang scores": {"database": 135, "organization": 135},
+    }
     _render(summary)
     out = " ".join(capsys.readouterr().out.split())
     assert "beifang scores 135/135" in out

@@ -18,6 +18,7 @@ from gateway.errors import ConfigurationError
 from gateway.models import Candidate, ExamPlan, ScoreRecord
 from gateway.nightly import run_nightly
 from gateway.outbox import OutboxItem, deliver, enqueue
+from gateway.runlog import recent_runs
 from tests.idgen import make_ids
 from tests.plugins_fixtures import fakeorg
 
@@ -66,6 +67,8 @@ async def test_unknown_issuance_is_not_all_ok(make_gateway) -> None:
         assert not report.ok and data["ok"] is False
         assert "all ok" not in report.summary() and "FAILED" in report.summary()
         assert "fake/issue: 2 outcome(s) unknown" in data["failures"]
+        [run] = await recent_runs(gw, 1)
+        assert run["id"] == report.run_id and run["status"] == "partial"  # never "ok"
 
 
 async def test_a_database_deleted_during_the_run_is_a_failure(make_gateway, db_target) -> None:

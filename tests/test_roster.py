@@ -143,7 +143,7 @@ async def test_import_stores_hash_and_mask_only_and_links_candidates(
     async with make_gateway() as gw:
         async with gw.db.begin() as conn:  # two students already sat an exam, one has credit
             known = [Candidate(name=f"学生{i}", id_number=IDS[i]) for i in (0, 1)]
-            await upsert_candidates(conn, known, gw.hash_id, NOW)
+            await upsert_candidates(conn, known, gw.keys, NOW)
             await ensure_accounts(conn, [(gw.hash_id(IDS[0]), mask_id(IDS[0]), "学生0", "student")])
         path = roster_file(tmp_path / "roster.xlsx", [student(i) for i in range(4)])
         done = await _import(gw, path)
@@ -226,6 +226,7 @@ def cli(db_target: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 @pytest.mark.storage
 def test_roster_commands(cli: Any, tmp_path: Path) -> None:
     path = roster_file(tmp_path / "roster.xlsx", [student(i) for i in range(3)])
+    assert cli("db", "upgrade")[0] == 0  # only db upgrade and demo create a database
     code, out = cli("roster", "import", str(path), "--json")
     assert code == 0, out
     data = json.loads(out)

@@ -8,6 +8,8 @@ simulator standing in for the organization.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -65,7 +67,7 @@ async def world(make_gateway: Any, tmp_path: Path) -> AsyncIterator[Any]:
                         for i, (n, name) in enumerate(people)
                         if n in holders
                     ],
-                    gw.hash_id,
+                    gw.keys,
                 )
             assert (await run_sync(gw)).ok
             await add_user(gw.db, "staff", "staff", PASSWORD)
@@ -152,6 +154,17 @@ async def test_learner_activates_sees_own_record_and_credential_follows_revocati
         assert await again.json(content_type=None) == first
         path = tmp_path / "my-badge.json"
         path.write_text(json.dumps(first))
+        # the holder can prove the badge is theirs: sha256(ID number + salt), never the number
+        body = first["id"].split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        ident = next(
+            i
+            for i in claims["credentialSubject"]["identifier"]
+            if i["identityType"] == "nationalIdentityNumber"
+        )
+        digest = hashlib.sha256((mine.id_number + ident["salt"]).encode()).hexdigest()
+        assert ident["identityHash"] == f"sha256${digest}"
+        assert mine.id_number not in json.dumps(claims)
         verdict = await verify_file(path)
         assert verdict.status == "valid", verdict.problems
 
@@ -224,7 +237,7 @@ async def test_codes_expire_and_a_new_code_cancels_the_old(make_gateway: Any) ->
                     Candidate(name="甲", id_number=person, student_number="20230001"),
                     Candidate(name="乙", id_number=stranger, student_number="20230002"),
                 ],
-                gw.hash_id,
+                gw.keys,
             )
         now = datetime(2026, 9, 1, tzinfo=UTC)
         old = await invite(gw.db, gw.hash_id(person), now=now)
@@ -363,3 +376,25 @@ async def test_staff_verify_and_recognise_in_the_console(make_gateway: Any, tmp_
             ("verify", "valid", "staff"),
             ("recognition", "revoked", "staff"),
         ]
+
+
+async def test_learner_page_has_a_verify_button_for_staff(
+    make_gateway: Any, tmp_path: Path
+) -> None:
+    async with world(make_gateway, tmp_path) as client:
+        mine = client.certs[0]
+        ref, _ = await candidate_ref(client.gw, mine.id_number)
+        await sign_in(client, "staff")
+        page = await (await client.get(f"/learners/{ref}")).text()
+        assert 'class="link verify-certificate"' in page and 'id="invite"' in page
+        token = await csrf_of(client, f"/learners/{ref}")
+        r = await client.post(
+            "/verify",
+            data={"csrf_token": token, "number": mine.number, "organization": "beifang"},
+        )
+        assert r.status == 200 and 'id="outcome"' in await r.text()
+        client.session.cookie_jar.clear()
+        await add_user(client.gw.db, "viewer", "viewer", PASSWORD)
+        await sign_in(client, "viewer")  # a viewer sees the record, not the staff buttons
+        page = await (await client.get(f"/learners/{ref}")).text()
+        assert "verify-certificate" not in page and 'id="invite"' not in page

@@ -170,14 +170,16 @@ async def _exams(
     cert_events: list[dict[str, Any]] = []
     n = len(candidates)
     pairs = min(n_scores, n * len(PLANS))
-    total = pairs + max(1, pairs // 10)  # some registrations have no score yet
+    total = pairs + max(5, pairs // 8)  # some registrations have no score (yet)
     for k in range(total):
         cand = candidates[k % n]
         org, plan, cert, level, fee = PLANS[(k // n) % len(PLANS)]
         created = _when(rng, now)
-        status = rng.choices(
-            ["accepted", "rejected", "cancelled", "pending", "unknown"], [88, 4, 4, 3, 1]
-        )[0]
+        status = "accepted"  # the first ``pairs`` have a score each: exactly n_scores
+        if k >= pairs:
+            status = rng.choices(
+                ["accepted", "rejected", "cancelled", "pending", "unknown"], [40, 20, 20, 15, 5]
+            )[0]
         waived = rng.random() < 0.08
         reg_id = k + 1
         regs.append(

@@ -17,7 +17,6 @@ difference from the ground truth. Both the test and ``python -m benchmarks.fault
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from gateway.runtime import Gateway
 from gateway.settings import HttpPolicy
 from gateway.store import tables as t
 from gateway.sync import run_sync
+from gateway.testing.sleep import RecordingSleep
 
 HEADERS = [
     "姓名",
@@ -145,17 +145,6 @@ class SoakConfig:
         )
 
 
-class Sleeper:
-    """The injected sleep: records each wait instead of waiting."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        await asyncio.sleep(0)
-
-
 @dataclass
 class SoakResult:
     organization: str
@@ -240,7 +229,7 @@ async def run_soak(
     sim = org.make(config.seed)
     sim.set_stream_faults(StreamFaults(duplicate=0.2, shuffle=0.3, seed=config.seed))
     result = SoakResult(organization, config.people)
-    sleeper = Sleeper()
+    sleeper = RecordingSleep(yield_control=True)
     workbook = folder / f"{organization}-candidates.xlsx"
     write_candidates(workbook, org, config.people, config.seed)
     async with sim.running():

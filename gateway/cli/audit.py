@@ -38,11 +38,10 @@ def audit_list(
 
     async def go() -> Any:
         from gateway import audit
-        from gateway.runtime import open_gateway
 
         start = _day(since, "--since")
         end = _day(until, "--until")
-        async with open_gateway(state.CONFIG) as gw, gw.db.connect() as conn:
+        async with state.open_existing() as gw, gw.db.connect() as conn:
             return await audit.query(
                 conn,
                 actor=actor,

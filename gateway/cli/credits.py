@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from gateway import private_files
 from gateway.cli import state
 from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
@@ -255,7 +256,7 @@ def transcript(
         if output is None:
             typer.echo(text, nl=False)
             return
-        output.write_text(text, encoding="utf-8")
+        private_files.write_text(output, text)
     else:
         output = output or Path(f"transcript-{tr.account.id_hash[:12]}.xlsx")
         try:
@@ -291,20 +292,41 @@ def _class_transcripts(class_name: str, fmt: Format, output: Path | None) -> Non
 
 
 @app.command("verify")
-def verify_cmd(as_json: JsonOpt = False) -> None:
-    """Check every account's hash chain; exit 1 naming each account and entry that fails."""
+def verify_cmd(
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option("--checkpoints", help="also compare with an exported checkpoint file"),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check every account's hash chain and the ledger against its latest signed checkpoint
+    (and an exported copy); exit 1 naming each account, entry or checkpoint that fails."""
+    import json
+
+    exported = None
+    if checkpoints is not None:
+        from gateway.credit.checkpoints import parse_export
+
+        try:
+            exported = parse_export(json.loads(checkpoints.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            fail(f"cannot read checkpoint file {checkpoints}: {exc}", EXIT_INPUT)
 
     async def go() -> Any:
+        from gateway.credit.checkpoints import check_against_checkpoints, latest
         from gateway.credit.verify import verify_report
 
         async with state.open_existing() as gw, gw.db.connect() as conn:
-            return await verify_report(conn)
+            report = await verify_report(conn)
+            signed = await check_against_checkpoints(conn, gw.keys, exported)
+            return report, signed, await latest(conn)
 
-    report = run_async(go)
+    report, signed, last = run_async(go)
+    ok = report.ok and not signed
     if as_json:
         print_json(
             {
-                "ok": report.ok,
+                "ok": ok,
                 "accounts": report.accounts,
                 "entries": report.entries,
                 "root": report.root,
@@ -312,24 +334,53 @@ def verify_cmd(as_json: JsonOpt = False) -> None:
                     {"account": p.account, "seq": p.seq, "message": p.message}
                     for p in report.problems
                 ],
+                "checkpoint": last.summary() if last else None,
+                "checkpoint_problems": signed,
             }
         )
-    elif report.ok:
+    elif ok:
+        where = (
+            f"; checkpoint {last.seq} ({last.created_at:%Y-%m-%d %H:%M} UTC) holds" if last else ""
+        )
         console.print(
             f"ledger intact: {report.accounts} accounts, {report.entries} entries; "
-            f"root {report.root}",
+            f"root {report.root}{where}",
             highlight=False,
         )
     else:
-        for p in report.problems:
-            console.print(f"[red]tampered[/] {escape(mask_text(str(p)))}", highlight=False)
+        for line in [str(p) for p in report.problems] + signed:
+            console.print(f"[red]tampered[/] {escape(mask_text(line))}", highlight=False)
         console.print(
-            f"{len(report.problems)} problem(s) in {report.accounts} accounts, "
+            f"{len(report.problems) + len(signed)} problem(s) in {report.accounts} accounts, "
             f"{report.entries} entries",
             highlight=False,
         )
-    if not report.ok:
+    if not ok:
         raise typer.Exit(EXIT_FAILURES)
+
+
+checkpoints_app = typer.Typer(help="Signed ledger checkpoints.", no_args_is_help=True)
+app.add_typer(checkpoints_app, name="checkpoints")
+
+
+@checkpoints_app.command("export")
+def checkpoints_export(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file to write")] = None,
+) -> None:
+    """Every signed checkpoint (and the latest one's heads) as JSON, to keep elsewhere."""
+
+    async def go() -> Any:
+        from gateway.credit.checkpoints import all_checkpoints, export_document
+
+        async with state.open_existing() as gw, gw.db.connect() as conn:
+            return export_document(await all_checkpoints(conn))
+
+    text = dumps(run_async(go)) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    private_files.write_text(output, text)
+    console.print(f"wrote {output}", highlight=False)
 
 
 @app.command("import")

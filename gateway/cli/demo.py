@@ -34,6 +34,15 @@ def demo(
         Path, typer.Option("--dir", help="working folder (created if missing)")
     ] = Path("xgate-demo"),
     as_json: JsonOpt = False,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="then keep the simulated organizations running and serve the web console "
+            "until Ctrl-C",
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="console port with --serve")] = 8080,
 ) -> None:
     """Run the whole flow against the bundled simulated organizations: import the sample
     candidate list, register, grade, sync with issuance, convert credit, and summarise."""
@@ -66,8 +75,36 @@ def demo(
         print_json(data)
     else:
         _render(summary)
+        _console_hint(summary, directory, serve, port)
+    if serve:
+        from xgate_simulators.demo_serve import serve_demo
+
+        run_async(
+            lambda: serve_demo(
+                directory,
+                "127.0.0.1",
+                port,
+                announce=lambda url: console.print(f"console on {url} (Ctrl-C to stop)"),
+            )
+        )
     if not summary.ok:
         raise typer.Exit(EXIT_FAILURES)
+
+
+def _console_hint(summary: Any, directory: Path, serve: bool, port: int) -> None:
+    console.print(
+        f"web console: sign in as [bold]{summary.console_user}[/] with password "
+        f"[bold]{summary.console_password}[/] (a new one each run)",
+        highlight=False,
+    )
+    if not serve:
+        config = (directory / "xgate.toml").resolve()
+        console.print(
+            f"  xgate --config {config} serve, then open http://127.0.0.1:{port}/ "
+            f"(xgate demo --serve also keeps the simulated organizations running, so lists "
+            f"can be submitted from the console)",
+            highlight=False,
+        )
 
 
 def _render(summary: Any) -> None:

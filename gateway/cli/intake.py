@@ -121,6 +121,20 @@ def show_preview(preview: Preview) -> None:
             ]
         ],
     )
+    _show_problems(preview)
+    _show_skipped(preview)
+    for note in preview.notes:
+        console.print(f"note: {note}", highlight=False)
+    console.print(
+        f"{preview.rows_total} rows: {preview.valid} valid, {preview.invalid} invalid, "
+        f"{preview.skipped} skipped (already registered) / 共{preview.rows_total}行：有效"
+        f"{preview.valid}行，有误{preview.invalid}行，跳过{preview.skipped}行",
+        highlight=False,
+    )
+
+
+def _show_problems(preview: Preview) -> None:
+    """The first problems, and how many more there are (all of them are in --json)."""
     if preview.problems:
         console.print(f"problems / 问题 ({len(preview.problems)}):", style="bold")
         for p in preview.problems[:PROBLEMS_SHOWN]:
@@ -136,6 +150,9 @@ def show_preview(preview: Preview) -> None:
                 highlight=False,
                 markup=False,
             )
+
+
+def _show_skipped(preview: Preview) -> None:
     if preview.skipped_rows:
         shown = preview.skipped_rows[:SKIPPED_SHOWN]
         table(
@@ -149,14 +166,6 @@ def show_preview(preview: Preview) -> None:
         if len(preview.skipped_rows) > len(shown):
             more = len(preview.skipped_rows) - len(shown)
             console.print(f"... and {more} more skipped rows (--json lists them all)")
-    for note in preview.notes:
-        console.print(f"note: {note}", highlight=False)
-    console.print(
-        f"{preview.rows_total} rows: {preview.valid} valid, {preview.invalid} invalid, "
-        f"{preview.skipped} skipped (already registered) / 共{preview.rows_total}行：有效"
-        f"{preview.valid}行，有误{preview.invalid}行，跳过{preview.skipped}行",
-        highlight=False,
-    )
 
 
 def check(
@@ -215,42 +224,11 @@ def submit(
     checked = _check(file, settings, plan, options, as_json)
     preview = build_preview(checked)
     if dry_run or not preview.valid:
-        results: dict[str, Any] = {}
-        if not dry_run and preview.skipped:  # submitted before: the results workbook anew
-            results = _results(checked, {})
-        if as_json:
-            print_json(
-                {
-                    "ok": preview.invalid == 0 and "results_error" not in results,
-                    "dry_run": dry_run,
-                    "sent": 0,
-                    **results,
-                    **preview.as_dict(),
-                }
-            )
-        else:
-            show_preview(preview)
-            console.print(
-                "dry run: nothing sent, nothing written / 预览：未提交，未写入"
-                if dry_run
-                else "nothing to send / 没有可提交的行"
-            )
-            if results.get("results_file"):
-                console.print(f"results / 结果: {results['results_file']}", highlight=False)
-        if "results_error" in results:
-            fail(results["results_error"], EXIT_FAILURES)
-        if preview.invalid:
-            raise typer.Exit(EXIT_FAILURES)
+        _nothing_sent(checked, preview, dry_run=dry_run, as_json=as_json)
         return
-    if not yes:
-        show_preview(preview)
-        try:
-            go_on = typer.confirm(f"send {preview.valid} candidates to {org}? / 确认提交？")
-        except typer.Abort:
-            fail("not confirmed: nothing was sent (use --yes to submit without asking)", EXIT_INPUT)
-        if not go_on:
-            console.print("not sent / 未提交")
-            return
+    if not yes and not _confirmed(preview, org):
+        console.print("not sent / 未提交")
+        return
     bar = not as_json and sys.stdout.isatty()
     data = _submit(
         checked,
@@ -270,6 +248,38 @@ def submit(
         fail(data["results_error"], EXIT_FAILURES)
     if not data["ok"]:
         raise typer.Exit(EXIT_FAILURES)
+
+
+def _nothing_sent(checked: CheckedFile, preview: Preview, *, dry_run: bool, as_json: bool) -> None:
+    """A dry run, or nothing valid to send: the preview, and the results workbook anew when
+    rows were submitted before; exit 1 when some rows are invalid."""
+    results: dict[str, Any] = {}
+    if not dry_run and preview.skipped:  # submitted before: the results workbook anew
+        results = _results(checked, {})
+    if as_json:
+        ok = preview.invalid == 0 and "results_error" not in results
+        print_json({"ok": ok, "dry_run": dry_run, "sent": 0, **results, **preview.as_dict()})
+    else:
+        show_preview(preview)
+        console.print(
+            "dry run: nothing sent, nothing written / 预览：未提交，未写入"
+            if dry_run
+            else "nothing to send / 没有可提交的行"
+        )
+        if results.get("results_file"):
+            console.print(f"results / 结果: {results['results_file']}", highlight=False)
+    if "results_error" in results:
+        fail(results["results_error"], EXIT_FAILURES)
+    if preview.invalid:
+        raise typer.Exit(EXIT_FAILURES)
+
+
+def _confirmed(preview: Preview, org: str) -> bool:
+    show_preview(preview)
+    try:
+        return typer.confirm(f"send {preview.valid} candidates to {org}? / 确认提交？")
+    except typer.Abort:
+        fail("not confirmed: nothing was sent (use --yes to submit without asking)", EXIT_INPUT)
 
 
 def _results(checked: CheckedFile, outcomes: dict[int, Any]) -> dict[str, Any]:

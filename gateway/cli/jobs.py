@@ -8,11 +8,11 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import EXIT_FAILURES, console, fail, print_json, run_async, table
 from gateway.masking import mask_text
 
 T = TypeVar("T")
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 app = typer.Typer(help="Jobs on PostgreSQL: list, retry, cancel, queue now.", no_args_is_help=True)
 
 

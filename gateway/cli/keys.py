@@ -8,10 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import EXIT_CONFIG, EXIT_INPUT, console, fail, print_json, run_async
 
 app = typer.Typer(help="The key file: encryption, look-up and signing keys.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 FileOpt = Annotated[
     Path | None,
     typer.Option("--file", help="key file (default: keys_file, XGATE_KEYS, or ./xgate.keys)"),
@@ -104,3 +104,39 @@ def show(file: FileOpt = None, as_json: JsonOpt = False) -> None:
         return
     for name, value in data.items():
         console.print(f"{name}: {value}", highlight=False)
+
+
+@app.command("rotate")
+def rotate(
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="finish an interrupted rotation (adds no key)"),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a data key and re-encrypt every sealed value under it, in committed batches."""
+    from gateway.keys import load, write
+    from gateway.privacy import seal_pending
+    from gateway.runtime import open_gateway
+    from gateway.settings import load_settings
+
+    async def go() -> Any:
+        settings = load_settings(state.CONFIG)
+        path = _path(None)
+        if not resume:
+            write(load(path).with_new_data_key(), path, overwrite=True)
+        async with open_gateway(settings=settings, create=False) as gw:
+            done = await seal_pending(gw.db, gw.keys, rotate=True)
+            return gw.keys.active_key_id, done
+
+    key_id, done = run_async(go)
+    data = {"active_data_key": key_id, "candidates": done.candidates, "quarantine": done.quarantine}
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"data key {key_id} active; re-encrypted {done.candidates} candidate rows and "
+        f"{done.quarantine} quarantined payloads. Older keys stay in the file: values in backups "
+        "still need them.",
+        highlight=False,
+    )

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 import typer
 
+from gateway import private_files
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
     EXIT_FAILURES,
     EXIT_INPUT,
@@ -19,7 +21,6 @@ from gateway.cli.output import (
     table,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 NumberArg = Annotated[str, typer.Argument(help="the certificate number")]
 
 credentials_app = typer.Typer(
@@ -111,7 +112,7 @@ def recognise(
 
 def _write(path: Path, data: dict[str, Any]) -> None:
     try:
-        path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        private_files.write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
     except OSError as exc:
         fail(f"cannot write {path}: {exc}", EXIT_INPUT)
 
@@ -257,9 +258,8 @@ def invite(
         from gateway.credentials.issue import learner_hash
         from gateway.learner_access import invite as make
         from gateway.learner_access import invite_students
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw:
+        async with state.open_existing() as gw:
             if learner is not None:
                 return [await make(gw.db, await learner_hash(gw, learner), by="cli")]
             return await invite_students(gw.db, by="cli")

@@ -35,9 +35,8 @@ class Format(StrEnum):
 
 def _run(compute: Any) -> Any:
     async def go() -> Any:
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw, gw.db.connect() as conn:
+        async with state.open_existing() as gw, gw.db.connect() as conn:
             return await compute(gw, conn)
 
     return run_async(go)

@@ -14,12 +14,12 @@ from typing import Annotated, Any
 import typer
 
 from gateway.cli import state
+from gateway.cli.options import JsonOpt
 from gateway.cli.output import EXIT_INPUT, console, fail, print_json, run_async, table
 from gateway.errors import XgateError
 from gateway.intake.problems import IntakeFileError
 
 app = typer.Typer(help="The registrar's student roster (学籍).", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON document")]
 PROBLEMS_SHOWN = 50
 
 
@@ -56,9 +56,8 @@ def import_cmd(
     if not parsed.problems:
 
         async def go() -> Any:
-            from gateway.runtime import open_gateway
 
-            async with open_gateway(state.CONFIG) as gw, gw.db.begin() as conn:
+            async with state.open_existing() as gw, gw.db.begin() as conn:
                 done = await import_roster(
                     conn,
                     parsed.rows,
@@ -139,9 +138,8 @@ def show(
     from gateway.roster.store import find_students, student_history
 
     async def go() -> Any:
-        from gateway.runtime import open_gateway
 
-        async with open_gateway(state.CONFIG) as gw, gw.db.connect() as conn:
+        async with state.open_existing() as gw, gw.db.connect() as conn:
             found = await find_students(conn, query.strip())
             return [(s, await student_history(conn, s["id"])) for s in found]
 

@@ -21,7 +21,9 @@ from gateway.credentials import document as d
 from gateway.credentials.signing import base_url, college_key, envelope, issuer_did, sign
 from gateway.credentials.status import allocate, entry
 from gateway.errors import InputError
+from gateway.fieldcrypt import open_value
 from gateway.idnumber import IdNumberError, parse_resident_id
+from gateway.keys import Keys
 from gateway.runtime import Gateway
 from gateway.store import tables as t
 
@@ -70,7 +72,7 @@ def _issuer(gw: Gateway) -> d.Issuer:
     return d.Issuer(issuer_did(conf), conf.issuer_name, base_url(conf))
 
 
-async def _holder(conn: AsyncConnection, id_hash: str) -> tuple[int, d.Holder]:
+async def _holder(conn: AsyncConnection, id_hash: str, keys: Keys) -> tuple[int, d.Holder]:
     a = (
         await conn.execute(
             select(t.learning_accounts.c.id, t.learning_accounts.c.name).where(
@@ -88,7 +90,12 @@ async def _holder(conn: AsyncConnection, id_hash: str) -> tuple[int, d.Holder]:
         )
     ).first()
     name = a.name or (person.name if person else None)
-    return int(a.id), d.Holder(id_hash, name, person.id_number if person else None)
+    number = None
+    if person is not None:  # decrypted only to hash it into the credential's identity
+        number = open_value(
+            keys, person.id_number, table="candidates", column="id_number", row_key=id_hash
+        )
+    return int(a.id), d.Holder(id_hash, name, number)
 
 
 async def _certificates(
@@ -184,7 +191,7 @@ def _until(gw: Gateway, now: datetime) -> datetime | None:
 async def _badges(
     gw: Gateway, conn: AsyncConnection, id_hash: str, number: str | None, now: datetime
 ) -> tuple[int, d.Holder, list[Issued]]:
-    account_id, holder = await _holder(conn, id_hash)
+    account_id, holder = await _holder(conn, id_hash, gw.keys)
     issuer, until = _issuer(gw), _until(gw, now)
     issued = []
     for cert in await _certificates(gw, conn, id_hash, account_id, number):

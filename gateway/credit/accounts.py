@@ -16,7 +16,6 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.credit.ledger import chunks
-from gateway.masking import mask_id
 from gateway.store import tables as t
 from gateway.store.bulk import insert_new_returning
 
@@ -118,10 +117,10 @@ async def holders(
     c = t.candidates
     for part in chunks(sorted(set(id_hashes))):
         for r in await conn.execute(
-            select(c.c.id_hash, c.c.id_number, c.c.name, c.c.student_number).where(
+            select(c.c.id_hash, c.c.id_masked, c.c.name, c.c.student_number).where(
                 c.c.id_hash.in_(part)
             )
         ):
             kind = "student" if r.student_number else "public"
-            found[r.id_hash] = (mask_id(r.id_number), r.name, kind)
+            found[r.id_hash] = (r.id_masked or "", r.name, kind)
     return found

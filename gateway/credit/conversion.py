@@ -53,7 +53,6 @@ __all__ = [
     "reconcile_all",
 ]
 
-K = CreditEntryKind
 Key = tuple[str, str, str]  # (organization, certificate number, course code)
 
 
@@ -347,7 +346,9 @@ async def reconcile_accounts(
         # certificates and committed while we waited; deciding on the old rows would undo it.
         certs = await _certificates(conn, hashes)
         scores = await _scores(conn, hashes)
-        rows = await entries_of(conn, heads, kinds=(K.CONVERSION, K.REVERSAL))
+        rows = await entries_of(
+            conn, heads, kinds=(CreditEntryKind.CONVERSION, CreditEntryKind.REVERSAL)
+        )
         by_account: dict[int, list[Mapping[str, Any]]] = {}
         for row in rows:
             by_account.setdefault(row["account_id"], []).append(dict(row))
@@ -366,8 +367,8 @@ async def reconcile_accounts(
             )
         entries = await append(conn, drafts, now=now, heads=heads)
         result = ConversionResult(
-            converted=[e for e in entries if e.kind is K.CONVERSION],
-            reversed=[e for e in entries if e.kind is K.REVERSAL],
+            converted=[e for e in entries if e.kind is CreditEntryKind.CONVERSION],
+            reversed=[e for e in entries if e.kind is CreditEntryKind.REVERSAL],
         )
     await _keep_outcomes(conn, found, certs, plans if rules is not None else None, now)
     return result
@@ -382,12 +383,12 @@ def _differences(
     run_id: int | None,
 ) -> list[EntryDraft]:
     """Reversals for active conversions not desired as they are, then the missing conversions."""
-    reversed_seqs = {r["reverses_seq"] for r in rows if r["kind"] == K.REVERSAL}
+    reversed_seqs = {r["reverses_seq"] for r in rows if r["kind"] == CreditEntryKind.REVERSAL}
     active: dict[Key, Mapping[str, Any]] = {}
     held = {(c.organization, c.number): c for c in certs}
     reversals: list[EntryDraft] = []
     for row in rows:
-        if row["kind"] != K.CONVERSION or row["seq"] in reversed_seqs:
+        if row["kind"] != CreditEntryKind.CONVERSION or row["seq"] in reversed_seqs:
             continue
         key: Key = (row["source_org"], row["source_ref"], row["course_code"])
         desired = plan.desired.get(key)
@@ -401,7 +402,7 @@ def _differences(
         reversals.append(
             EntryDraft(
                 account_id=account.id,
-                kind=K.REVERSAL,
+                kind=CreditEntryKind.REVERSAL,
                 credits=-Decimal(credits_text(row["credits"])),
                 course_code=row["course_code"],
                 course_name=row["course_name"],
@@ -419,7 +420,7 @@ def _differences(
     conversions = [
         EntryDraft(
             account_id=account.id,
-            kind=K.CONVERSION,
+            kind=CreditEntryKind.CONVERSION,
             credits=d.credits,
             course_code=key[2],
             course_name=d.course_name,

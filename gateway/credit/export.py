@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.credit.ledger import credits_text
 from gateway.credit.transcript import _cell
 from gateway.errors import InputError
+from gateway.private_files import prepare
 from gateway.runtime import Gateway
 from gateway.store import tables as t
 
@@ -181,7 +182,7 @@ def _write(
         for target, columns, rows in zip(
             targets, (OUTCOME_COLUMNS, ENTRY_COLUMNS), (outcomes, entries), strict=True
         ):
-            tmp = target.with_name(target.name + ".tmp")
+            tmp = prepare(target.with_name(target.name + ".tmp"))
             with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
                 writer = csv.writer(fh)
                 writer.writerow(columns)
@@ -201,7 +202,7 @@ def _write(
         sheet.append(list(columns))
         for row in rows:
             sheet.append([_cell(row.get(c)) for c in columns])
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = prepare(path.with_name(path.name + ".tmp"))
     book.save(tmp)
     os.replace(tmp, path)
     return [path]

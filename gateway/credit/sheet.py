@@ -2,14 +2,14 @@
 
 What real files hold (see domain.md): CSV from Chinese Windows Excel in GBK (read as GB18030, its
 superset), UTF-8 CSV with a BOM, title rows merged above the header, blank rows, full-width
-characters and trailing spaces. Rows keep the number Excel shows, so messages point at the
-right line.
+characters and trailing spaces. Reading the file (format, encoding, delimiter) is the intake
+reader's job (``gateway.intake.reader.spreadsheet_rows``); this module finds the header of
+credit files and maps rows to fields. Rows keep the number Excel shows, so messages point at
+the right line.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,38 +36,12 @@ def header_key(text: object) -> str:
     return clean
 
 
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InputError("cannot decode the CSV file: neither UTF-8 nor GB18030 / 无法识别文件编码")
-
-
 def _raw_rows(path: Path) -> list[tuple[int, list[object]]]:
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
+    """The file's rows, read by the one spreadsheet reader (``gateway.intake.reader``): its
+    encodings (UTF-8, UTF-8 with BOM, GB18030), format detection by content, and messages."""
+    from gateway.intake.reader import spreadsheet_rows
 
-        try:
-            book = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many types for a damaged file
-            raise InputError(f"{path.name}: cannot read as an Excel workbook: {exc}") from None
-        try:
-            sheet = book.worksheets[0]
-            return [(i, list(row)) for i, row in enumerate(sheet.iter_rows(values_only=True), 1)]
-        finally:
-            book.close()
-    if suffix in (".csv", ".txt"):
-        text = _decode(path.read_bytes())
-        first = text.split("\n", 1)[0]
-        delimiter = "\t" if "\t" in first and "," not in first else ","
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        return [(i, list(row)) for i, row in enumerate(reader, 1)]
-    if suffix == ".xls":
-        raise InputError(f"{path.name}: the old .xls format is not supported; save as .xlsx")
-    raise InputError(f"{path.name}: expected an .xlsx or .csv file")
+    return [(number, list(row)) for number, row in spreadsheet_rows(path)]
 
 
 def read_sheet(path: Path, aliases: Mapping[str, Iterable[str]], required: Iterable[str]) -> Sheet:

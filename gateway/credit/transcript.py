@@ -8,7 +8,7 @@ counted (the next reconcile reverses them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.credit.accounts import Account, get_account
 from gateway.credit.ledger import active_entries, credits_text, entries_of, entry_model
 from gateway.models import BEIJING, CreditEntry
+from gateway.private_files import prepare
 from gateway.store import tables as t
 
 KIND_LABELS = {
@@ -148,14 +149,15 @@ def _outcome_json(outcome: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _cell(value: Any) -> Any:
-    """Spreadsheet-safe: a text starting with = + - @ must never become a formula."""
+    """Spreadsheet-safe, by the one escaping rule (``gateway.intake.results.safe_value``): a
+    text that could start a formula never becomes one."""
+    from gateway.intake.results import safe_value
+
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, datetime):
         return value.astimezone(BEIJING).replace(tzinfo=None)
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
+    return safe_value(value)
 
 
 STUDENT_LABELS = (
@@ -172,118 +174,127 @@ def _student_rows(student: Mapping[str, str | None] | None) -> list[tuple[str, A
     return [(label, student.get(key)) for key, label in STUDENT_LABELS if student.get(key)]
 
 
+COURSE_HEADERS = (
+    "课程代码 Course code",
+    "课程名称 Course",
+    "学分 Credits",
+    "来源 Kind",
+    "依据 Source",
+    "等级 Grade",
+    "有效期至 Valid until",
+    "规则版本 Rules",
+    "已过期 Expired",
+)
+OUTCOME_HEADERS = (
+    "学习成果 Outcome",
+    "类型 Kind",
+    "等级 Level",
+    "学分 Credits",
+    "取得日期 Date",
+    "状态 Status",
+    "编号 Reference",
+)
+LEDGER_COLUMNS = (
+    "seq",
+    "kind",
+    "course_code",
+    "course_name",
+    "credits",
+    "grade",
+    "source_org",
+    "source_ref",
+    "rule_version",
+    "reverses_seq",
+    "valid_until",
+    "reason",
+    "recorded_at",
+    "hash",
+)
+
+
 def write_xlsx(tr: Transcript, path: Path) -> None:
     """Two sheets: 成绩单 (account, courses, outcomes) and 账本 (every ledger entry)."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
 
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = "成绩单"
-    bold = Font(bold=True)
-    a = tr.account
+    _transcript_sheet(sheet, tr)
+    ledger_sheet = book.create_sheet("账本")
+    _section(
+        ledger_sheet,
+        LEDGER_COLUMNS,
+        [[e.model_dump()[c] for c in LEDGER_COLUMNS] for e in tr.entries],
+    )
+    for ws in (sheet, ledger_sheet):
+        _fit_columns(ws)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(prepare(path))
+
+
+def _transcript_sheet(sheet: Any, tr: Transcript) -> None:
+    from openpyxl.styles import Font
+
+    account = tr.account
     head = [
         ("学分银行成绩单 / Credit bank transcript", None),
-        ("姓名 Name", a.name),
-        ("证件号码 ID (masked)", a.id_masked),
+        ("姓名 Name", account.name),
+        ("证件号码 ID (masked)", account.id_masked),
         *_student_rows(tr.student),
-        ("学员类别 Learner", a.kind),
+        ("学员类别 Learner", account.kind),
         ("有效学分合计 Active credits", float(tr.total)),
         ("生成时间 Generated (Asia/Shanghai)", tr.generated_at),
     ]
     for label, value in head:
         sheet.append([_cell(label), _cell(value)])
-    sheet["A1"].font = bold
+    sheet["A1"].font = Font(bold=True)
     sheet.append([])
-    sheet.append(
+    courses = [
         [
-            "课程代码 Course code",
-            "课程名称 Course",
-            "学分 Credits",
-            "来源 Kind",
-            "依据 Source",
-            "等级 Grade",
-            "有效期至 Valid until",
-            "规则版本 Rules",
-            "已过期 Expired",
+            c.course_code,
+            c.course_name,
+            c.credits,
+            "、".join(KIND_LABELS.get(k, k) for k in c.kinds),
+            "、".join(c.sources),
+            c.grade,
+            c.valid_until,
+            c.rule_version,
+            "是" if c.expired else "",
         ]
-    )
-    for cell in sheet[sheet.max_row]:
-        cell.font = bold
-    for c in tr.courses:
-        sheet.append(
-            [
-                _cell(v)
-                for v in (
-                    c.course_code,
-                    c.course_name,
-                    c.credits,
-                    "、".join(KIND_LABELS.get(k, k) for k in c.kinds),
-                    "、".join(c.sources),
-                    c.grade,
-                    c.valid_until,
-                    c.rule_version,
-                    "是" if c.expired else "",
-                )
-            ]
-        )
-    sheet.append([])
-    sheet.append(
-        [
-            "学习成果 Outcome",
-            "类型 Kind",
-            "等级 Level",
-            "学分 Credits",
-            "取得日期 Date",
-            "状态 Status",
-            "编号 Reference",
-        ]
-    )
-    for cell in sheet[sheet.max_row]:
-        cell.font = bold
-    for o in tr.outcomes:
-        sheet.append(
-            [
-                _cell(v)
-                for v in (
-                    o["title"],
-                    KIND_LABELS.get(o["kind"], o["kind"]),
-                    o["level"],
-                    o["credits"],
-                    o["achieved_on"],
-                    o["status"],
-                    o["source_ref"],
-                )
-            ]
-        )
-    ledger_sheet = book.create_sheet("账本")
-    columns = [
-        "seq",
-        "kind",
-        "course_code",
-        "course_name",
-        "credits",
-        "grade",
-        "source_org",
-        "source_ref",
-        "rule_version",
-        "reverses_seq",
-        "valid_until",
-        "reason",
-        "recorded_at",
-        "hash",
+        for c in tr.courses
     ]
-    ledger_sheet.append(columns)
-    for cell in ledger_sheet[1]:
-        cell.font = bold
-    for e in tr.entries:
-        data = e.model_dump()
-        ledger_sheet.append([_cell(data[c]) for c in columns])
-    for ws in (sheet, ledger_sheet):
-        for index, col in enumerate(ws.columns, start=1):
-            width = max((len(str(c.value)) for c in col if c.value is not None), default=8)
-            ws.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 10), 48)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    _section(sheet, COURSE_HEADERS, courses)
+    sheet.append([])
+    outcomes = [
+        [
+            o["title"],
+            KIND_LABELS.get(o["kind"], o["kind"]),
+            o["level"],
+            o["credits"],
+            o["achieved_on"],
+            o["status"],
+            o["source_ref"],
+        ]
+        for o in tr.outcomes
+    ]
+    _section(sheet, OUTCOME_HEADERS, outcomes)
+
+
+def _section(sheet: Any, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A bold header row, then the rows, every cell spreadsheet-safe."""
+    from openpyxl.styles import Font
+
+    sheet.append(list(headers))
+    for cell in sheet[sheet.max_row]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append([_cell(v) for v in row])
+
+
+def _fit_columns(ws: Any) -> None:
+    from openpyxl.utils import get_column_letter
+
+    for index, col in enumerate(ws.columns, start=1):
+        width = max((len(str(c.value)) for c in col if c.value is not None), default=8)
+        ws.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 10), 48)

@@ -106,6 +106,8 @@ def _check(source: CandidateFile, rules: IntakeRules, options: IntakeOptions) ->
     validator = RowValidator(source.layout, rules, options)
     first: dict[tuple[str, ...], int] = {}
     limit = options.max_rows
+    if limit is not None and source.more_rows_than(limit):  # refused in seconds, not minutes
+        raise IntakeFileError("too_many_rows", file=path.name, limit=f"{limit:,}")
     for index, row in enumerate(source.rows(), start=1):
         if limit is not None and index > limit:
             raise IntakeFileError("too_many_rows", file=path.name, limit=f"{limit:,}")

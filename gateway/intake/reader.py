@@ -110,6 +110,15 @@ class CandidateFile:
     def column(self, name: str) -> int | None:
         return self.layout.columns.get(name)
 
+    def more_rows_than(self, limit: int) -> bool:
+        """Whether the file has more than ``limit`` data rows, counted without validating
+        anything (a CSV pass costs about a second per million rows) and stopping at the first
+        row over. An .xlsx is not pre-counted (parsing is the expensive part; its unpacked
+        size is bounded instead, and the check stops at the limit as it goes)."""
+        if self.kind != "csv":
+            return False
+        return next(itertools.islice(self.rows(), limit, None), None) is not None
+
 
 def _blank(values: tuple[Any, ...]) -> bool:
     for v in values:
@@ -144,6 +153,34 @@ def open_candidate_file(path: Path, *, max_sheet_bytes: int | None = None) -> Ca
     if suffix in _XLSX_SUFFIXES or suffix not in _TEXT_SUFFIXES:
         raise IntakeFileError("not_spreadsheet", file=name)
     return _open_csv(path)
+
+
+def spreadsheet_rows(
+    path: Path, *, max_sheet_bytes: int | None = None
+) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    """Every row of a staff spreadsheet that is not a candidate list (course credits, training
+    records), numbered as Excel numbers them, streamed: the same format decision, encodings,
+    delimiter sniffing, size bound and error messages as candidate files, without the
+    candidate header scan (the caller finds its own header)."""
+    name = path.name
+    if not path.is_file():
+        raise IntakeFileError("file_missing", file=name)
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if not head:
+        raise IntakeFileError("file_empty", file=name)
+    if head.startswith(_ZIP):
+        if max_sheet_bytes is not None:
+            _check_unpacked_size(path, max_sheet_bytes)
+        return _xlsx_rows(path, 0)
+    if head.startswith(_OLE2):
+        raise IntakeFileError("xls_legacy", file=name)
+    if path.suffix.lower() in _XLSX_SUFFIXES or path.suffix.lower() not in _TEXT_SUFFIXES:
+        raise IntakeFileError("not_spreadsheet", file=name)
+    encoding = detect_encoding(path)
+    with path.open("r", encoding=encoding, newline="") as fh:
+        first = next((line for line in fh if line.strip()), "")
+    return _csv_rows(path, encoding, _sniff_delimiter(first))
 
 
 # --- xlsx -----------------------------------------------------------------------------------

@@ -59,12 +59,17 @@ class Fact:
     amount: Decimal
 
 
-def _person(id_hash: Any) -> tuple[Any, Any, list[tuple[Any, Any]]]:
-    """(department, major, outer joins) for a person known by ``id_hash``."""
-    rs, cd = t.roster_students.alias("rs"), t.candidates.alias("cd")
-    department = func.coalesce(rs.c.department, cd.c.department, _EMPTY)
-    major = func.coalesce(rs.c.major, cd.c.major, _EMPTY)
-    return department, major, [(rs, rs.c.id_hash == id_hash), (cd, cd.c.id_hash == id_hash)]
+def _person(id_hash: Any, candidate: Any = None) -> tuple[Any, Any, list[tuple[Any, Any]]]:
+    """(department, major, outer joins) for a person known by ``id_hash``; ``candidate`` is
+    their candidates row when the query has joined it already (no second look-up)."""
+    rs = t.roster_students.alias("rs")
+    joins: list[tuple[Any, Any]] = [(rs, rs.c.id_hash == id_hash)]
+    if candidate is None:
+        candidate = t.candidates.alias("cd")
+        joins.append((candidate, candidate.c.id_hash == id_hash))
+    department = func.coalesce(rs.c.department, candidate.c.department, _EMPTY)
+    major = func.coalesce(rs.c.major, candidate.c.major, _EMPTY)
+    return department, major, joins
 
 
 def _joined(base: Any, joins: Iterable[tuple[Any, Any]]) -> Any:
@@ -108,7 +113,7 @@ async def daily_facts(conn: AsyncConnection, start: datetime, end: datetime) -> 
 
 def _registrations(dialect: str, start: datetime, end: datetime) -> tuple[Any, tuple[str, ...]]:
     r, cd, ep = t.registrations, t.candidates.alias("who"), t.exam_plans
-    department, major, joins = _person(cd.c.id_hash)
+    department, major, joins = _person(cd.c.id_hash, cd)
     day = local_day(r.c.created_at, dialect)
     charged = r.c.status.notin_(NOT_CHARGED)
     fee = func.coalesce(r.c.fee, 0)
@@ -133,7 +138,7 @@ def _registrations(dialect: str, start: datetime, end: datetime) -> tuple[Any, t
 
 def _withdrawn(dialect: str, start: datetime, end: datetime) -> tuple[Any, tuple[str, ...]]:
     e, r, cd, ep = t.registration_events, t.registrations, t.candidates.alias("who"), t.exam_plans
-    department, major, joins = _person(cd.c.id_hash)
+    department, major, joins = _person(cd.c.id_hash, cd)
     day = local_day(e.c.at, dialect)
     base = (
         e.join(r, r.c.id == e.c.registration_id)

@@ -19,6 +19,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.amounts import CENT
+from gateway.reports.coverage import without_jit
 from gateway.reports.facts import NOT_CHARGED
 from gateway.store import tables as t
 
@@ -103,6 +104,7 @@ async def fees_report(
     organization: str | None = None,
     now: datetime | None = None,
 ) -> FeesReport:
+    await without_jit(conn)
     report = FeesReport(now or datetime.now(UTC), plan, organization)
     joined, where, c = _base(plan, organization)
     r, ep, rs, cd, la = c["r"], c["ep"], c["rs"], c["cd"], c["la"]
@@ -142,7 +144,7 @@ async def fees_report(
         select(
             cd.c.name,
             func.coalesce(rs.c.student_number, cd.c.student_number),
-            func.coalesce(rs.c.id_masked, la.c.id_masked),
+            func.coalesce(rs.c.id_masked, cd.c.id_masked, la.c.id_masked),
             func.coalesce(rs.c.department, cd.c.department),
             func.coalesce(rs.c.major, cd.c.major),
             func.coalesce(rs.c.class_name, cd.c.class_name),

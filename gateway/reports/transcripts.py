@@ -2,8 +2,9 @@
 teaching office (``xgate credits transcript --class 应化2401``).
 
 The class is the roster's 班级 (the registrar's truth); a class not on the roster is taken from
-candidate lists. Each student carries 学号, masked ID, major and class; a student without a
-learning account yet is listed with no credit (they have earned none through xgate).
+candidate lists (their stored masked ID: the number itself is sealed). Each student carries
+学号, masked ID, major and class; a student without a learning account yet is listed with no
+credit (they have earned none through xgate).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.credit.ledger import credits_text
 from gateway.credit.transcript import KIND_LABELS, Transcript, build_transcript, transcript_json
-from gateway.masking import mask_id
 from gateway.reports.sheets import Sheet
 from gateway.store import tables as t
 
@@ -65,7 +65,7 @@ async def _members(conn: AsyncConnection, class_name: str) -> list[tuple[str, di
             cd.id_hash,
             cd.student_number,
             cd.name,
-            cd.id_number,
+            cd.id_masked,
             cd.department,
             cd.major,
             cd.class_name,
@@ -73,13 +73,7 @@ async def _members(conn: AsyncConnection, class_name: str) -> list[tuple[str, di
         .where(cd.class_name == class_name)
         .order_by(cd.student_number, cd.id)
     )
-    out = []
-    for r in rows:
-        data = dict(r._mapping)
-        data["id_masked"] = mask_id(str(data.pop("id_number")))
-        data["status"] = None
-        out.append((r.id_hash, data))
-    return out
+    return [(r.id_hash, {**dict(r._mapping), "status": None}) for r in rows]
 
 
 async def class_transcripts(

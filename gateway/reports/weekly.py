@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.amounts import percent
 from gateway.masking import mask_text
 from gateway.models import BEIJING
-from gateway.reports.coverage import CoverageLine, coverage_report
+from gateway.reports.coverage import CoverageLine, coverage_report, without_jit
 from gateway.reports.facts import CREDITS, DIMENSIONS, METRICS, MONEY, Fact, daily_facts
 from gateway.reports.period import (
     Week,
@@ -125,6 +125,7 @@ def _utc(day: date) -> datetime:
 async def weekly_report(
     conn: AsyncConnection, week: Week, *, college: str = "", now: datetime | None = None
 ) -> WeeklyReport:
+    await without_jit(conn)
     year_start = school_year_start(week.sunday)
     previous = week.previous()
     first_day = min(year_start, previous.monday)

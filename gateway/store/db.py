@@ -69,6 +69,18 @@ def postgresql_settings(schema: str | None) -> dict[str, str]:
     return settings
 
 
+def _private_sqlite(path: Path) -> None:
+    """The database file holds personal data: owner only (0600), created so when new; SQLite
+    gives its -wal and -shm files the database file's permissions."""
+    from gateway.private_files import prepare
+
+    try:
+        if path.parent.is_dir():
+            prepare(path)
+    except PermissionError:  # someone else's file we may only read: leave its mode alone
+        pass
+
+
 def normalise_url(url: str) -> str:
     """Accept plain ``postgresql://`` and ``sqlite:///`` URLs; use the async drivers."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
@@ -249,6 +261,8 @@ async def open_database(
     if not create and not db.exists():
         await engine.dispose()
         raise ConfigurationError(_missing(url))
+    if db.path and db.path != ":memory:" and (create or db.exists()):
+        _private_sqlite(Path(db.path))
     if migrate:
         try:
             current = await db.revision()

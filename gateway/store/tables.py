@@ -47,11 +47,12 @@ candidates = Table(
     Column("id", Integer, primary_key=True),
     Column("id_hash", String(64), nullable=False, unique=True),
     Column("id_type", String(32), nullable=False),
-    Column("id_number", String(32), nullable=False),
+    Column("id_number", String(160), nullable=False),  # sealed (gateway.fieldcrypt)
+    Column("id_masked", String(32)),
     Column("name", String(64), nullable=False),
     Column("sex", String(1)),
     Column("birth_date", Date),
-    Column("mobile", String(20)),
+    Column("mobile", String(128)),  # sealed
     Column("student_number", String(64)),
     Column("department", String(128)),
     Column("major", String(128)),
@@ -96,7 +97,8 @@ submissions = Table(
 
 # The registration outbox: one row per (organization, plan, candidate). The intent is committed
 # as ``pending`` before any request leaves; the state then moves along
-# gateway.models.REGISTRATION_TRANSITIONS, each move recorded in registration_events.
+# gateway.models.REGISTRATION_TRANSITIONS (enforced by gateway.outbox._transition in the UPDATE
+# itself), each move recorded in registration_events.
 registrations = Table(
     "registrations",
     metadata,
@@ -352,6 +354,22 @@ audit_log = Table(
     Column("target", String(128), index=True),
     Column("outcome", String(16), nullable=False),
     Column("details", JSON),
+)
+
+# Signed ledger checkpoints (gateway.credit.checkpoints): the heads of every account at a moment,
+# their Merkle root, signed with the key file's Ed25519 ledger key.
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", TS, nullable=False),
+    Column("accounts", Integer, nullable=False),
+    Column("entries", Integer, nullable=False),
+    Column("max_entry_id", Integer, nullable=False),
+    Column("root", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("heads", Text, nullable=False),  # JSON [[id_hash, id_masked, head_seq, head_hash]]
 )
 
 

@@ -29,6 +29,7 @@ from gateway.runtime import build_organization
 from gateway.settings import HttpPolicy, OrganizationSettings
 from gateway.testing.faults import FaultyTransport
 from gateway.testing.sandbox import Sandbox
+from gateway.testing.sleep import RecordingSleep
 
 DOCS = "docs/plugins.md"
 KIT_LOOKUP_KEY = b"xgate-conformance-kit-lookup-key!"  # fixed: the kit is not a deployment
@@ -76,12 +77,13 @@ class Session:
         self.sandbox = sandbox
         self.overrides = dict(overrides or {})
         self.organization = sandbox.organization
-        self.waits: list[float] = []
+        self._sleep = RecordingSleep()
+        self.waits: list[float] = self._sleep.waits
         self.built: list[Built] = []
         self._network: httpx.AsyncHTTPTransport | None = None
 
     async def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
+        await self._sleep(seconds)
 
     def settings(self) -> dict[str, Any]:
         return {**self.sandbox.settings(), **self.overrides}
@@ -160,7 +162,7 @@ class Session:
 
     def key(self, plan: ExamPlan, candidate: Candidate, kind: str = "register") -> str:
         """The idempotency key the core would give this person and plan."""
-        from gateway.issuance import issue_key
+        from gateway.idempotency import issue_key
         from gateway.outbox import idempotency_key
 
         make = issue_key if kind == "issue" else idempotency_key

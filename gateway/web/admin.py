@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
+
 from aiohttp import web
 
+from gateway import audit
 from gateway.errors import InputError
+from gateway.models import BEIJING
 from gateway.users import ROLES, add_user, list_users, new_password, set_disabled, set_role
 from gateway.web import render, state, trail
 from gateway.web.routes import ADMIN, route
@@ -17,7 +21,7 @@ async def _users_page(request: web.Request, status: int = 200, **extra: object) 
     )
 
 
-@route("GET", "/users", ADMIN, name="users", nav="nav.users")
+@route("GET", "/users", ADMIN, name="users", nav="nav.users", order=90)
 async def users(request: web.Request) -> web.StreamResponse:
     return await _users_page(request)
 
@@ -64,3 +68,29 @@ async def users_disable(request: web.Request) -> web.StreamResponse:
         return await _users_page(request, 404, error=str(exc))
     await trail.record(request, "user.enable" if enable else "user.disable", username)
     return render.redirect("/users")
+
+
+def _when(value: str) -> datetime | None:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        return None
+    return datetime.combine(day, time(0), tzinfo=BEIJING)
+
+
+@route("GET", "/audit", ADMIN, name="audit", nav="nav.audit", order=95)
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    """The audit trail, filtered by user, action (``console.*`` prefixes work) and dates."""
+    q = request.query
+    since = _when(q.get("since", ""))
+    until = _when(q.get("until", ""))
+    async with state.gateway(request).db.connect() as conn:
+        rows = await audit.query(
+            conn,
+            actor=q.get("actor") or None,
+            action=q.get("action") or None,
+            since=since,
+            until=until + timedelta(days=1) if until else None,
+            limit=500,
+        )
+    return await render.page(request, "audit.html", rows=rows, filters=dict(q))

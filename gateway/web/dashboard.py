@@ -17,7 +17,7 @@ async def _dashboard(request: web.Request) -> overview.Dashboard:
         )
 
 
-@route("GET", "/", EVERYONE, name="dashboard", nav="nav.dashboard")
+@route("GET", "/", EVERYONE, name="dashboard", nav="nav.dashboard", order=10)
 async def dashboard(request: web.Request) -> web.StreamResponse:
     return await render.page(request, "dashboard.html", board=await _dashboard(request))
 
@@ -27,7 +27,7 @@ async def api_dashboard(request: web.Request) -> web.StreamResponse:
     return render.api_json((await _dashboard(request)).as_dict())
 
 
-@route("GET", "/runs", EVERYONE, name="runs", nav="nav.runs")
+@route("GET", "/runs", EVERYONE, name="runs", nav="nav.runs", order=60)
 async def runs(request: web.Request) -> web.StreamResponse:
     async with state.gateway(request).db.connect() as conn:
         found = await overview.sync_runs(conn)
@@ -40,7 +40,7 @@ async def api_runs(request: web.Request) -> web.StreamResponse:
         return render.api_json({"runs": await overview.sync_runs(conn)})
 
 
-@route("GET", "/quarantine", STAFF, name="quarantine", nav="nav.quarantine")
+@route("GET", "/quarantine", STAFF, name="quarantine", nav="nav.quarantine", order=50)
 async def quarantine(request: web.Request) -> web.StreamResponse:
     async with state.gateway(request).db.connect() as conn:
         items = await overview.quarantine_list(conn)
@@ -52,8 +52,9 @@ async def quarantine_item(request: web.Request) -> web.StreamResponse:
     key = request.match_info["item"]
     item = None
     if key.isdigit():
-        async with state.gateway(request).db.connect() as conn:
-            item = await overview.quarantine_item(conn, int(key))
+        gw = state.gateway(request)
+        async with gw.db.connect() as conn:
+            item = await overview.quarantine_item(conn, int(key), gw.keys)
     if item is None:
         return await render.not_found(request)
     await trail.record(request, "quarantine.view", f"quarantine {key}")

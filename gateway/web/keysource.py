@@ -1,18 +1,14 @@
-"""Where the session-cookie key comes from: the one function to change when keys move.
+"""Where the session-cookie key comes from: the key file of ``gateway.keys``, never the database.
 
-The key never lives in the database. Until the key file of ``gateway.keys`` (issue 18) is in
-place, a random key is made per process: sessions then end when ``xgate serve`` restarts.
+A restart keeps sessions valid (the key is the file's); ``xgate keys init`` makes a new file
+and so signs everyone out.
 """
 
 from __future__ import annotations
 
-import os
-
 from gateway.runtime import Gateway
-
-_process_key = os.urandom(32)
 
 
 def session_key(gw: Gateway) -> bytes:
     """32 bytes for aiohttp-session's EncryptedCookieStorage (Fernet)."""
-    return _process_key
+    return gw.keys.session_key

@@ -24,7 +24,7 @@ async def _search(request: web.Request, query: str) -> list[Any]:
     gw = state.gateway(request)
     async with gw.db.connect() as conn:
         hits = await search_learners(conn, query, gw.hash_id)
-    await trail.record(request, "learner.search", query, detail=f"{len(hits)} found")
+    await trail.record(request, "learner.search", query=query, detail=f"{len(hits)} found")
     return hits
 
 
@@ -36,7 +36,7 @@ async def _detail(request: web.Request) -> LearnerDetail | None:
     return found
 
 
-@route("GET", "/learners", PEOPLE, name="learners", nav="nav.learners")
+@route("GET", "/learners", PEOPLE, name="learners", nav="nav.learners", order=40)
 async def learners(request: web.Request) -> web.StreamResponse:
     return await render.page(request, "learners.html", hits=None, query="")
 

@@ -88,7 +88,7 @@ async def _show(request: web.Request, upload: Upload, form: Any, template: str) 
     )
 
 
-@route("GET", "/lists", STAFF, name="lists", nav="nav.lists")
+@route("GET", "/lists", STAFF, name="lists", nav="nav.lists", order=20)
 async def lists(request: web.Request) -> web.StreamResponse:
     limit = state.gateway(request).settings.console.upload_max_mb
     return await render.page(request, "lists.html", limit_mb=limit)
@@ -208,14 +208,18 @@ async def list_progress(request: web.Request) -> web.StreamResponse:
 @route("GET", "/lists/{token}/results.xlsx", STAFF, name="list_results")
 async def list_results(request: web.Request) -> web.StreamResponse:
     upload = _upload(request)
-    if upload is None or not upload.results.exists():
+    org = request.query.get("organization")
+    if org is not None and org not in state.gateway(request).organization_names():
         return await render.not_found(request)
-    await trail.record(request, "list.results", upload.results.name)
+    found = upload.results(org) if upload else None
+    if found is None:
+        return await render.not_found(request)
+    await trail.record(request, "list.results", found.name)
     return web.Response(
-        body=upload.results.read_bytes(),
+        body=found.read_bytes(),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={
-            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(upload.results.name)}",
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.name)}",
             "Cache-Control": "no-store",
         },
     )
@@ -249,4 +253,5 @@ async def api_list_submit(request: web.Request) -> web.StreamResponse:
         return render.api_error(request, 400, got)
     job = await request.app[state.JOBS].wait(upload.token)
     assert job is not None
-    return render.api_json({**job.as_dict(), "results_url": f"/lists/{upload.token}/results.xlsx"})
+    link = f"/lists/{upload.token}/results.xlsx?organization={form['organization']}"
+    return render.api_json({**job.as_dict(), "results_url": link})

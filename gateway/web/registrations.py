@@ -56,7 +56,7 @@ async def _rows(request: web.Request, limit: int | None) -> list[dict[str, Any]]
         return await overview.registrations(conn, plan, status, limit)
 
 
-@route("GET", "/registrations", EVERYONE, name="registrations", nav="nav.registrations")
+@route("GET", "/registrations", EVERYONE, name="registrations", nav="nav.registrations", order=30)
 async def registrations(request: web.Request) -> web.StreamResponse:
     plan, status = _filters(request)
     async with state.gateway(request).db.connect() as conn:

@@ -38,6 +38,7 @@ class Route:
     api: bool = False
     csrf: bool = True  # state-changing requests need the session's CSRF token
     nav: str | None = None  # catalogue key of the menu entry, for pages in the menu
+    order: int = 100  # position in the menu
 
 
 ROUTES: list[Route] = []
@@ -51,6 +52,7 @@ def route(
     name: str | None = None,
     csrf: bool = True,
     nav: str | None = None,
+    order: int = 100,
 ) -> Callable[[Handler], Handler]:
     """Register a handler; a path under ``/api/`` is an API endpoint (JSON answers)."""
 
@@ -65,6 +67,7 @@ def route(
                 api=path.startswith("/api/"),
                 csrf=csrf,
                 nav=nav,
+                order=order,
             )
         )
         return handler
@@ -73,10 +76,11 @@ def route(
 
 
 def menu(role: str) -> list[Route]:
-    """The menu entries a role may open, in registration order."""
-    return [
+    """The menu entries a role may open, by ``order``."""
+    entries = [
         r for r in ROUTES if r.nav and r.method == "GET" and r.roles is not None and role in r.roles
     ]
+    return sorted(entries, key=lambda r: r.order)
 
 
 def allowed(path_name: str, role: str) -> bool:

@@ -198,55 +198,44 @@ async def _form(request: web.Request) -> dict[str, str]:
     return {k: str(v).strip()[:64] for k, v in form.items()}
 
 
-@route("POST", "/verify", STAFF, name="verify")
-async def verify_post(request: web.Request) -> web.StreamResponse:
+async def _ask(request: web.Request, f: dict[str, str]) -> Any:
+    """Ask the issuer (``gateway.verification.ask``, which records the answer) and audit it."""
     from gateway.verification import ask
 
-    gw = state.gateway(request)
-    f = await _form(request)
     user = state.user(request)
+    answer = await ask(
+        state.gateway(request),
+        f.get("number", ""),
+        organization=f.get("organization") or None,
+        holder_name=f.get("name") or None,
+        operator=user.username if user else None,
+    )
+    await trail.record(request, "verify", f.get("number", ""), answer.outcome)
+    return answer
+
+
+@route("POST", "/verify", STAFF, name="verify")
+async def verify_post(request: web.Request) -> web.StreamResponse:
+    orgs = state.gateway(request).organization_names()
     try:
-        answer = await ask(
-            gw,
-            f.get("number", ""),
-            organization=f.get("organization") or None,
-            holder_name=f.get("name") or None,
-            operator=user.username if user else None,
-        )
+        answer = await _ask(request, await _form(request))
     except XgateError as exc:
         return await render.page(
-            request,
-            "verify.html",
-            status=400,
-            error=str(exc),
-            organizations=gw.organization_names(),
+            request, "verify.html", status=400, error=str(exc), organizations=orgs
         )
-    await trail.record(request, "verify", f.get("number", ""), answer.outcome)
-    return await render.page(
-        request, "verify.html", answer=answer.summary(), organizations=gw.organization_names()
-    )
+    return await render.page(request, "verify.html", answer=answer.summary(), organizations=orgs)
 
 
 @route("POST", "/api/verify", STAFF, name="api_verify")
 async def api_verify(request: web.Request) -> web.StreamResponse:
-    from gateway.verification import ask
-
     try:
         f = await _form(request)
     except (ValueError, TypeError):
         return render.api_error(request, 400, "bad_request")
-    user = state.user(request)
     try:
-        answer = await ask(
-            state.gateway(request),
-            f.get("number", ""),
-            organization=f.get("organization") or None,
-            holder_name=f.get("name") or None,
-            operator=user.username if user else None,
-        )
+        answer = await _ask(request, f)
     except XgateError as exc:
         return render.api_error(request, 400, "bad_request", str(exc))
-    await trail.record(request, "verify", f.get("number", ""), answer.outcome)
     return render.api_json(answer.summary())
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from gateway.errors import InputError
+from gateway.intake.results import results_path
 
 SUFFIXES = (".xlsx", ".csv")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -32,9 +33,14 @@ class Upload:
     owner: int
     created: datetime
 
-    @property
-    def results(self) -> Path:
-        return self.path.with_name(f"{self.path.stem}.results.xlsx")
+    def results(self, organization: str | None) -> Path | None:
+        """The results workbook of a submission to ``organization`` (the newest of any when
+        None), or None when there is none yet."""
+        if organization:
+            found = results_path(self.path, organization)
+            return found if found.exists() else None
+        written = sorted(self.path.parent.glob("*.results.xlsx"), key=lambda p: p.stat().st_mtime)
+        return written[-1] if written else None
 
 
 def safe_name(name: str) -> str:

@@ -31,6 +31,7 @@ from gateway.settings import load_settings
 from gateway.store import tables as t
 
 DEMO_SEED = 2026
+DEMO_CONSOLE_USER = "demo"
 DATA_FILES = (
     "catalogue.toml",
     "credit-rules.toml",
@@ -78,6 +79,8 @@ class DemoSummary:
     changes: int = 0
     sync_ok: bool = True
     seconds: float = 0.0
+    console_user: str = ""
+    console_password: str = ""
     roster: dict[str, int] = field(default_factory=dict)
     coverage: list[dict[str, Any]] = field(default_factory=list)
     learner: dict[str, str] = field(default_factory=dict)  # first run: a code to try self-service
@@ -114,6 +117,9 @@ catalogue_file = "{(directory / "catalogue.toml").resolve().as_posix()}"
 rules_file = "{(directory / "credit-rules.toml").resolve().as_posix()}"
 fees_file = "{(directory / "fees.toml").resolve().as_posix()}"
 eligibility_file = "{(directory / "eligibility.toml").resolve().as_posix()}"
+
+[console]
+upload_dir = "{(directory / "uploads").resolve().as_posix()}"
 
 [organizations.beifang]
 plugin = "beifang"
@@ -306,6 +312,7 @@ async def run_demo(directory: Path, *, submit: Any) -> DemoSummary:
             summary.sync_ok = (await run_nightly(gw, issue=True)).ok
             await summarise(gw, summary)
             await check_truth(gw, sims, summary)
+            summary.console_user, summary.console_password = await console_login(gw)
             summary.coverage = await coverage_by_major(gw)
             if first_run:
                 summary.learner = await demo_learner(gw)
@@ -318,6 +325,21 @@ async def run_demo(directory: Path, *, submit: Any) -> DemoSummary:
             sim.save_state(states[name])
     summary.seconds = round(time.monotonic() - started, 1)
     return summary
+
+
+async def console_login(gw: Gateway) -> tuple[str, str]:
+    """The demo's console administrator, with a fresh password each run (printed once)."""
+    from gateway.users import add_user, get_user, new_password, set_disabled, set_password
+
+    password = new_password()
+    async with gw.db.connect() as conn:
+        existing = await get_user(conn, DEMO_CONSOLE_USER)
+    if existing is None:
+        await add_user(gw.db, DEMO_CONSOLE_USER, "admin", password)
+    else:
+        await set_password(gw.db, DEMO_CONSOLE_USER, password)
+        await set_disabled(gw.db, DEMO_CONSOLE_USER, False)
+    return DEMO_CONSOLE_USER, password
 
 
 async def submit_sample(gw: Gateway, directory: Path) -> tuple[int, list[dict[str, Any]]]:
