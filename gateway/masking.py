@@ -10,9 +10,13 @@ import logging
 import re
 from collections.abc import Iterable
 
-# Resident ID numbers as people write them: 18 characters, optionally spaced 6-8-4; the
-# 15-digit pre-1999 form too. Mobiles with or without +86/86 and spaces or dashes.
-_ID18 = re.compile(r"(?<![0-9A-Za-z])(\d{6})[ ]?(\d{8})[ ]?(\d{3}[0-9Xx])(?![0-9A-Za-z])")
+# Resident ID numbers as people write them: 18 characters, optionally split 6-8-4 by spaces or
+# dashes, or glued to a short word (``ID210802...``: a token of at most 10 letters then the
+# number; a 64-character hex digest never qualifies). The 15-digit pre-1999 form too. Mobiles
+# with or without +86/86 and spaces or dashes.
+_ID18 = re.compile(
+    r"(?<![0-9A-Za-z])([A-Za-z]{0,10})(\d{6})[ -]?(\d{8})[ -]?(\d{3}[0-9Xx])(?![0-9A-Za-z])"
+)
 _ID15 = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{6})(\d{3})(?![0-9A-Za-z])")
 _MOBILE = re.compile(r"(?<![\d+])((?:\+?86[ -]?)?1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９ＸｘＫ", "0123456789XxK")
@@ -62,7 +66,7 @@ def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
             text = text.replace(secret, "********")
     if any("\uff10" <= ch <= "\uff5a" for ch in text):  # full-width digits hide nothing
         text = text.translate(_FULL_WIDTH)
-    text = _ID18.sub(lambda m: m.group(1) + "********" + m.group(3)[-4:], text)
+    text = _ID18.sub(lambda m: m.group(1) + m.group(2) + "********" + m.group(4)[-4:], text)
     text = _ID15.sub(lambda m: m.group(1) + "*****" + m.group(3)[-4:], text)
     text = _MOBILE.sub(lambda m: m.group(1) + "****" + m.group(3), text)
     text = _BEARER.sub(r"\1********", text)

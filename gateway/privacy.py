@@ -1,4 +1,5 @@
-"""Personal data at rest: sealing what is still in clear, re-sealing after a key rotation.
+"""Personal data at rest: sealing what is still in clear, re-sealing after a key rotation,
+and removing what is no longer needed (``purge``).
 
 Invariant: every batch is one committed transaction that moves rows from "plaintext" (or
 "sealed under an older key") to "sealed under the active key", picking its rows by that
@@ -10,8 +11,10 @@ listed in ``SEALED_COLUMNS`` and ``gateway.fieldcrypt`` seals them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, not_, or_, select
+from sqlalchemy import and_, exists, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -99,4 +102,56 @@ async def seal_pending(db: Database, keys: Keys, *, rotate: bool = False) -> Sea
                 break
             setattr(report, name, getattr(report, name) + count)
             after = last
+    return report
+
+
+# --- retention ------------------------------------------------------------------------------
+
+
+@dataclass
+class PurgeReport:
+    before: datetime
+    candidates: int = 0  # never registered, not touched since ``before``: deleted
+    quarantine_payloads: int = 0  # payload emptied; the row (error, run, time) stays
+    uploads: int = 0  # console uploads and their results deleted
+    dry_run: bool = False
+
+
+def _unregistered(before: datetime) -> Any:
+    c, r = t.candidates.c, t.registrations.c
+    return (
+        select(c.id)
+        .where(c.created_at < before, c.updated_at < before)
+        .where(~exists().where(r.candidate_id == c.id))
+    )
+
+
+async def purge(db: Database, before: datetime, *, dry_run: bool = False) -> PurgeReport:
+    """Remove personal data no longer needed, as of ``before``: candidates never registered
+    (the pseudonymous ledger, accounts and scores stay: they hold no ID number or mobile) and
+    the raw payloads of quarantined records. Batches of committed transactions."""
+    report = PurgeReport(before=before, dry_run=dry_run)
+    q = t.quarantine.c
+    stale_payloads = and_(q.created_at < before, q.payload != "")
+    async with db.connect() as conn:
+        report.candidates = int(
+            (
+                await conn.execute(
+                    select(func.count()).select_from(_unregistered(before).subquery())
+                )
+            ).scalar_one()
+        )
+        report.quarantine_payloads = int(
+            (await conn.execute(select(func.count()).where(stale_payloads))).scalar_one()
+        )
+    if dry_run:
+        return report
+    while True:
+        async with db.begin() as conn:
+            ids = list((await conn.execute(_unregistered(before).limit(BATCH))).scalars())
+            if not ids:
+                break
+            await conn.execute(t.candidates.delete().where(t.candidates.c.id.in_(ids)))
+    async with db.begin() as conn:
+        await conn.execute(t.quarantine.update().where(stale_payloads).values(payload=""))
     return report

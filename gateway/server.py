@@ -9,29 +9,41 @@ moved: the nightly sync stays the reference and simply finds those records uncha
 
 Every error answers JSON ``{"error": {"code", "message"}}`` with a status that says whose fault
 it is; nothing personal appears in a message.
+
+Under abuse the webhook route holds: at most ``webhook_concurrency`` deliveries are read at once
+(more are told 503 at once, before their bodies are read), a body is read in chunks and refused
+past ``webhook_max_body`` (413), nesting deeper than ``gateway.jsonlimits.MAX_DEPTH`` is a 400
+before any parser sees it, and a signature the plugin refuses, however malformed, is a 401 with
+a neutral message. A delivery is recognised by the digest of its body
+(``webhook_deliveries``): a replay inside the signature's time window answers what the first
+delivery did and changes nothing, not even the list of runs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from gateway import deliveries
 from gateway._version import __version__
 from gateway.contract import Capability, Page
 from gateway.errors import XgateError
 from gateway.failures import Action, Kind, Operation, decide
 from gateway.health import add_health_routes
+from gateway.jsonlimits import MAX_DEPTH, too_deep
 from gateway.logs import log_context
 from gateway.masking import mask_text
 from gateway.models import CertificateRecord, ScoreRecord
-from gateway.runtime import Gateway
+from gateway.runtime import Gateway, Organization
 from gateway.sync import (
     CreditHook,
     StreamReport,
@@ -43,8 +55,12 @@ from gateway.sync import (
 
 log = logging.getLogger("xgate.server")
 MAX_BODY = 1024 * 1024
+#: per-connection read buffer (aiohttp's default is 64 KiB): a thousand idle uploads waiting at
+#: the concurrency gate then hold a thousand small buffers, not a thousand large ones
+READ_BUFSIZE = 16 * 1024
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
+WEBHOOK_GATE = web.AppKey("webhook_gate", asyncio.Semaphore)
 
 
 class ErrorBody(BaseModel):
@@ -74,14 +90,31 @@ class Health(BaseModel):
     version: str
 
 
-def _error(status: int, code: str, message: str) -> web.Response:
+def _error(status: int, code: str, message: str, retry_after: int | None = None) -> web.Response:
     body = ErrorResponse(error=ErrorBody(code=code, message=mask_text(message)))
-    return web.json_response(body.model_dump(), status=status)
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return web.json_response(body.model_dump(), status=status, headers=headers)
 
 
 async def health(request: web.Request) -> web.Response:
     body = Health(status="ok", version=__version__)
     return web.json_response(body.model_dump())
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The body, read in chunks; None as soon as it exceeds ``limit`` (nothing more is read)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
 
 
 async def webhook(request: web.Request) -> web.Response:
@@ -92,20 +125,53 @@ async def webhook(request: web.Request) -> web.Response:
     org = gw.organization(name)
     if not org.can(Capability.WEBHOOKS):
         return _error(404, "no_webhooks", f"organization {name!r} does not send webhooks")
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return _error(413, "too_large", f"a webhook body may be at most {MAX_BODY} bytes")
-    body = await request.read()
-    if len(body) > MAX_BODY:
-        return _error(413, "too_large", f"a webhook body may be at most {MAX_BODY} bytes")
+    gate = request.app[WEBHOOK_GATE]
+    if gate.locked():  # answered before the body is read: memory stays flat under a flood
+        busy = _error(503, "busy", "too many deliveries at once; retry shortly", retry_after=1)
+        busy.force_close()  # the unread body is not drained: the connection just closes
+        return busy
+    async with gate:
+        response = await _receive(request, gw, org)
+    if response.status == 413:
+        response.force_close()
+    return response
+
+
+async def _receive(request: web.Request, gw: Gateway, org: Organization) -> web.Response:
+    name = org.name
+    limit = gw.settings.webhook_max_body
+    body = await _read_limited(request, limit)
+    if body is None:
+        return _error(413, "too_large", f"a webhook body may be at most {limit} bytes")
+    if too_deep(body):
+        return _error(400, "too_deep", f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
         records = await org.webhooks().parse_webhook(dict(request.headers), body)
     except Exception as exc:  # the failure policy decides; see gateway.failures
         decision = decide(exc, Operation.RECEIVE)
         if decision.action is not Action.REJECT:
             raise
-        if decision.kind is Kind.AUTH:
-            return _error(401, "bad_signature", str(exc))
-        return _error(400, "bad_body", str(exc))
+        if decision.kind is Kind.AUTH:  # why is logged, never told: no oracle for forgers
+            log.warning("%s: webhook refused: %s", name, decision.reason)
+            return _error(401, "bad_signature", "the webhook signature does not verify")
+        return _error(400, "bad_body", str(exc)[:300])
+    except RecursionError:  # a plugin's own parser, past our depth check
+        return _error(400, "too_deep", "the webhook body is nested too deeply")
+    digest = hashlib.sha256(body).hexdigest()
+    seen = await deliveries.claim(gw.db, name, digest)
+    if seen is not None:  # a replay: what the first delivery did, nothing done again
+        return web.json_response({**seen, "duplicate": True})
+    try:
+        result = await _apply(gw, org, records)
+    except BaseException:
+        await deliveries.release(gw.db, name, digest)  # the organization may deliver it again
+        raise
+    await deliveries.finish(gw.db, name, digest, result.model_dump())
+    return web.json_response(result.model_dump())
+
+
+async def _apply(gw: Gateway, org: Organization, records: Sequence[Any]) -> WebhookResult:
+    name = org.name
     credit = CreditHook(gw)
     run_id = await start_run(gw, {"webhook": name})
     report = StreamReport(name, "webhook")
@@ -120,7 +186,7 @@ async def webhook(request: web.Request) -> web.Response:
             await apply_page(gw, org, stream, model, page, run_id, report, credit)
     report.status = "ok"
     await finish_run(gw, SyncReport(run_id=run_id, streams=[report]))
-    result = WebhookResult(
+    return WebhookResult(
         organization=name,
         records=report.records,
         new=report.new,
@@ -128,7 +194,6 @@ async def webhook(request: web.Request) -> web.Response:
         unchanged=report.unchanged,
         quarantined=report.quarantined,
     )
-    return web.json_response(result.model_dump())
 
 
 async def did_document(request: web.Request) -> web.Response:
@@ -200,6 +265,7 @@ def build_app(
     size = max(MAX_BODY, upload_limit(gw)) if console else MAX_BODY
     app = web.Application(middlewares=[request_ids, errors], client_max_size=size)
     app[GATEWAY_KEY] = gw
+    app[WEBHOOK_GATE] = asyncio.Semaphore(gw.settings.webhook_concurrency)
     app.add_routes(
         [
             web.get("/health", health),

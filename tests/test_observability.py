@@ -112,3 +112,32 @@ def test_text_log_lines_name_the_request() -> None:
     record.xgate = {"request_id": "abc"}
     assert TextFormatter().format(record).endswith("hello [request_id=abc]")
     assert json.loads(JsonFormatter().format(record))["request_id"] == "abc"
+
+
+async def test_requests_per_organization_and_breaker_state_are_counted(make_gateway) -> None:
+    """A real organization (the Beifang simulator) answers; /metrics counts what was asked."""
+    from xgate_simulators.beifang import (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        BeifangSimulator,
+    )
+
+    sim = BeifangSimulator(seed=3)
+    async with sim.running() as url:
+        orgs = {
+            "beifang": {
+                "plugin": "beifang",
+                "base_url": url,
+                "client_id": DEFAULT_CLIENT_ID,
+                "client_secret": DEFAULT_CLIENT_SECRET,
+            }
+        }
+        async with make_gateway(orgs=orgs) as gw:
+            await run_sync(gw)
+            made = gw.organization("beifang").client.stats.requests
+            got = samples((await scrape(build_app(gw), "/metrics")).text)
+    assert made > 0
+    ok = (("organization", "beifang"), ("outcome", "ok"))
+    assert got[("xgate_http_requests_total", ok)] == made
+    assert got[("xgate_breaker_state", (("organization", "beifang"),))] == 0
+    assert got[("xgate_http_retries_total", (("organization", "beifang"),))] == 0

@@ -29,6 +29,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("submit", "gateway.cli.intake:submit"),
     ("keys", "gateway.cli.keys:app"),
     ("audit", "gateway.cli.audit:audit_list"),
+    ("privacy", "gateway.cli.privacy:app"),
     ("roster", "gateway.cli.roster:app"),
     ("report", "gateway.cli.report:app"),
     ("worker", "gateway.cli.jobs:worker"),

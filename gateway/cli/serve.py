@@ -24,7 +24,9 @@ def serve(
         from gateway.server import build_app
 
         async with state.open_existing() as gw:
-            runner = web.AppRunner(build_app(gw), access_log=None)
+            from gateway.server import READ_BUFSIZE
+
+            runner = web.AppRunner(build_app(gw), access_log=None, read_bufsize=READ_BUFSIZE)
             await runner.setup()
             site = web.TCPSite(runner, host, port)
             await site.start()

@@ -75,8 +75,13 @@ async def exclusive(gw: Gateway, name: str) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            await conn.commit()
+            try:
+                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                await conn.commit()
+            except BaseException:
+                # never hand a connection that may still hold the lock back to the pool
+                await conn.invalidate()
+                raise
 
 
 @contextlib.asynccontextmanager

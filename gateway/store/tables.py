@@ -372,6 +372,17 @@ ledger_checkpoints = Table(
     Column("heads", Text, nullable=False),  # JSON [[id_hash, id_masked, head_seq, head_hash]]
 )
 
+# Webhook deliveries seen (gateway.deliveries): a replayed body is answered, never applied again.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("organization", String(40), primary_key=True),
+    Column("digest", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),  # processing, done
+    Column("received_at", TS, nullable=False),
+    Column("result", JSON),
+)
+
 
 # ---------------------------------------------------------------------------------------------
 # Issue 17 (web console: users, sessions): each issue keeps its tables in its own section so that

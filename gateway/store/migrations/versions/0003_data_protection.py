@@ -53,6 +53,15 @@ def upgrade() -> None:
         sa.Column("heads", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("seq", name="pk_ledger_checkpoints"),
     )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("organization", sa.String(40), nullable=False),
+        sa.Column("digest", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("received_at", TS, nullable=False),
+        sa.Column("result", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("organization", "digest", name="pk_webhook_deliveries"),
+    )
     if op.get_bind().dialect.name == "sqlite":
         # batch mode rebuilds ``candidates``, which registrations reference: check at commit
         op.execute("PRAGMA defer_foreign_keys = ON")
@@ -82,5 +91,6 @@ def _fill_masked_ids() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("candidates") as batch:
         batch.drop_column("id_masked")
+    op.drop_table("webhook_deliveries")
     op.drop_table("ledger_checkpoints")
     op.drop_table("audit_log")
