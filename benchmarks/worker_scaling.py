@@ -56,6 +56,7 @@ class Run:
     worker_cpu: float  # CPU seconds the worker processes used during the run
     postgres_cpu: float  # CPU seconds of the postgres processes (other users' too)
     worker_rss_mb: float  # largest worker's resident memory at the end
+    simulator_cpu: float  # CPU seconds of the simulators' process (one process, all 20)
 
     @property
     def throughput(self) -> float:
@@ -164,7 +165,13 @@ async def _until(conn: asyncpg.Connection, query: str, done: Any, timeout: float
 
 
 async def run_once(
-    n: int, urls: list[str], folder: Path, records: int, page_size: int, concurrency: int
+    n: int,
+    urls: list[str],
+    folder: Path,
+    records: int,
+    page_size: int,
+    concurrency: int,
+    simulator_pid: int,
 ) -> Run:
     async with database("postgresql", folder) as (url, schema):
         assert schema is not None
@@ -180,6 +187,7 @@ async def run_once(
                 await _until(conn, "SELECT count(*) FROM procrastinate_workers", n, 300)
                 busy0, total0 = cpu_ticks()
                 mine0, pg0 = process_cpu(pids), process_cpu(postgres_pids())
+                sim0 = process_cpu([simulator_pid])
                 with Timer() as t:
                     jobs = await queue_now(app, gw, "sync")
                     await _until(
@@ -190,6 +198,7 @@ async def run_once(
                     )
                 busy1, total1 = cpu_ticks()
                 mine1, pg1 = process_cpu(pids), process_cpu(postgres_pids())
+                sim1 = process_cpu([simulator_pid])
                 rss = max(rss_mb(pid) for pid in pids)
             stored = await conn.fetchval("SELECT count(*) FROM scores")
             failed = await conn.fetchval(
@@ -201,7 +210,15 @@ async def run_once(
         raise RuntimeError(f"{n} workers: {stored} records stored, {failed} jobs not succeeded")
     busy = (busy1 - busy0) / max(1, total1 - total0)
     return Run(
-        n, t.seconds, stored, len(jobs), busy, cpu_between(mine0, mine1), cpu_between(pg0, pg1), rss
+        n,
+        t.seconds,
+        stored,
+        len(jobs),
+        busy,
+        cpu_between(mine0, mine1),
+        cpu_between(pg0, pg1),
+        rss,
+        cpu_between(sim0, sim1),
     )
 
 
@@ -214,12 +231,14 @@ async def measure(
         tempfile.TemporaryDirectory(prefix="xgate-scale-") as tmp,
     ):
         for n in counts:
-            run = await run_once(n, served.urls, Path(tmp), records, page_size, concurrency)
+            run = await run_once(
+                n, served.urls, Path(tmp), records, page_size, concurrency, served.process.pid
+            )
             print(
                 f"{n} worker(s): {run.seconds:6.2f} s, {run.throughput:7.0f} records/s, "
                 f"{run.jobs} jobs, machine CPU busy {run.cpu_busy:.0%}, workers' CPU "
                 f"{run.worker_cpu:.1f} s, postgres CPU {run.postgres_cpu:.1f} s (all users), "
-                f"worker RSS {run.worker_rss_mb:.0f} MB",
+                f"simulators' CPU {run.simulator_cpu:.1f} s, worker RSS {run.worker_rss_mb:.0f} MB",
                 flush=True,
             )
             runs.append(run)

@@ -104,8 +104,9 @@ class ScheduleSettings(BaseModel):
     sync: str = Field("0 2 * * *", description="nightly: deliver, sync every stream, issue")
     reconcile: str = Field("*/30 * * * *", description="settle unknown registrations")
     weekly_report: str = Field("0 7 * * MON", description="the weekly report")
+    prune_jobs: str = Field("30 3 * * *", description="delete finished jobs past keep_days")
 
-    @field_validator("sync", "reconcile", "weekly_report")
+    @field_validator("sync", "reconcile", "weekly_report", "prune_jobs")
     @classmethod
     def _cron(cls, value: str) -> str:
         from croniter import croniter  # type: ignore[import-untyped]  # procrastinate's parser
@@ -126,6 +127,9 @@ class WorkerSettings(BaseModel):
     )
     attempts: int = Field(3, ge=1, le=20, description="runs of a failing job before it fails")
     retry_wait: float = Field(60.0, ge=0, description="seconds before a failed job reruns")
+    keep_days: float = Field(
+        14, ge=0, description="succeeded and cancelled jobs are deleted after this (failed: kept)"
+    )
 
 
 class CredentialSettings(BaseModel):

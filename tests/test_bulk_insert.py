@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from gateway.store.bulk import insert_rows
 pytestmark = pytest.mark.storage
 
 STAMP = datetime(2026, 6, 1, 8, 30, 15, 123456, tzinfo=UTC)
+EAST8 = timezone(timedelta(hours=8))
 
 
 async def _score(conn: Any, id_hash: str) -> int:
@@ -36,6 +37,9 @@ async def test_bulk_rows_read_back_like_core_rows(db: Any) -> None:
     values = [
         (1, Decimal("88.50"), Decimal("61"), Decimal("149.50"), True, False, STAMP, 7, STAMP),
         (2, None, None, None, None, True, STAMP, None, STAMP),
+        # the same instant in another zone: SQLite stores the wall time, so a value cache
+        # keyed by equality alone would store this row's stamp as the first one's
+        (3, Decimal("1"), Decimal("1.00"), None, False, False, STAMP.astimezone(EAST8), 1, STAMP),
     ]
     async with db.begin() as conn:
         core_id, bulk_id = await _score(conn, "a" * 64), await _score(conn, "b" * 64)
@@ -46,7 +50,7 @@ async def test_bulk_rows_read_back_like_core_rows(db: Any) -> None:
         written = await insert_rows(
             conn, t.score_revisions, REVISION_COLUMNS, [(bulk_id, *v) for v in values]
         )
-        assert written == 2
+        assert written == 3
         assert await insert_rows(conn, t.score_revisions, REVISION_COLUMNS, []) == 0
     async with db.connect() as conn:
         rows = (await conn.execute(select(t.score_revisions))).mappings().all()
@@ -58,7 +62,7 @@ async def test_bulk_rows_read_back_like_core_rows(db: Any) -> None:
             if r["score_id"] == score_id
         ]
 
-    assert len(rows) == 4
+    assert len(rows) == 6
     assert read(bulk_id) == read(core_id)
     assert read(bulk_id)[0]["theory"] == Decimal("88.50")
     assert read(bulk_id)[1]["org_passed"] is None

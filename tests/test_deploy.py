@@ -160,3 +160,23 @@ def test_the_check_itself_refuses_what_the_cli_refuses() -> None:
     with pytest.raises(Exception, match="No such command"):
         parse_xgate(["jobs", "lst"])
     assert parse_xgate(["jobs", "retry", "7"]) == ["jobs", "retry"]
+
+
+def test_the_settings_they_ship_load(tmp_path: Path) -> None:
+    """The compose file's xgate.toml and the ConfigMap's load as settings (known keys only,
+    cron lines that parse, plugin names that exist)."""
+    from gateway.plugins import load_plugins
+    from gateway.settings import load_settings
+
+    config_map = next(
+        doc
+        for doc in yaml.safe_load_all((DEPLOY / "kubernetes" / "config.yaml").read_text("utf-8"))
+        if doc and doc["kind"] == "ConfigMap"
+    )
+    k8s_toml = tmp_path / "xgate.toml"
+    k8s_toml.write_text(config_map["data"]["xgate.toml"], encoding="utf-8")
+    plugins = set(load_plugins().specs)
+    for path in (DEPLOY / "compose" / "xgate.toml", k8s_toml):
+        settings = load_settings(path)
+        assert settings.schedule.sync and settings.worker.concurrency >= 1
+        assert {o.plugin for o in settings.organizations.values()} <= plugins, path

@@ -260,3 +260,22 @@ def test_a_schedule_that_is_not_a_cron_line_is_refused_naming_it(tmp_path: Any) 
     config.write_text('[schedule]\nsync = "0 25 * * *"\nreconcile = ""\n', encoding="utf-8")
     with pytest.raises(ConfigurationError, match=r"schedule\.sync: .*not a cron line"):
         load_settings(config)
+
+
+@on_postgresql
+async def test_finished_jobs_are_pruned_and_failed_ones_kept(make_gateway) -> None:
+    from gateway.jobs.engine import prune_jobs
+
+    async with make_gateway(orgs=ORGS, worker={"attempts": 1}) as gw:
+
+        async def broken(cursor: str | None) -> Any:
+            raise RuntimeError("plugin bug")
+            yield  # pragma: no cover
+
+        gw.organization("other").adapter.scores = broken
+        async with open_app(gw.settings, schedules=False) as app:
+            await queue_now(app, gw, "sync")
+            await drain(gw, app)
+            await prune_jobs(app, keep_days=0)
+            left = await list_jobs(app)
+    assert [(j.args["organization"], j.status) for j in left] == [("other", "failed")]

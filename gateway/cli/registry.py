@@ -71,6 +71,7 @@ SUMMARIES: dict[str, str] = {
     "invalid, rejected or not settled, 2 the file itself is unusable.",
     "worker": "Run jobs and the [schedule] until stopped (SIGTERM finishes running jobs first).",
     "jobs": "Jobs on PostgreSQL: list, retry, cancel, queue now.",
+    "privacy": "Retention of personal data.",
     "keys": "The key file: encryption, look-up and signing keys.",
     "audit": "The audit trail, newest first, filtered by user, action, target and date range.",
     "learners": "Learner self-service: one-time activation codes staff hand out.",

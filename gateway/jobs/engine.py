@@ -107,3 +107,11 @@ async def requeue_stalled(app: procrastinate.App, stalled_after: float) -> list[
     if ids:
         log.warning("requeued %d job(s) of stalled workers: %s", len(ids), ids)
     return ids
+
+
+async def prune_jobs(app: procrastinate.App, keep_days: float) -> None:
+    """Delete jobs that succeeded or were cancelled more than ``keep_days`` ago; failed ones
+    stay until someone retries or cancels them (they are what ``xgate jobs list`` is for)."""
+    await app.job_manager.delete_old_jobs(
+        nb_hours=int(keep_days * 24), include_failed=False, include_cancelled=True
+    )

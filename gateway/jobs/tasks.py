@@ -24,6 +24,7 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
 from gateway.errors import XgateError
 from gateway.jobs import bodies
+from gateway.jobs.engine import prune_jobs
 from gateway.logs import job_context
 from gateway.metrics import record_job
 from gateway.runtime import Gateway
@@ -232,6 +233,14 @@ def _register_periodic(app: procrastinate.App, settings: Settings) -> None:
         )
         async def weekly_schedule(timestamp: int) -> int | None:
             return await defer(app, "xgate.weekly_report", lock="report:weekly")
+
+    if schedule.prune_jobs:
+        keep_days = settings.worker.keep_days
+
+        @app.periodic(cron=schedule.prune_jobs, periodic_id="prune")
+        @app.task(name="xgate.prune_jobs", queue="schedule", queueing_lock="xgate.prune_jobs")
+        async def prune(timestamp: int) -> None:
+            await prune_jobs(app, keep_days)
 
     if schedule.reconcile:
 

@@ -47,17 +47,30 @@ def _prepare(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Prepa
 
 
 def _processed(prepared: _Prepared, rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    active = [(i, p) for i, p in enumerate(prepared.processors) if p is not None]
+    """Rows with every value through its column's bind processor. A page repeats values (its
+    transaction time in every row, stamps, flags), so each column remembers what it processed,
+    keyed by type, value and time zone (equal instants in two zones are stored differently)."""
+    active: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
+        (i, p, {}) for i, p in enumerate(prepared.processors) if p is not None
+    ]
     if not active:
         return list(rows)
     params: list[tuple[Any, ...]] = []
     for row in rows:
         values = list(row)
-        for i, process in active:
-            if values[i] is not None:
-                values[i] = process(values[i])
+        for i, process, seen in active:
+            value = values[i]
+            if value is not None:
+                key = (value.__class__, value, getattr(value, "tzinfo", None))
+                done = seen.get(key, _MISSING)
+                if done is _MISSING:
+                    done = seen[key] = process(value)
+                values[i] = done
         params.append(tuple(values))
     return params
+
+
+_MISSING = object()
 
 
 async def insert_rows(
