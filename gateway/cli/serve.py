@@ -1,4 +1,4 @@
-"""``xgate serve``: run the gateway's HTTP API (webhooks, health)."""
+"""``xgate serve``: the gateway's HTTP service (web console, JSON API, webhooks, health)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port (0: any free port)")] = 8080,
 ) -> None:
-    """Serve the API until interrupted: POST /webhooks/{organization}, GET /health."""
+    """Serve the web console (/ and /api/), POST /webhooks/{organization} and GET /health until
+    interrupted."""
 
     async def go() -> None:
         import asyncio
