@@ -55,7 +55,8 @@ SUMMARIES: dict[str, str] = {
     "demo": "Run the whole flow against the bundled simulated organizations: import the sample "
     "candidate list, register, grade, sync with issuance, convert credit, and summarise.",
     "outbox": "Registration outbox: pending, in-flight and unknown entries.",
-    "serve": "Serve the API until interrupted: POST /webhooks/{organization}, GET /health.",
+    "serve": "Serve the web console (/ and /api/), POST /webhooks/{organization} and GET /health "
+    "until interrupted.",
     "sync": "Pull every organization's new scores and certificates (the nightly job).",
     "issue": "Ask organizations with the `issue` capability to issue certificates for passed "
     "candidates that have none yet (idempotent: never two certificates for one registration).",
