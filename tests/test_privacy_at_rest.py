@@ -198,3 +198,64 @@ async def test_pg_dump_holds_no_id_number_or_mobile(db: Any, db_target: Any) -> 
     assert b"candidates" in dump and len(dump) > 1000
     assert leaks(dump, {c.id_number for c in people}) == []
     assert leaks(dump, {c.mobile for c in people if c.mobile}) == []
+
+
+@pytest.mark.storage
+async def test_revision_0003_migrates_a_milestone_1_database_in_place(db_target: Any) -> None:
+    """A database at revision 0002 with candidates and registrations (SQLite rebuilds the
+    referenced table) gets id_masked from the plaintext; the start then seals the values."""
+    from alembic import command
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from gateway.store.db import _alembic_config, postgresql_settings
+
+    args: dict[str, Any] = {}
+    if db_target.schema:
+        args["connect_args"] = {"server_settings": postgresql_settings(db_target.schema)}
+    engine = create_async_engine(db_target.url, **args)
+    number = make_ids(1, seed=9)[0]
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(
+                lambda c: command.upgrade(_alembic_config(c, db_target.schema), "0002")
+            )
+            cid = (
+                await conn.execute(
+                    t.candidates.insert()
+                    .values(
+                        id_hash=KEYS.hash_id(number),
+                        id_type="resident",
+                        id_number=number,
+                        name="旧",
+                        mobile="13800001111",
+                        created_at=NOW,
+                        updated_at=NOW,
+                    )
+                    .returning(t.candidates.c.id)
+                )
+            ).scalar_one()
+            await conn.execute(
+                t.registrations.insert().values(
+                    idempotency_key="k",
+                    organization="o",
+                    plan_code="P",
+                    candidate_id=cid,
+                    status="accepted",
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+    finally:
+        await engine.dispose()
+    database = await open_database(db_target.url, schema=db_target.schema)  # migrates to head
+    try:
+        async with database.connect() as conn:
+            row = dict((await conn.execute(select(t.candidates))).one()._mapping)
+            regs = (await conn.execute(select(t.registrations.c.candidate_id))).scalars().all()
+        assert row["id_masked"] == number[:6] + "********" + number[-4:] and regs == [row["id"]]
+        assert (await privacy.seal_pending(database, KEYS)).candidates == 1
+        async with database.connect() as conn:
+            row = dict((await conn.execute(select(t.candidates))).one()._mapping)
+        assert is_sealed(row["id_number"]) and candidate_from_row(row, KEYS).id_number == number
+    finally:
+        await database.dispose()

@@ -47,12 +47,14 @@ candidates = Table(
     Column("id", Integer, primary_key=True),
     Column("id_hash", String(64), nullable=False, unique=True),
     Column("id_type", String(32), nullable=False),
-    Column("id_number", String(160), nullable=False),  # sealed (gateway.fieldcrypt)
+    # sealed (gateway.fieldcrypt); SQLite enforces no length, so its column keeps the old one
+    # (widening it there would rebuild a table other tables reference)
+    Column("id_number", String(160).with_variant(String(32), "sqlite"), nullable=False),
     Column("id_masked", String(32)),
     Column("name", String(64), nullable=False),
     Column("sex", String(1)),
     Column("birth_date", Date),
-    Column("mobile", String(128)),  # sealed
+    Column("mobile", String(128).with_variant(String(20), "sqlite")),  # sealed
     Column("student_number", String(64)),
     Column("department", String(128)),
     Column("major", String(128)),

@@ -62,15 +62,18 @@ def upgrade() -> None:
         sa.Column("result", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("organization", "digest", name="pk_webhook_deliveries"),
     )
-    if op.get_bind().dialect.name == "sqlite":
-        # batch mode rebuilds ``candidates``, which registrations reference: check at commit
-        op.execute("PRAGMA defer_foreign_keys = ON")
-    with op.batch_alter_table("candidates") as batch:
-        batch.add_column(sa.Column("id_masked", sa.String(32), nullable=True))
-        batch.alter_column(
-            "id_number", type_=sa.String(160), existing_type=sa.String(32), existing_nullable=False
+    op.add_column("candidates", sa.Column("id_masked", sa.String(32), nullable=True))
+    if op.get_bind().dialect.name != "sqlite":
+        # room for sealed values; SQLite enforces no VARCHAR length, and widening there would
+        # rebuild ``candidates``, which registrations reference (a foreign-key failure)
+        op.alter_column(
+            "candidates",
+            "id_number",
+            type_=sa.String(160),
+            existing_type=sa.String(32),
+            existing_nullable=False,
         )
-        batch.alter_column("mobile", type_=sa.String(128), existing_type=sa.String(20))
+        op.alter_column("candidates", "mobile", type_=sa.String(128), existing_type=sa.String(20))
     _fill_masked_ids()
 
 
@@ -90,7 +93,7 @@ def _fill_masked_ids() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("candidates") as batch:
-        batch.drop_column("id_masked")
+        batch.drop_column("id_masked")  # downgrade only: sealed values must be opened first
     op.drop_table("webhook_deliveries")
     op.drop_table("ledger_checkpoints")
     op.drop_table("audit_log")
