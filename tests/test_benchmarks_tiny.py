@@ -20,6 +20,7 @@ from benchmarks import (
     reports,
     snapshot_withdrawal,
     sync_throughput,
+    webhook_flood,
     worker_scaling,
 )
 from tests.conftest import PG_UP
@@ -54,6 +55,7 @@ CASES: list[tuple[str, Main, list[str]]] = [
     ("snapshot_withdrawal", snapshot_withdrawal.main, ["--certificates", "500"]),
     ("fault_soak", fault_soak.main, ["--people", "30", "--nights", "2"]),
     ("crash_harness", crash_harness.main, ["--trials", "1", "--people", "10"]),
+    ("webhook_flood", webhook_flood.main, ["--posts", "40", "--size", "65536"]),
 ]
 
 

@@ -131,8 +131,16 @@ def test_class_transcripts(college: Any, tmp_path: Path, monkeypatch: pytest.Mon
     assert summary[0][:3] == ("学号", "姓名", "证件号码（脱敏）")
     assert [r[0] for r in summary[1:]] == ["202401001", "202401002"]
     assert [r[2] for r in list(book["明细"].iter_rows(values_only=True))[1:]] == ["GE101"]
+    assert oct((tmp_path / "c.xlsx").stat().st_mode & 0o777) == "0o600"  # personal data
     done = college("credits", "transcript", "--class", "没有这个班")
     assert done.exit_code == 2
+    done = college("audit", "--action", "credits.transcript_class", "--json")
+    looked = [(e["target"], e["outcome"]) for e in json.loads(done.stdout)["entries"]]
+    assert looked == [
+        ("class 没有这个班", "not_found"),
+        ("class 应化2401", "ok"),
+        ("class 应化2401", "ok"),
+    ]
     done = college("credits", "transcript")
     assert done.exit_code == 2
     done = college("credits", "transcript", "--class", "社会培训班", "--format", "json")

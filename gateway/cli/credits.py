@@ -270,8 +270,20 @@ def _class_transcripts(class_name: str, fmt: Format, output: Path | None) -> Non
     from gateway.reports.transcripts import class_document, class_transcripts, write_class_xlsx
 
     async def go() -> Any:
-        async with state.open_existing() as gw, gw.db.connect() as conn:
-            return await class_transcripts(conn, class_name.strip())
+        from gateway import audit
+
+        async with state.open_existing() as gw, gw.db.begin() as conn:
+            found = await class_transcripts(conn, class_name.strip())
+            await audit.record(  # a look-up of every student of the class
+                conn,
+                actor=audit.cli_actor(),
+                origin=audit.cli_origin(),
+                action="credits.transcript_class",
+                target=f"class {class_name.strip()}"[:128],
+                outcome="ok" if found.members else "not_found",
+                details={"students": len(found.members)},
+            )
+            return found
 
     found = run_async(go)
     if not found.members:
@@ -281,7 +293,7 @@ def _class_transcripts(class_name: str, fmt: Format, output: Path | None) -> Non
         if output is None:
             typer.echo(text, nl=False)
             return
-        output.write_text(text, encoding="utf-8")
+        private_files.write_text(output, text)
     else:
         output = output or Path(f"transcripts-{class_name.strip()}.xlsx")
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -97,8 +98,10 @@ class Database:
     schema: str | None = None
     #: the SQLite file's identity when opened (device, inode); see ``check_intact``
     _file_id: tuple[int, int] | None = field(default=None, repr=False)
-    #: this process's SQLite writers queue here; see ``_sqlite_writer``
-    _writer: asyncio.Lock | None = field(default=None, repr=False)
+    #: this process's SQLite writers queue here, one lock per event loop; see ``_sqlite_writer``
+    _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
+        default_factory=weakref.WeakKeyDictionary, repr=False
+    )
 
     @property
     def is_sqlite(self) -> bool:
@@ -161,17 +164,16 @@ class Database:
         of their time asleep). Other processes still meet ``busy_timeout``. A transaction
         opened while this process already holds one (no such nesting is known) waits at most
         ``WRITER_WAIT`` here and then goes on to SQLite as before, so nothing can hang."""
-        if self._writer is None:
-            self._writer = asyncio.Lock()
+        writer = self._writers.setdefault(asyncio.get_running_loop(), asyncio.Lock())
         try:
-            await asyncio.wait_for(self._writer.acquire(), WRITER_WAIT)
+            await asyncio.wait_for(writer.acquire(), WRITER_WAIT)
         except TimeoutError:
             yield
             return
         try:
             yield
         finally:
-            self._writer.release()
+            writer.release()
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
