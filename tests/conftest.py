@@ -76,6 +76,27 @@ def _session_keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["XGATE_KEYS"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """In-process tests hash passwords with argon2-cffi's cheapest profile.
+
+    The production parameters (64 MiB, 3 passes) cost ~50 ms a hash; the console tests sign in
+    hundreds of times. Only this process is changed: commands the tests run as subprocesses,
+    and every deployment, keep the production profile, and the hashes stay argon2id either way.
+    """
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    from gateway import users
+
+    production = users._hasher
+    users._hasher = PasswordHasher.from_parameters(CHEAPEST)
+    try:
+        yield
+    finally:
+        users._hasher = production
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DbTarget]:
     if request.param == "sqlite":
@@ -182,13 +203,25 @@ def _no_unmasked_ids_in_logs(request: pytest.FixtureRequest) -> Iterator[None]:
     handler = _ScanHandler()
     root = logging.getLogger()
     old_level = root.level
+    old_handlers = list(root.handlers)
+    # A command run in-process (CliRunner) configures logging globally: its stderr handler and
+    # the levels it gives noisy libraries would otherwise outlive the test, hiding later tests'
+    # lines from this scan (and from caplog) and writing to a closed stream.
+    old_levels = {
+        name: logger.level
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
     root.addHandler(handler)
     root.setLevel(min(old_level or logging.INFO, logging.INFO))
     try:
         yield
     finally:
-        root.removeHandler(handler)
+        root.handlers[:] = old_handlers
         root.setLevel(old_level)
+        for name, logger in list(logging.root.manager.loggerDict.items()):
+            if isinstance(logger, logging.Logger):
+                logger.setLevel(old_levels.get(name, logging.NOTSET))
     leaks = [line for line in handler.lines if _UNMASKED_ID.search(line)]
     if leaks and "allow_unmasked_logs" not in request.keywords:
         pytest.fail("unmasked ID number in log output:\n" + "\n".join(leaks[:5]), pytrace=False)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -79,24 +78,22 @@ def test_openapi_documents_every_console_api_route_with_its_roles() -> None:
 
 
 @pytest.mark.storage
-def test_users_command_adds_lists_disables_and_makes_tokens(db_target, tmp_path: Path) -> None:
-    xgate = str(Path(sys.executable).with_name("xgate"))
-    env = {**__import__("os").environ, **db_target.env()}
+def test_users_command_adds_lists_disables_and_makes_tokens(
+    db_target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    env = db_target.env()
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [xgate, "users", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=60,
-        )
+        done = CliRunner().invoke(app, ["users", *args], env=env)
+        return subprocess.CompletedProcess(args, done.exit_code, done.stdout, done.stderr)
 
-    up = subprocess.run(
-        [xgate, "db", "upgrade"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60
-    )
-    assert up.returncode == 0, up.stderr
+    up = CliRunner().invoke(app, ["db", "upgrade"], env=env)
+    assert up.exit_code == 0, up.output
     added = run("add", "wang", "--role", "staff")
     assert added.returncode == 0, added.stderr
     assert "password: " in added.stdout
