@@ -144,4 +144,5 @@ async def run_nightly(
     if not all(r.ok for r in report.issuance):
         await mark_run_failed(gw, run_id)
     gw.db.check_intact()
+    await gw.checkpoint()  # a long-lived worker signs after each run, not only at exit
     return report

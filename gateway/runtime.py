@@ -222,13 +222,18 @@ class Gateway:
                     log.warning("closing adapter %s failed: %s", org.name, exc)
             await org.client.aclose()
         self._orgs.clear()
-        try:  # every run that appended to the ledger ends with a signed checkpoint
-            from gateway.credit.checkpoints import checkpoint_if_appended
-
-            await checkpoint_if_appended(self.db, self.keys)
-        except Exception as exc:  # closing must not mask the real outcome; verify reports it
-            log.warning("signing a ledger checkpoint failed: %s", exc)
+        await self.checkpoint()  # every run that appended to the ledger ends with one
         await self.db.dispose()
+
+    async def checkpoint(self) -> None:
+        """Sign a ledger checkpoint if the ledger grew since the last one. Never raises (the
+        work's own outcome must not be masked); ``credits verify`` reports what went wrong."""
+        from gateway.credit.checkpoints import checkpoint_if_appended
+
+        try:
+            await checkpoint_if_appended(self.db, self.keys)
+        except Exception as exc:
+            log.warning("signing a ledger checkpoint failed: %s", exc)
 
 
 @asynccontextmanager

@@ -167,6 +167,7 @@ async def _receive(request: web.Request, gw: Gateway, org: Organization) -> web.
         await deliveries.release(gw.db, name, digest)  # the organization may deliver it again
         raise
     await deliveries.finish(gw.db, name, digest, result.model_dump())
+    await gw.checkpoint()  # the server runs for weeks: sign after each delivery that appended
     return web.json_response(result.model_dump())
 
 

@@ -70,6 +70,7 @@ async def test_webhooks_apply_records_and_bad_requests_get_clear_errors(make_gat
             assert await count(gw, t.scores) == 5
             assert await count(gw, t.certificates) == len(sim.truth.certificates)
             assert await count(gw, t.credit_ledger) > 0
+            assert await count(gw, t.ledger_checkpoints) > 0  # signed while the server runs
             async with gw.db.connect() as conn:
                 states = (await conn.execute(select(t.sync_runs.c.status))).scalars().all()
             assert states and set(states) == {"ok"}  # every webhook run is finished
