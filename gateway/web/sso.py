@@ -64,7 +64,7 @@ def _client(conf: SsoSettings) -> AsyncOAuth2Client:
 
 
 async def _provider(client: AsyncOAuth2Client, conf: SsoSettings) -> dict[str, Any]:
-    response = await client.get(conf.discovery())
+    response = await client.request("GET", conf.discovery(), withhold_token=True)
     response.raise_for_status()
     meta: dict[str, Any] = response.json()
     return meta
@@ -82,7 +82,7 @@ async def sso_start(request: web.Request) -> web.StreamResponse:
             url, flow_state = client.create_authorization_url(
                 meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce
             )
-    except (httpx.HTTPError, KeyError, ValueError) as exc:
+    except (httpx.HTTPError, OAuthError, KeyError, ValueError) as exc:
         await trail.record(request, "login_sso", "", "unreachable", detail=type(exc).__name__)
         return await render.page(request, "error.html", status=502, code="sso_failed")
     session = await get_session(request)
@@ -129,7 +129,7 @@ async def _claims(request: web.Request, pending: dict[str, Any]) -> dict[str, An
             token = await client.fetch_token(
                 meta["token_endpoint"], code=code, code_verifier=str(pending["verifier"])
             )
-            keys = await client.get(meta["jwks_uri"])
+            keys = await client.request("GET", meta["jwks_uri"], withhold_token=True)
             keys.raise_for_status()
             jwks = keys.json()
         id_token = str(token["id_token"])
