@@ -18,6 +18,8 @@ WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
 _EIGHTEEN = re.compile(r"^\d{17}[\dX]$")
 _SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+?\d+$")
+_DECIMAL_ZEROS = re.compile(r"\d{16,18}\.0+")
+_DIGIT_WEIGHT = sum(WEIGHTS) * ord("0")  # what the ASCII codes add over the digits' values
 
 
 class IdNumberError(ValueError):
@@ -55,7 +57,10 @@ def normalise(raw: str) -> str:
 def check_char(first17: str) -> str:
     if len(first17) != len(WEIGHTS):
         raise ValueError("the check character is computed over 17 digits")
-    total = sum(map(mul, map(int, first17), WEIGHTS))
+    if first17.isascii() and first17.isdigit():  # ASCII codes less '0' are the digits
+        total = sum(map(mul, first17.encode(), WEIGHTS)) - _DIGIT_WEIGHT
+    else:
+        total = sum(map(mul, map(int, first17), WEIGHTS))
     return CHECK_CHARS[total % 11]
 
 
@@ -65,10 +70,14 @@ def looks_like_excel_damage(raw: object) -> bool:
         return True
     if isinstance(raw, int):
         return len(str(raw)) >= 16 and str(raw).endswith("000")
-    text = normalise(str(raw))
+    return _damaged_text(normalise(str(raw)))
+
+
+def _damaged_text(text: str) -> bool:
+    """``looks_like_excel_damage`` of a text already normalised."""
     if _SCIENTIFIC.match(text):
         return True
-    if re.fullmatch(r"\d{16,18}\.0+", text):
+    if _DECIMAL_ZEROS.fullmatch(text):
         return True
     return len(text) == 18 and text.isdigit() and text.endswith("000") and not _valid_checksum(text)
 
@@ -79,7 +88,9 @@ def _valid_checksum(text: str) -> bool:
 
 def parse_resident_id(raw: object) -> ResidentId:
     """Validate a resident ID number; raise ``IdNumberError`` with a message staff can act on."""
-    if looks_like_excel_damage(raw):
+    text = normalise(str(raw))  # once, for both checks; a number is judged as a number
+    number = isinstance(raw, int | float)
+    if looks_like_excel_damage(raw) if number else _damaged_text(text):
         raise IdNumberError(
             "excel_number",
             "the ID number was stored by Excel as a number and has lost its last digits "
@@ -87,7 +98,6 @@ def parse_resident_id(raw: object) -> ResidentId:
             "the numbers — they cannot be recovered from this file / 证件号码被Excel存成数字，"
             "后几位已丢失，请把该列设为文本格式后重新录入",
         )
-    text = normalise(str(raw))
     if not text:
         raise IdNumberError("missing", "the ID number is empty / 证件号码为空")
     if len(text) == 15 and text.isdigit():

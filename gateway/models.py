@@ -338,6 +338,10 @@ class ScoreRecord(Record):
         return _reported_id(value)
 
 
+_RESIDENT_LIKE = re.compile(r"\d{14,17}[\dX]")
+_DOCUMENT_LIKE = re.compile(r"[0-9A-Z()\-]{5,32}")
+
+
 def _reported_id(value: Any) -> Any:
     """An ID number as an organization reports it. Records carry no document type, so only
     what looks like a resident ID (15 to 18 digits, maybe ending in X) is checked as one; a
@@ -346,12 +350,12 @@ def _reported_id(value: Any) -> Any:
     if value is None:
         return value
     text = normalise(str(value))
-    if re.fullmatch(r"\d{14,17}[\dX]", text):
+    if _RESIDENT_LIKE.fullmatch(text):
         try:
             return parse_resident_id(text).number
         except IdNumberError as exc:
             raise ValueError(exc.message) from None
-    if not re.fullmatch(r"[0-9A-Z()\-]{5,32}", text):
+    if not _DOCUMENT_LIKE.fullmatch(text):
         raise ValueError("not an ID document number (5 to 32 letters and digits)")
     return text
 

@@ -129,13 +129,21 @@ class CreditHook:
         if not result.people:
             return [], []
         people = [(p.id_hash, p.id_masked, p.name, "student") for p in result.people.values()]
-        await ensure_accounts(conn, people, now=now)
-        return await self.reconcile(conn, list(result.people), run_id, now)
+        created: set[str] = set()
+        await ensure_accounts(conn, people, now=now, created=created)
+        return await self.reconcile(conn, list(result.people), run_id, now, fresh=created)
 
     async def reconcile(
-        self, conn: AsyncConnection, id_hashes: list[str], run_id: int, now: datetime
+        self,
+        conn: AsyncConnection,
+        id_hashes: list[str],
+        run_id: int,
+        now: datetime,
+        fresh: set[str] | None = None,
     ) -> tuple[list[Any], list[Any]]:
-        outcome = await reconcile_accounts(conn, id_hashes, self.rules, run_id=run_id, now=now)
+        outcome = await reconcile_accounts(
+            conn, id_hashes, self.rules, run_id=run_id, now=now, fresh=fresh or ()
+        )
         return list(outcome.converted), list(outcome.reversed)
 
 

@@ -92,6 +92,29 @@ async def test_valid_certificate_converts_with_grade_rule_version_and_chain(db) 
     assert result.converted[0].account == A and result.converted[1].hash == rows[1]["hash"]
 
 
+async def test_accounts_opened_in_the_transaction_are_handed_over_not_read_again(db) -> None:
+    """The sync's path: ensure_accounts reports the accounts it opened; reconciling them as
+    ``fresh`` in the same transaction converts a certificate holder's credits all the same."""
+    await open_accounts(db, B)  # B existed before
+    async with db.begin() as conn:
+        await add_certificate(conn, A, "BF-0001", "HGJL", 2)
+        await add_score(conn, A, "85.50")
+        created: set[str] = set()
+        people = [(h, "210802********0011", "学员", "student") for h in (A, B, person(3))]
+        await ensure_accounts(conn, people, now=NOW, created=created)
+        assert created == {A, person(3)}
+        result = await reconcile_accounts(
+            conn, [A, B, person(3)], rules(), run_id=7, now=NOW, fresh=created
+        )
+    assert [(e.account, e.course_code, e.credits) for e in result.converted] == [
+        (A, "HG201", Decimal("4.00")),
+        (A, "HG202", Decimal("3.00")),
+    ]
+    async with db.connect() as conn:
+        assert [r["id_hash"] for r in await ledger_rows(conn)] == [A, A]
+        assert await verify(conn) == []
+
+
 async def test_second_reconcile_adds_nothing(db) -> None:
     await open_accounts(db, A)
     async with db.begin() as conn:

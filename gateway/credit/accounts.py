@@ -39,10 +39,13 @@ async def ensure_accounts(
     people: Iterable[tuple[str, str, str | None, str]],
     *,
     now: datetime | None = None,
+    created: set[str] | None = None,
 ) -> dict[str, int]:
     """Create the missing accounts of ``(id_hash, id_masked, name, kind)``; id_hash -> account id.
 
-    An existing account keeps its masked ID and kind; a missing name is filled in.
+    An existing account keeps its masked ID and kind; a missing name is filled in. ``created``,
+    when given, receives the id hashes whose accounts this call opened (an empty ledger, so
+    whoever reconciles them in the same transaction need not read them back).
     """
     now = now or datetime.now(UTC)
     wanted: dict[str, tuple[str, str | None, str]] = {}
@@ -64,6 +67,8 @@ async def ensure_accounts(
         )
         inserted = {id_hash: account_id for account_id, id_hash in returned}
         ids.update(inserted)
+        if created is not None:
+            created.update(inserted)
         others = [h for h in part if h not in inserted]
         if not others:
             continue

@@ -22,7 +22,7 @@ accounts it is given.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -319,17 +319,22 @@ async def reconcile_accounts(
     *,
     run_id: int | None,
     now: datetime,
+    fresh: Collection[str] = (),
 ) -> ConversionResult:
     """Bring these accounts' conversions and certificate outcomes in line with the records.
 
     With ``rules`` None (no rules file configured) only the outcomes are kept in step: a missing
-    policy must never read as "convert nothing" and reverse every credit.
+    policy must never read as "convert nothing" and reverse every credit. ``fresh``: id hashes
+    whose accounts this transaction has just opened (``ensure_accounts(created=...)``); their
+    ledgers are empty, so those without a certificate are left unread.
     """
     hashes = sorted(set(id_hashes))
     if not hashes:
         return ConversionResult()
     certs = await _certificates(conn, hashes)
-    found = await _open_accounts(conn, hashes, certs, now)
+    fresh = set(fresh)
+    wanted = [h for h in hashes if h not in fresh or certs.get(h)]
+    found = await _open_accounts(conn, wanted, certs, now) if wanted else {}
     # An account with no certificate on record and an empty ledger has nothing to decide: no
     # conversion can be desired and none can be active. Most people a score page touches are
     # such accounts; skipping them spares the lock and four queries per page. (Whoever records
