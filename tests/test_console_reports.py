@@ -1,5 +1,5 @@
 """Reports in the console: pages with server-rendered SVG charts and the same tables as the
-CLI, downloads (XLSX with native charts, CSV), JSON twins; viewer and up."""
+CLI, downloads (XLSX with native charts, CSV), JSON twins; viewer and up (fees: finance and up)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,13 @@ async def test_report_pages_charts_and_downloads(make_gateway: Any, tmp_path: Pa
         assert data["week"] == "2026-W49" and isinstance(data["this_week"]["fees_charged"], str)
         book = await client.get("/reports/weekly.xlsx?week=2026-W49")
         assert load_workbook(io.BytesIO(await book.read())).sheetnames[0] == "封面"
+        # fees and waivers name who was waived and why (低保, 建档立卡): not for a viewer
+        for path in ("/reports/fees", "/reports/fees.xlsx", "/api/reports/fees"):
+            assert (await client.get(path)).status == 403, path
+        assert 'href="/reports/fees"' not in await (await client.get("/reports/weekly")).text()
+        client.session.cookie_jar.clear()
+        await sign_in(client, "finance")
+        assert 'href="/reports/fees"' in await (await client.get("/reports/coverage")).text()
         fees = await client.get("/reports/fees?org=liaohe")
         assert fees.status == 200 and "减免学生名单" in await fees.text()
         money = await (await client.get("/api/reports/fees")).json()

@@ -497,3 +497,38 @@ def test_report_commands(db_target: Any, tmp_path: Path, monkeypatch: pytest.Mon
         "减免依据",
         "减免学生名单",
     ]
+
+
+@pytest.mark.storage
+def test_report_json_file_is_private_and_an_unwritable_one_is_a_clear_error(
+    db_target: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSON report lists students (names, masked IDs): owner-only like the xlsx/csv; a path
+    that cannot be written is exit 2 naming it, not a traceback."""
+    from typer.testing import CliRunner
+
+    from gateway.cli.main import app
+    from gateway.store import open_database
+
+    async def fill() -> None:
+        database = await open_database(db_target.url, schema=db_target.schema)
+        try:
+            async with database.begin() as conn:
+                await build_school(conn, students=20, scores=40, now=NOW)
+        finally:
+            await database.dispose()
+
+    asyncio.run(fill())
+    monkeypatch.chdir(tmp_path)
+    env = db_target.env()
+    done = CliRunner().invoke(app, ["report", "fees", "--format", "json", "-o", "f.json"], env=env)
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "f.json").stat().st_mode & 0o777 == 0o600
+    assert json.loads((tmp_path / "f.json").read_text(encoding="utf-8"))["totals"]
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    target = "blocker/c.json"
+    done = CliRunner().invoke(
+        app, ["report", "coverage", "--format", "json", "-o", target], env=env
+    )
+    assert done.exit_code == 2, done.output
+    assert "cannot write blocker/c.json" in done.output

@@ -57,11 +57,16 @@ def _json(data: dict[str, Any], output: Path | None) -> None:
     if output is None:
         print_json(data)
         return
+    from gateway import private_files
     from gateway.cli.output import _masked
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(dumps(_masked(data)) + "\n", encoding="utf-8")
-    console.print(f"wrote {output}", highlight=False)
+    text = dumps(_masked(data)) + "\n"
+
+    def write() -> None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        private_files.write_text(output, text)
+
+    _write(write, output)
 
 
 def _default_output(name: str, fmt: Format) -> Path:

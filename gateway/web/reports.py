@@ -3,8 +3,10 @@
 The pages show the same tables as ``xgate report`` (``gateway.reports.sheets``, Chinese
 headers), charts as server-rendered SVG (``gateway.reports.svg``: no script, nothing
 external), and download links for the same files the CLI writes (XLSX with native charts,
-CSV) and JSON twins under ``/api/reports/``. Every role but learners may read them (viewer and
-up); each download of a list naming students is recorded in the audit trail.
+CSV) and JSON twins under ``/api/reports/``. Every role but learners may read coverage and the
+weekly report (viewer and up); fees and waivers (who was waived, on what basis: 低保, 建档立卡)
+only admin, staff and finance, as on the registrations page (``FEES``). Each download of a list
+naming students is recorded in the audit trail.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from gateway.reports.workbook import (
     write_weekly_xlsx,
 )
 from gateway.web import render, state, trail
-from gateway.web.routes import EVERYONE, route
+from gateway.web.routes import EVERYONE, FEES, route
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LISTED = 200  # rows of a student list shown on a page; the download has them all
@@ -207,7 +209,7 @@ async def api_weekly(request: web.Request) -> web.StreamResponse:
 # --- fees -----------------------------------------------------------------------------------
 
 
-@route("GET", "/reports/fees", EVERYONE, name="report_fees")
+@route("GET", "/reports/fees", FEES, name="report_fees")
 async def fees_page(request: web.Request) -> web.StreamResponse:
     report = await _fees(request)
     sheets = fees_sheets(report)
@@ -224,13 +226,13 @@ async def fees_page(request: web.Request) -> web.StreamResponse:
     )
 
 
-@route("GET", "/reports/fees.xlsx", EVERYONE, name="report_fees_xlsx")
+@route("GET", "/reports/fees.xlsx", FEES, name="report_fees_xlsx")
 async def fees_xlsx(request: web.Request) -> web.StreamResponse:
     report = await _fees(request)
     await trail.record(request, "report.fees.download", "fees.xlsx")
     return _file(lambda p: write_fees_xlsx(report, p), "fees.xlsx", XLSX)
 
 
-@route("GET", "/api/reports/fees", EVERYONE, name="api_report_fees")
+@route("GET", "/api/reports/fees", FEES, name="api_report_fees")
 async def api_fees(request: web.Request) -> web.StreamResponse:
     return render.api_json(fees_document(await _fees(request)))
