@@ -94,6 +94,36 @@ class ConsoleSettings(BaseModel):
     language: str = Field("zh", pattern="^(zh|en)$", description="default page language")
 
 
+class SsoSettings(BaseModel):
+    """Single sign-on for the console through the college's OpenID Connect provider (``[sso]``).
+
+    Off while ``issuer`` is empty. Roles are never taken from the provider: a campus account
+    signs in only as the local user linked to it (see docs/console.md, "Single sign-on").
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    issuer: str = Field("", description="the provider's issuer URL (exactly as in its ID tokens)")
+    discovery_url: str = Field("", description="default: <issuer>/.well-known/openid-configuration")
+    client_id: str = ""
+    client_secret: SecretStr | None = None
+    redirect_url: str = Field(
+        "", description="this console's callback, e.g. https://xgate.example/login/sso/callback"
+    )
+    claim: str = Field(
+        "preferred_username", description="the ID-token claim carrying the campus account"
+    )
+    scope: str = "openid profile"
+    button_label: str = Field("统一身份认证登录", description="the sign-in page's button")
+    timeout: float = Field(10.0, gt=0, description="seconds per call to the provider")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.issuer and self.client_id and self.redirect_url)
+
+    def discovery(self) -> str:
+        return self.discovery_url or self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+
 class ScheduleSettings(BaseModel):
     """``[schedule]``: cron lines run by the job engine's periodic tasks (``xgate worker``).
 
@@ -183,6 +213,7 @@ class Settings(BaseSettings):
     log_level: str = "WARNING"
     report: ReportSettings = Field(default_factory=ReportSettings)
     console: ConsoleSettings = ConsoleSettings()
+    sso: SsoSettings = SsoSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     worker: WorkerSettings = WorkerSettings()
     credentials: CredentialSettings = Field(default_factory=CredentialSettings)
@@ -284,6 +315,8 @@ def secret_values(settings: Settings) -> list[str]:
 
     for org in settings.organizations.values():
         walk(org.plugin_values())
+    if settings.sso.client_secret:
+        found.append(settings.sso.client_secret.get_secret_value())
     if settings.report.email and settings.report.email.password:
         found.append(settings.report.email.password.get_secret_value())
     return [s for s in found if s]

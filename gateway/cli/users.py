@@ -11,7 +11,8 @@ from gateway.cli.output import console, fail, print_json, run_async, table
 from gateway.errors import XgateError
 
 app = typer.Typer(
-    help="Web console users: roles admin, staff, finance, viewer.", no_args_is_help=True
+    help="Web console users: roles admin, staff, finance, viewer; single sign-on links.",
+    no_args_is_help=True,
 )
 NameArg = Annotated[str, typer.Argument(help="user name")]
 
@@ -43,12 +44,24 @@ def add(
     password: Annotated[
         str | None, typer.Option("--password", help="default: a random one, printed once")
     ] = None,
+    sso_subject: Annotated[
+        str | None,
+        typer.Option("--sso-subject", help="the campus account (SSO claim value) to link"),
+    ] = None,
 ) -> None:
     """Add a console user; prints the password when it was generated."""
-    from gateway.users import add_user
+    from gateway.sso import link_subject
+    from gateway.users import create_user
 
     pw, generated = _password(password)
-    _run(lambda gw: add_user(gw.db, name, role, pw))
+
+    async def work(gw: Any) -> None:
+        async with gw.db.begin() as conn:  # the user and the link, or neither
+            await create_user(conn, name, role, pw)
+            if sso_subject is not None:
+                await link_subject(conn, name, sso_subject)
+
+    _run(work)
     console.print(f"user {name} ({role}) added", highlight=False)
     if generated:
         console.print(f"password: {pw}", highlight=False, markup=False)
@@ -123,3 +136,15 @@ def token(name: NameArg) -> None:
 
     value = _run(lambda gw: new_token(gw.db, name))
     console.print(value, highlight=False, markup=False)
+
+
+@app.command("link")
+def link(
+    name: NameArg,
+    account: Annotated[str, typer.Argument(help="the campus account (value of the SSO claim)")],
+) -> None:
+    """Link a user to a campus account for single sign-on (the role stays the local one)."""
+    from gateway.sso import link as link_account
+
+    _run(lambda gw: link_account(gw.db, name, account))
+    console.print(f"user {name} linked to campus account {account}", highlight=False)

@@ -406,6 +406,16 @@ console_users = Table(
     Column("last_login_at", TS),
 )
 
+# Single sign-on (issue 17, revision 0010): a console user linked to one campus account (the
+# value of the configured identity claim); the role stays the local user's.
+console_sso_links = Table(
+    "console_sso_links",
+    metadata,
+    Column("user_id", ForeignKey("console_users.id"), primary_key=True),
+    Column("subject", String(128), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+)
+
 # Per-user API tokens: only a SHA-256 of the token is kept; the token is shown once.
 console_tokens = Table(
     "console_tokens",

@@ -37,6 +37,7 @@ PAGE_MODULES = [
     "gateway.web.reports",
     "gateway.web.admin",
     "gateway.web.selfservice",
+    "gateway.web.sso",
 ]
 COOKIE = "xgate_session"
 CSP = (

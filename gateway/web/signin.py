@@ -7,15 +7,25 @@ from typing import Any
 from aiohttp import web
 from aiohttp_session import get_session
 
-from gateway.users import authenticate
+from gateway.users import User, authenticate
 from gateway.web import csrf, i18n, render, state, trail
 from gateway.web.auth import start_session
 from gateway.web.routes import SIGNED_IN, route
 
 
-def _next(value: Any) -> str:
+def safe_next(value: Any) -> str:
     text = value if isinstance(value, str) else ""
     return text if text.startswith("/") and not text.startswith("//") else "/"
+
+
+def landing(user: User, target: str) -> str:
+    """Where a user goes after signing in (a learner's home is their own record)."""
+    return "/me" if user.role == "learner" and target == "/" else target
+
+
+def _sso_label(request: web.Request) -> str | None:
+    conf = state.gateway(request).settings.sso
+    return conf.button_label if conf.enabled else None
 
 
 @route("GET", "/login", None, name="login_form")
@@ -25,8 +35,9 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     return await render.page(
         request,
         "login.html",
-        next=_next(request.query.get("next")),
+        next=safe_next(request.query.get("next")),
         expired=request.get(state.EXPIRED, False),
+        sso_label=_sso_label(request),
     )
 
 
@@ -49,15 +60,13 @@ async def login(request: web.Request) -> web.StreamResponse:
             request,
             "login.html",
             status=429 if result.reason == "locked" else 401,
-            next=_next(form.get("next")),
+            next=safe_next(form.get("next")),
             error=f"login.{result.reason}",
             username=username,
+            sso_label=_sso_label(request),
         )
     await start_session(request, result.user)
-    target = _next(form.get("next"))
-    if result.user.role == "learner" and target == "/":
-        target = "/me"  # a learner's home is their own record
-    return render.redirect(target)
+    return render.redirect(landing(result.user, safe_next(form.get("next"))))
 
 
 @route("POST", "/logout", SIGNED_IN, name="logout")
@@ -79,7 +88,7 @@ async def language(request: web.Request) -> web.StreamResponse:
     lang = str(form.get("lang", ""))
     if lang in i18n.LANGUAGES:
         (await get_session(request))["lang"] = lang
-    return render.redirect(_next(form.get("next")))
+    return render.redirect(safe_next(form.get("next")))
 
 
 @route("POST", "/api/session", None, name="api_login", csrf=False)
