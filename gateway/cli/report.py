@@ -57,16 +57,14 @@ def _json(data: dict[str, Any], output: Path | None) -> None:
     if output is None:
         print_json(data)
         return
-    from gateway import private_files
-    from gateway.cli.output import _masked
+    from gateway.cli.output import _masked, write_private
 
-    text = dumps(_masked(data)) + "\n"
-
-    def write() -> None:
+    try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        private_files.write_text(output, text)
-
-    _write(write, output)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc}", EXIT_INPUT)
+    write_private(output, dumps(_masked(data)) + "\n")
+    console.print(f"wrote {output}", highlight=False)
 
 
 def _default_output(name: str, fmt: Format) -> Path:
