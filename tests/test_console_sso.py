@@ -340,3 +340,13 @@ async def test_cas_refuses_a_bad_ticket_and_a_foreign_state(
         assert forged.status == 403 and await me(client) is None
         reasons = [r.details["reason"] for r in await sso_audit(client)]
         assert reasons == ["cas:CAS ticket not valid", "state"]
+
+
+async def test_a_disabled_linked_user_is_refused(make_gateway: Any, tmp_path: Path) -> None:
+    from gateway.users import set_disabled
+
+    async with world(make_gateway, tmp_path) as client:
+        await set_disabled(client.gw.db, "staff")
+        assert (await sso_login(client)).status == 403
+        assert await me(client) is None
+        assert (await sso_audit(client))[0].details == {"reason": "unknown_account"}
