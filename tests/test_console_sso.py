@@ -4,6 +4,8 @@ audited; sessions behave as for a password sign-in."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -251,3 +253,38 @@ def test_the_client_secret_is_masked() -> None:
     conf = Settings(sso={"issuer": "https://idp", "client_id": "c", "client_secret": "s3cr3t-v"})
     assert masked_settings(conf)["sso"]["client_secret"] == "********"
     assert "s3cr3t-v" in secret_values(conf)
+
+
+def test_users_add_with_subject_and_users_link(
+    db_target: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from gateway.cli.main import app
+
+    monkeypatch.chdir(tmp_path)
+    env = db_target.env()
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(app, ["users", *args], env=env)
+
+    assert CliRunner().invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    added = run("add", "wang", "--role", "staff", "--sso-subject", "T1001")
+    assert added.exit_code == 0, added.output
+    taken = run("add", "li", "--role", "viewer", "--sso-subject", "T1001")
+    assert taken.exit_code == 2 and "already linked" in taken.output
+    assert run("add", "zhao", "--role", "viewer").exit_code == 0
+    assert run("link", "zhao", "T2002").exit_code == 0
+    assert run("link", "nobody", "T3003").exit_code == 2
+    listed = run("list", "--json")
+    names = [u["username"] for u in json.loads(listed.stdout)["users"]]
+    assert "li" not in names  # the refused add left nothing half-written
+    # the links are in the database
+    if db_target.url.startswith("sqlite"):
+        path = db_target.url.split("///", 1)[1]
+        with sqlite3.connect(path) as conn:
+            rows = conn.execute(
+                "select u.username, l.subject from console_sso_links l"
+                " join console_users u on u.id = l.user_id order by 1"
+            ).fetchall()
+        assert rows == [("wang", "T1001"), ("zhao", "T2002")]

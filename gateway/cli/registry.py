@@ -76,7 +76,7 @@ SUMMARIES: dict[str, str] = {
     "keys": "The key file: encryption, look-up and signing keys.",
     "audit": "The audit trail, newest first, filtered by user, action, target and date range.",
     "learners": "Learner self-service: one-time activation codes staff hand out.",
-    "users": "Web console users: roles admin, staff, finance, viewer.",
+    "users": "Web console users: roles admin, staff, finance, viewer; single sign-on links.",
     "verify": "Ask the issuing organization whether a certificate holds; the answer is recorded.",
     "recognise": "Recognise (认定) a certificate obtained elsewhere: verified at the issuer, then "
     "recorded and converted like a synced one; refused with the organization's reason otherwise.",

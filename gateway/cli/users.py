@@ -11,7 +11,8 @@ from gateway.cli.output import console, fail, print_json, run_async, table
 from gateway.errors import XgateError
 
 app = typer.Typer(
-    help="Web console users: roles admin, staff, finance, viewer.", no_args_is_help=True
+    help="Web console users: roles admin, staff, finance, viewer; single sign-on links.",
+    no_args_is_help=True,
 )
 NameArg = Annotated[str, typer.Argument(help="user name")]
 
