@@ -247,3 +247,18 @@ async def test_learner_look_up_masks_lists_and_is_audited(
         assert any(s.details and "********" in s.details["query"] for s in searches)
         views = await trail(client, action="console.learner.view")
         assert [(v.actor, v.target) for v in views] == [("viewer", hits[0]["ref"])]
+
+
+async def test_a_refused_path_holding_an_id_number_is_audited_masked(
+    make_gateway: Any, tmp_path: Path
+) -> None:
+    """The refusal's audit row records the path: an ID number or mobile typed into a URL (by
+    a role that may not look learners up, or without the CSRF token) is masked there too."""
+    async with console(make_gateway, tmp_path, Clock()) as client:
+        await sign_in(client, "finance")
+        assert (await client.get("/learners/110105199003071234")).status == 403
+        assert (await client.post("/users/13812345678/disable", data={})).status == 403
+        rows = await trail(client, outcome="refused")
+        details = [str(r.details) for r in rows]
+        assert any("110105" in d for d in details) and any("138" in d for d in details)
+        assert not any("110105199003071234" in d or "13812345678" in d for d in details)

@@ -7,8 +7,6 @@ in the audit trail (who looked up whom, when, from where).
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -63,20 +61,9 @@ async def learner_transcript(request: web.Request) -> web.StreamResponse:
     found = await _detail(request)
     if found is None or found.transcript is None:
         return await render.not_found(request)
-    with tempfile.TemporaryDirectory(prefix="xgate-") as tmp:
-        path = Path(tmp) / "transcript.xlsx"
-        write_xlsx(found.transcript, path)
-        body = path.read_bytes()
-    ref = request.match_info["ref"]
+    transcript, ref = found.transcript, request.match_info["ref"]
     await trail.record(request, "learner.transcript", ref)
-    return web.Response(
-        body=body,
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={
-            "Content-Disposition": f'attachment; filename="transcript-{ref}.xlsx"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return render.download(lambda p: write_xlsx(transcript, p), f"transcript-{ref}.xlsx")
 
 
 @route("POST", "/api/learners/search", PEOPLE, name="api_learners_search")

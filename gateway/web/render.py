@@ -7,8 +7,11 @@ user's role may open. Errors use the same shapes as ``gateway.server`` (JSON) or
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp_jinja2
@@ -19,6 +22,25 @@ from gateway.masking import mask_text
 from gateway.models import BEIJING
 from gateway.web import csrf, i18n, state
 from gateway.web.routes import menu
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def download(write: Callable[[Path], Any], name: str, content_type: str = XLSX) -> web.Response:
+    """A file made by ``write(path)`` in a private temporary folder, as an attachment that no
+    cache keeps (the console's one way to hand out a generated workbook or CSV)."""
+    with tempfile.TemporaryDirectory(prefix="xgate-") as tmp:
+        path = Path(tmp) / name
+        write(path)
+        body = path.read_bytes()
+    return web.Response(
+        body=body,
+        content_type=content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 async def language(request: web.Request) -> str:

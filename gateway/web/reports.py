@@ -11,10 +11,6 @@ naming students is recorded in the audit trail.
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -42,7 +38,7 @@ from gateway.reports.workbook import (
 from gateway.web import render, state, trail
 from gateway.web.routes import EVERYONE, FEES, route
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX = render.XLSX
 LISTED = 200  # rows of a student list shown on a page; the download has them all
 
 
@@ -85,21 +81,6 @@ async def _fees(request: web.Request) -> FeesReport:
         )
 
 
-def _file(write: Callable[[Path], Any], name: str, content_type: str) -> web.Response:
-    with tempfile.TemporaryDirectory(prefix="xgate-") as tmp:
-        path = Path(tmp) / name
-        write(path)
-        body = path.read_bytes()
-    return web.Response(
-        body=body,
-        content_type=content_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
 def _coverage_chart(report: CoverageReport) -> str:
     return bar_chart(
         [m.major for m in report.majors],
@@ -135,13 +116,15 @@ async def coverage_page(request: web.Request) -> web.StreamResponse:
 async def coverage_xlsx(request: web.Request) -> web.StreamResponse:
     report = await _coverage(request)
     await trail.record(request, "report.coverage.download", "coverage.xlsx")
-    return _file(lambda p: write_coverage_xlsx(report, p), "coverage.xlsx", XLSX)
+    return render.download(lambda p: write_coverage_xlsx(report, p), "coverage.xlsx", XLSX)
 
 
 @route("GET", "/reports/coverage.csv", EVERYONE, name="report_coverage_csv")
 async def coverage_csv(request: web.Request) -> web.StreamResponse:
     report = await _coverage(request)
-    return _file(lambda p: write_csv(coverage_sheets(report)[1], p), "coverage.csv", "text/csv")
+    return render.download(
+        lambda p: write_csv(coverage_sheets(report)[1], p), "coverage.csv", "text/csv"
+    )
 
 
 @route("GET", "/api/reports/coverage", EVERYONE, name="api_report_coverage")
@@ -195,7 +178,7 @@ async def weekly_xlsx(request: web.Request) -> web.StreamResponse:
     if isinstance(report, web.Response):
         return report
     name = f"weekly-{report.week.label}.xlsx"
-    return _file(lambda p: write_weekly_xlsx(report, p), name, XLSX)
+    return render.download(lambda p: write_weekly_xlsx(report, p), name, XLSX)
 
 
 @route("GET", "/api/reports/weekly", EVERYONE, name="api_report_weekly")
@@ -230,7 +213,7 @@ async def fees_page(request: web.Request) -> web.StreamResponse:
 async def fees_xlsx(request: web.Request) -> web.StreamResponse:
     report = await _fees(request)
     await trail.record(request, "report.fees.download", "fees.xlsx")
-    return _file(lambda p: write_fees_xlsx(report, p), "fees.xlsx", XLSX)
+    return render.download(lambda p: write_fees_xlsx(report, p), "fees.xlsx", XLSX)
 
 
 @route("GET", "/api/reports/fees", FEES, name="api_report_fees")

@@ -11,8 +11,6 @@ learner role (``gateway.web.routes``).
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -26,8 +24,6 @@ from gateway.store import tables as t
 from gateway.users import check_password
 from gateway.web import render, state, trail
 from gateway.web.routes import LEARNER, STAFF, route
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def _mine(request: web.Request) -> LearnerDetail | None:
@@ -82,19 +78,9 @@ async def my_transcript(request: web.Request) -> web.StreamResponse:
     found = await _mine(request)
     if found is None or found.transcript is None:
         return await render.not_found(request)
-    with tempfile.TemporaryDirectory(prefix="xgate-") as tmp:
-        path = Path(tmp) / "transcript.xlsx"
-        write_xlsx(found.transcript, path)
-        body = path.read_bytes()
+    transcript = found.transcript
     await trail.record(request, "me.transcript")
-    return web.Response(
-        body=body,
-        content_type=XLSX,
-        headers={
-            "Content-Disposition": 'attachment; filename="transcript.xlsx"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return render.download(lambda p: write_xlsx(transcript, p), "transcript.xlsx")
 
 
 async def _credential(request: web.Request, number: str, clr: bool) -> web.StreamResponse:
