@@ -102,7 +102,10 @@ class SsoSettings(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
-    issuer: str = Field("", description="the provider's issuer URL (exactly as in its ID tokens)")
+    protocol: str = Field("oidc", pattern="^(oidc|cas)$", description="oidc, or cas (CAS 3.0)")
+    issuer: str = Field(
+        "", description="OIDC: the issuer URL (as in its ID tokens); CAS: the server's base URL"
+    )
     discovery_url: str = Field("", description="default: <issuer>/.well-known/openid-configuration")
     client_id: str = ""
     client_secret: SecretStr | None = None
@@ -110,7 +113,8 @@ class SsoSettings(BaseModel):
         "", description="this console's callback, e.g. https://xgate.example/login/sso/callback"
     )
     claim: str = Field(
-        "preferred_username", description="the ID-token claim carrying the campus account"
+        "preferred_username",
+        description="the ID-token claim (CAS: ``user`` or an attribute) carrying the account",
     )
     scope: str = "openid profile"
     button_label: str = Field("统一身份认证登录", description="the sign-in page's button")
@@ -118,6 +122,8 @@ class SsoSettings(BaseModel):
 
     @property
     def enabled(self) -> bool:
+        if self.protocol == "cas":
+            return bool(self.issuer and self.redirect_url)
         return bool(self.issuer and self.client_id and self.redirect_url)
 
     def discovery(self) -> str:

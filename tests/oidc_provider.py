@@ -1,4 +1,4 @@
-"""A fake OpenID Connect provider for the SSO tests, on a loopback port.
+"""A fake OpenID Connect provider (and a fake CAS 3.0 server) for the SSO tests, on loopback.
 
 It serves discovery, JWKS, an authorize endpoint (which records the request and redirects back
 with a code) and a token endpoint (which checks the client secret, the redirect URI and the PKCE
@@ -110,13 +110,60 @@ class Provider:
 @asynccontextmanager
 async def running(provider: Provider) -> AsyncIterator[str]:
     """Serve the provider on an ephemeral loopback port; yields its issuer URL."""
-    runner = web.AppRunner(provider.app())
+    async with serving(provider.app()) as url:
+        provider.issuer = url
+        yield url
+
+
+@dataclass
+class CasServer:
+    """A fake CAS 3.0 server: ``/login`` hands out a ticket for the service, ``/p3/
+    serviceValidate`` confirms it once and only for that exact service URL."""
+
+    account: str = "T1001"
+    tickets: dict[str, str] = field(default_factory=dict)  # ticket -> service
+    validations: list[dict[str, str]] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/cas/login", self.login)
+        app.router.add_get("/cas/p3/serviceValidate", self.validate)
+        return app
+
+    async def login(self, request: web.Request) -> web.Response:
+        service = request.query["service"]
+        ticket = "ST-" + secrets.token_urlsafe(12)
+        self.tickets[ticket] = service
+        sep = "&" if "?" in service else "?"
+        raise web.HTTPFound(f"{service}{sep}{urlencode({'ticket': ticket})}")
+
+    async def validate(self, request: web.Request) -> web.Response:
+        q = dict(request.query)
+        self.validations.append(q)
+        ns = 'xmlns:cas="http://www.yale.edu/tp/cas"'
+        if self.tickets.pop(q.get("ticket", ""), None) != q.get("service"):
+            body = (
+                f"<cas:serviceResponse {ns}><cas:authenticationFailure code="
+                '"INVALID_TICKET">not recognized</cas:authenticationFailure></cas:serviceResponse>'
+            )
+        else:
+            body = (
+                f"<cas:serviceResponse {ns}><cas:authenticationSuccess>"
+                f"<cas:user>{self.account}</cas:user><cas:attributes><cas:employeeNumber>"
+                f"{self.account}</cas:employeeNumber></cas:attributes>"
+                "</cas:authenticationSuccess></cas:serviceResponse>"
+            )
+        return web.Response(text=body, content_type="application/xml")
+
+
+@asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """Any fake server on an ephemeral loopback port; yields its base URL."""
+    runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = runner.addresses[0][1]
-    provider.issuer = f"http://127.0.0.1:{port}"
     try:
-        yield provider.issuer
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         await runner.cleanup()

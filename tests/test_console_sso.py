@@ -27,7 +27,15 @@ from gateway.store import tables as t
 from gateway.users import add_user
 from tests.console_support import ORGS, PASSWORD, Clock, settings
 from tests.idgen import make_ids
-from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET, OTHER_KEY, Provider, running
+from tests.oidc_provider import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    OTHER_KEY,
+    CasServer,
+    Provider,
+    running,
+    serving,
+)
 
 pytestmark = pytest.mark.storage
 CALLBACK = "http://console.test/login/sso/callback"
@@ -288,3 +296,57 @@ def test_users_add_with_subject_and_users_link(
                 " join console_users u on u.id = l.user_id order by 1"
             ).fetchall()
         assert rows == [("wang", "T1001"), ("zhao", "T2002")]
+
+
+@asynccontextmanager
+async def cas_world(make_gateway: Any, tmp_path: Path, claim: str = "user") -> AsyncIterator[Any]:
+    server = CasServer()
+    async with serving(server.app()) as url:
+        sso = {"protocol": "cas", "issuer": f"{url}/cas", "redirect_url": CALLBACK, "claim": claim}
+        async with make_gateway(orgs=ORGS, sso=sso, **settings(tmp_path)) as gw:
+            await add_user(gw.db, "staff", "staff", PASSWORD)
+            await link(gw.db, "staff", "T1001")
+            app = TestServer(build_app(gw, clock=Clock()), host="127.0.0.1")
+            async with TestClient(app) as client:
+                client.gw, client.cas = gw, server
+                yield client
+
+
+@pytest.mark.parametrize("claim", ["user", "employeeNumber"])
+async def test_cas_signs_in_a_linked_user(make_gateway: Any, tmp_path: Path, claim: str) -> None:
+    async with cas_world(make_gateway, tmp_path, claim) as client:
+        done = await sso_login(client)
+        assert done.status == 302 and done.headers["Location"] == "/reports"
+        assert (await me(client))["username"] == "staff"
+        (asked,) = client.cas.validations
+        assert URL(asked["service"]).query["state"]  # the service URL carries the state
+        client.session.cookie_jar.clear()
+        client.cas.account = "T9999"
+        assert (await sso_login(client)).status == 403
+        assert (await sso_audit(client))[0].details == {"reason": "unknown_account"}
+
+
+async def test_cas_refuses_a_bad_ticket_and_a_foreign_state(
+    make_gateway: Any, tmp_path: Path
+) -> None:
+    async with cas_world(make_gateway, tmp_path) as client:
+        assert (await sso_login(client, tamper_state=True)).status == 403
+        assert client.cas.validations == []  # refused before asking the server
+        start = await client.get("/login/sso", allow_redirects=False)
+        service = URL(URL(start.headers["Location"]).query["service"])
+        forged = await client.get(
+            service.path, params={**service.query, "ticket": "ST-forged"}, allow_redirects=False
+        )
+        assert forged.status == 403 and await me(client) is None
+        reasons = [r.details["reason"] for r in await sso_audit(client)]
+        assert reasons == ["cas:CAS ticket not valid", "state"]
+
+
+async def test_a_disabled_linked_user_is_refused(make_gateway: Any, tmp_path: Path) -> None:
+    from gateway.users import set_disabled
+
+    async with world(make_gateway, tmp_path) as client:
+        await set_disabled(client.gw.db, "staff")
+        assert (await sso_login(client)).status == 403
+        assert await me(client) is None
+        assert (await sso_audit(client))[0].details == {"reason": "unknown_account"}

@@ -8,8 +8,10 @@ maps to a local user through ``gateway.sso`` only; roles are local. Sessions sta
 ``gateway.web.auth.start_session``, exactly as for a password sign-in. Every refusal is audited
 (``console.login_sso``) with its precise reason; the page shows only "not linked" or "failed".
 
-The OAuth client is authlib's ``AsyncOAuth2Client`` (httpx); ID tokens are checked with joserfc,
-the JOSE library that authlib's own ``authlib.jose`` is being replaced by.
+``[sso] protocol = "cas"`` swaps the provider leg for CAS 3.0 (``gateway.web.cas``); the
+state check, the mapping to a local user and the session are the same. The OAuth client is
+authlib's ``AsyncOAuth2Client`` (httpx); ID tokens are checked with joserfc, the JOSE library
+that authlib's own ``authlib.jose`` is being replaced by.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from joserfc.jwk import KeySet
 
 from gateway.settings import SsoSettings
 from gateway.sso import sign_in_subject
-from gateway.web import render, state, trail
+from gateway.web import cas, render, state, trail
 from gateway.web.auth import start_session
 from gateway.web.routes import route
 from gateway.web.signin import landing, safe_next
@@ -70,6 +72,15 @@ async def _provider(client: AsyncOAuth2Client, conf: SsoSettings) -> dict[str, A
     return meta
 
 
+async def _authorization_url(conf: SsoSettings, verifier: str, nonce: str) -> tuple[str, str]:
+    async with _client(conf) as client:
+        meta = await _provider(client, conf)
+        url, flow_state = client.create_authorization_url(
+            meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+        )
+    return str(url), str(flow_state)
+
+
 @route("GET", "/login/sso", None, name="sso_start")
 async def sso_start(request: web.Request) -> web.StreamResponse:
     conf = _conf(request)
@@ -77,11 +88,11 @@ async def sso_start(request: web.Request) -> web.StreamResponse:
         return await render.not_found(request)
     verifier, nonce = generate_token(48), generate_token(24)
     try:
-        async with _client(conf) as client:
-            meta = await _provider(client, conf)
-            url, flow_state = client.create_authorization_url(
-                meta["authorization_endpoint"], code_verifier=verifier, nonce=nonce
-            )
+        if conf.protocol == "cas":
+            flow_state = generate_token(24)
+            url = cas.login_url(conf, flow_state)
+        else:
+            url, flow_state = await _authorization_url(conf, verifier, nonce)
     except (httpx.HTTPError, OAuthError, KeyError, ValueError) as exc:
         await trail.record(request, "login_sso", "", "unreachable", detail=type(exc).__name__)
         return await render.page(request, "error.html", status=502, code="sso_failed")
@@ -120,6 +131,11 @@ async def _claims(request: web.Request, pending: dict[str, Any]) -> dict[str, An
     given = request.query.get("state", "")
     if not given or not secrets.compare_digest(given, str(pending.get("state", ""))):
         raise SsoRefused("state")
+    if conf.protocol == "cas":
+        try:
+            return await cas.validate(conf, given, request.query.get("ticket", ""))
+        except (httpx.HTTPError, ValueError) as exc:
+            raise SsoRefused(f"cas:{exc}"[:64]) from exc
     code = request.query.get("code")
     if not code:
         raise SsoRefused(f"provider:{request.query.get('error', 'no_code')}"[:64])
