@@ -298,6 +298,7 @@ async def test_demo_learner_end_to_end(tmp_path: Path) -> None:
         await sign_in(client, who["student_number"])
         page = await (await client.get("/me")).text()
         assert who["name"] in page and who["certificate"] in page
+        assert "<td>有效</td>" in page  # the certificate status in the learner's language
         token = await csrf_of(client, "/me")
         r = await client.post(
             "/me/credentials", data={"csrf_token": token, "certificate": who["certificate"]}
