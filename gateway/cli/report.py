@@ -199,10 +199,13 @@ def fees(
     """Fees charged and waived per exam plan and certificate, per waiver basis, and the list
     of waived students (masked) for the finance office."""
     from gateway.reports.documents import fees_document
-    from gateway.reports.fees import fees_report
+    from gateway.reports.fees import fees_report, plan_known
     from gateway.reports.sheets import fees_sheets
     from gateway.reports.workbook import write_csv, write_fees_xlsx
 
+    if plan is not None and not _run(lambda gw, conn: plan_known(conn, plan, org)):
+        where = f" of {org}" if org else ""
+        fail(f"--plan {plan!r}: no such exam plan{where} / 没有该考核批次", EXIT_INPUT)
     report = _run(lambda gw, conn: fees_report(conn, plan=plan, organization=org))
     if fmt is Format.JSON:
         _json(fees_document(report), output)
