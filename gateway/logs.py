@@ -69,7 +69,9 @@ class JsonFormatter(logging.Formatter):
             data["exc"] = mask_text(self.formatException(record.exc_info))
         elif record.exc_text:  # the masking filter already formatted (and masked) it
             data["exc"] = record.exc_text
-        return json.dumps(data, ensure_ascii=False, default=str)
+        # the fields a line carries (``extra=``, such as the HTTP layer's path and error) are
+        # not the message the masking filter saw: mask the whole line
+        return mask_text(json.dumps(data, ensure_ascii=False, default=str))
 
 
 class TextFormatter(logging.Formatter):

@@ -141,3 +141,20 @@ async def test_requests_per_organization_and_breaker_state_are_counted(make_gate
     assert got[("xgate_http_requests_total", ok)] == made
     assert got[("xgate_breaker_state", (("organization", "beifang"),))] == 0
     assert got[("xgate_http_retries_total", (("organization", "beifang"),))] == 0
+
+
+def test_json_log_fields_are_masked_too() -> None:
+    """A field riding on the record (the HTTP layer's path or error) is masked like the
+    message: an organization path /candidates/<ID number> must not reach the log collector."""
+    stream = io.StringIO()
+    handler = configure_logging(logging.INFO, "json")
+    handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        fields = {"path": "/candidates/110105199003071234", "error": "mobile 13812345678"}
+        logging.getLogger("xgate.test").info("attempt", extra={"http": fields})
+    finally:
+        logging.getLogger().removeHandler(handler)
+    line = json.loads(stream.getvalue())
+    assert line["http"]["path"].startswith("/candidates/110105") and "****" in line["http"]["path"]
+    assert "110105199003071234" not in stream.getvalue()
+    assert "13812345678" not in stream.getvalue()
