@@ -212,31 +212,52 @@ async def apply_scores(
                 )
             )
             continue
-        old = existing[(s.plan_code, h)]
-        stamp = _aware(old["revised_at"])
-        if s.revised_at < stamp or _score_values(s) == _row_values(old):
-            result.unchanged += 1
-            continue
-        if s.revised_at == stamp:
-            result.same_stamp += 1
-        revision = old["revision"] + 1
-        await conn.execute(
-            t.scores.update()
-            .where(t.scores.c.id == old["id"])
-            .values(revision=revision, **dict(zip(SCORE_VALUES, values, strict=True)))
-        )
-        revisions.append(_revision(old["id"], revision, s, run_id, now))
-        result.changed += 1
-        result.events.append(
-            (
-                "xgate_score_recorded",
-                {"organization": organization, "score": s, "revision": revision, "corrected": True},
+        revision = await _correct_score(conn, s, existing[(s.plan_code, h)], values, result)
+        if revision is not None:
+            revisions.append(_revision(revision[0], revision[1], s, run_id, now))
+            result.events.append(
+                (
+                    "xgate_score_recorded",
+                    {
+                        "organization": organization,
+                        "score": s,
+                        "revision": revision[1],
+                        "corrected": True,
+                    },
+                )
             )
-        )
     await insert_rows(conn, t.score_revisions, REVISION_COLUMNS, revisions)
     result.records += len(scores)
     result.unchanged += len(scores) - len(items)  # duplicates within the page
     _warn_same_stamp(organization, "scores", result)
+
+
+async def _correct_score(
+    conn: AsyncConnection,
+    s: ScoreRecord,
+    old: Mapping[str, Any],
+    values: tuple[Any, ...],
+    result: PageResult,
+) -> tuple[int, int] | None:
+    """Apply a score over its stored row: ``(score id, new revision)``, or None if unchanged.
+
+    An older stamp or the same values change nothing; the same stamp with other values is a
+    correction (counted in ``same_stamp``: the organization did not advance its stamp).
+    """
+    stamp = _aware(old["revised_at"])
+    if s.revised_at < stamp or _score_values(s) == _row_values(old):
+        result.unchanged += 1
+        return None
+    if s.revised_at == stamp:
+        result.same_stamp += 1
+    revision = int(old["revision"]) + 1
+    await conn.execute(
+        t.scores.update()
+        .where(t.scores.c.id == old["id"])
+        .values(revision=revision, **dict(zip(SCORE_VALUES, values, strict=True)))
+    )
+    result.changed += 1
+    return old["id"], revision
 
 
 SCORE_KEY = ("organization", "plan_code", "id_hash")
