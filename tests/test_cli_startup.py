@@ -104,3 +104,14 @@ def test_commands_still_run_through_the_app() -> None:
     result = CliRunner().invoke(app, ["schemas", "--help"])
     assert result.exit_code == 0, result.output
     assert "JSON Schemas" in result.output
+
+
+def test_bracketed_settings_sections_survive_the_help_markup() -> None:
+    """Help is rich markup: an unescaped ``[schedule]`` vanished from ``xgate --help``."""
+    from gateway.cli.main import app
+
+    for args in (["--help"], ["worker", "--help"]):
+        result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 0 and "jobs and the [schedule] until" in result.output, args
+    wide = CliRunner().invoke(app, ["worker", "--help"], env={"COLUMNS": "200"})
+    assert "(default [worker])" in wide.output

@@ -98,6 +98,12 @@ def test_import_show_transcript_verify(cli: Any, tmp_path: Path) -> None:
     assert code == 0 and load_workbook(target)["成绩单"]["B3"].value == mask_id(P1)
     code, out = cli("credits", "transcript", P1, "--format", "json")
     assert code == 0 and len(json.loads(out)["entries"]) == 2
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    unwritable = str(tmp_path / "blocker" / "t.json")  # a clear exit 2, not a traceback
+    code, out = cli("credits", "transcript", P1, "--format", "json", "--output", unwritable)
+    assert code == 2 and "cannot write" in out
+    code, out = cli("credits", "checkpoints", "export", "--output", unwritable)
+    assert code == 2 and "cannot write" in out
 
     code, out = cli("credits", "verify", "--json")
     assert code == 0 and json.loads(out)["ok"] and json.loads(out)["entries"] == 2

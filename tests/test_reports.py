@@ -490,6 +490,8 @@ def test_report_commands(db_target: Any, tmp_path: Path, monkeypatch: pytest.Mon
     data = json.loads(done.output)
     assert {x["organization"] for x in data["by_plan"]} == {"liaohe"}
     assert MONEY.match(data["totals"]["charged"])
+    done = xgate("report", "fees", "--plan", "NO-SUCH-PLAN")  # a typo is not an empty report
+    assert done.exit_code == 2 and "NO-SUCH-PLAN" in done.output, done.output
     done = xgate("report", "fees", "--format", "xlsx", "--output", "fees.xlsx")
     assert done.exit_code == 0
     assert load_workbook(tmp_path / "fees.xlsx").sheetnames == [

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from gateway import private_files
 from gateway.cli import state
 from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
@@ -24,6 +23,7 @@ from gateway.cli.output import (
     print_json,
     run_async,
     table,
+    write_private,
 )
 from gateway.errors import ConfigurationError, InputError, XgateError
 from gateway.masking import mask_text
@@ -256,7 +256,7 @@ def transcript(
         if output is None:
             typer.echo(text, nl=False)
             return
-        private_files.write_text(output, text)
+        write_private(output, text)
     else:
         output = output or Path(f"transcript-{tr.account.id_hash[:12]}.xlsx")
         try:
@@ -293,7 +293,7 @@ def _class_transcripts(class_name: str, fmt: Format, output: Path | None) -> Non
         if output is None:
             typer.echo(text, nl=False)
             return
-        private_files.write_text(output, text)
+        write_private(output, text)
     else:
         output = output or Path(f"transcripts-{class_name.strip()}.xlsx")
         try:
@@ -391,7 +391,7 @@ def checkpoints_export(
     if output is None:
         typer.echo(text, nl=False)
         return
-    private_files.write_text(output, text)
+    write_private(output, text)
     console.print(f"wrote {output}", highlight=False)
 
 

@@ -38,7 +38,7 @@ def _with_app(work: Callable[[Any, Any], Awaitable[T]], *, schedules: bool = Fal
 
 def worker(
     concurrency: Annotated[
-        int | None, typer.Option("--concurrency", min=1, help="jobs at once (default [worker])")
+        int | None, typer.Option("--concurrency", min=1, help="jobs at once (default \\[worker])")
     ] = None,
     queue: Annotated[
         list[str] | None,
@@ -54,7 +54,7 @@ def worker(
         bool, typer.Option("--once", help="run what is queued, then exit (no schedules)")
     ] = False,
 ) -> None:
-    """Run jobs and the [schedule] until stopped (SIGTERM finishes running jobs first)."""
+    """Run jobs and the \\[schedule] until stopped (SIGTERM finishes running jobs first)."""
     from gateway.jobs.tasks import QUEUES
 
     unknown = sorted(set(queue or []) - set(QUEUES))

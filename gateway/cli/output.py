@@ -90,6 +90,17 @@ def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file that holds personal data (mode 0600, ``gateway.private_files``); a path
+    that cannot be written is exit 2 naming it, never a traceback."""
+    from gateway import private_files
+
+    try:
+        private_files.write_text(path, text)
+    except OSError as exc:
+        fail(f"cannot write {path}: {exc}", EXIT_INPUT)
+
+
 def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine and turn the core's typed errors into messages and exit codes."""
     try:

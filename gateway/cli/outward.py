@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-from gateway import private_files
 from gateway.cli import state
 from gateway.cli.options import JsonOpt
 from gateway.cli.output import (
@@ -19,6 +18,7 @@ from gateway.cli.output import (
     print_json,
     run_async,
     table,
+    write_private,
 )
 
 NumberArg = Annotated[str, typer.Argument(help="the certificate number")]
@@ -111,10 +111,7 @@ def recognise(
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
-    try:
-        private_files.write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-    except OSError as exc:
-        fail(f"cannot write {path}: {exc}", EXIT_INPUT)
+    write_private(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 @credentials_app.command("issue")

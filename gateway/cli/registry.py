@@ -70,7 +70,7 @@ SUMMARIES: dict[str, str] = {
     "submit": "Register a candidate file's valid rows with an organization, and write "
     "<file>.<org>.results.xlsx beside it. Exit 0 all accepted (or already registered), 1 some rows "
     "invalid, rejected or not settled, 2 the file itself is unusable.",
-    "worker": "Run jobs and the [schedule] until stopped (SIGTERM finishes running jobs first).",
+    "worker": "Run jobs and the \\[schedule] until stopped (SIGTERM finishes running jobs first).",
     "jobs": "Jobs on PostgreSQL: list, retry, cancel, queue now.",
     "privacy": "Retention of personal data.",
     "keys": "The key file: encryption, look-up and signing keys.",

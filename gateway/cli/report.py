@@ -57,16 +57,14 @@ def _json(data: dict[str, Any], output: Path | None) -> None:
     if output is None:
         print_json(data)
         return
-    from gateway import private_files
-    from gateway.cli.output import _masked
+    from gateway.cli.output import _masked, write_private
 
-    text = dumps(_masked(data)) + "\n"
-
-    def write() -> None:
+    try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        private_files.write_text(output, text)
-
-    _write(write, output)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc}", EXIT_INPUT)
+    write_private(output, dumps(_masked(data)) + "\n")
+    console.print(f"wrote {output}", highlight=False)
 
 
 def _default_output(name: str, fmt: Format) -> Path:
@@ -201,10 +199,13 @@ def fees(
     """Fees charged and waived per exam plan and certificate, per waiver basis, and the list
     of waived students (masked) for the finance office."""
     from gateway.reports.documents import fees_document
-    from gateway.reports.fees import fees_report
+    from gateway.reports.fees import fees_report, plan_known
     from gateway.reports.sheets import fees_sheets
     from gateway.reports.workbook import write_csv, write_fees_xlsx
 
+    if plan is not None and not _run(lambda gw, conn: plan_known(conn, plan, org)):
+        where = f" of {org}" if org else ""
+        fail(f"--plan {plan!r}: no such exam plan{where} / 没有该考核批次", EXIT_INPUT)
     report = _run(lambda gw, conn: fees_report(conn, plan=plan, organization=org))
     if fmt is Format.JSON:
         _json(fees_document(report), output)

@@ -97,6 +97,15 @@ def _base(plan: str | None, organization: str | None) -> tuple[Any, list[Any], d
     return joined, where, cols
 
 
+async def plan_known(conn: AsyncConnection, plan: str, organization: str | None = None) -> bool:
+    """Whether an exam plan with this code is on record (of that organization, when given)."""
+    ep = t.exam_plans.c
+    q = select(ep.id).where(ep.code == plan).limit(1)
+    if organization is not None:
+        q = q.where(ep.organization == organization)
+    return (await conn.execute(q)).first() is not None
+
+
 async def fees_report(
     conn: AsyncConnection,
     *,
