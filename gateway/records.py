@@ -212,31 +212,52 @@ async def apply_scores(
                 )
             )
             continue
-        old = existing[(s.plan_code, h)]
-        stamp = _aware(old["revised_at"])
-        if s.revised_at < stamp or _score_values(s) == _row_values(old):
-            result.unchanged += 1
-            continue
-        if s.revised_at == stamp:
-            result.same_stamp += 1
-        revision = old["revision"] + 1
-        await conn.execute(
-            t.scores.update()
-            .where(t.scores.c.id == old["id"])
-            .values(revision=revision, **dict(zip(SCORE_VALUES, values, strict=True)))
-        )
-        revisions.append(_revision(old["id"], revision, s, run_id, now))
-        result.changed += 1
-        result.events.append(
-            (
-                "xgate_score_recorded",
-                {"organization": organization, "score": s, "revision": revision, "corrected": True},
+        revision = await _correct_score(conn, s, existing[(s.plan_code, h)], values, result)
+        if revision is not None:
+            revisions.append(_revision(revision[0], revision[1], s, run_id, now))
+            result.events.append(
+                (
+                    "xgate_score_recorded",
+                    {
+                        "organization": organization,
+                        "score": s,
+                        "revision": revision[1],
+                        "corrected": True,
+                    },
+                )
             )
-        )
     await insert_rows(conn, t.score_revisions, REVISION_COLUMNS, revisions)
     result.records += len(scores)
     result.unchanged += len(scores) - len(items)  # duplicates within the page
     _warn_same_stamp(organization, "scores", result)
+
+
+async def _correct_score(
+    conn: AsyncConnection,
+    s: ScoreRecord,
+    old: Mapping[str, Any],
+    values: tuple[Any, ...],
+    result: PageResult,
+) -> tuple[int, int] | None:
+    """Apply a score over its stored row: ``(score id, new revision)``, or None if unchanged.
+
+    An older stamp or the same values change nothing; the same stamp with other values is a
+    correction (counted in ``same_stamp``: the organization did not advance its stamp).
+    """
+    stamp = _aware(old["revised_at"])
+    if s.revised_at < stamp or _score_values(s) == _row_values(old):
+        result.unchanged += 1
+        return None
+    if s.revised_at == stamp:
+        result.same_stamp += 1
+    revision = int(old["revision"]) + 1
+    await conn.execute(
+        t.scores.update()
+        .where(t.scores.c.id == old["id"])
+        .values(revision=revision, **dict(zip(SCORE_VALUES, values, strict=True)))
+    )
+    result.changed += 1
+    return old["id"], revision
 
 
 SCORE_KEY = ("organization", "plan_code", "id_hash")
@@ -373,84 +394,32 @@ async def apply_certificates(
     result: PageResult,
 ) -> None:
     items = _latest(certificates, lambda c: c.number, lambda c: c.updated_at)
-    existing = {
-        row["number"]: dict(row)
-        for row in (
-            await conn.execute(
-                select(t.certificates).where(
-                    t.certificates.c.organization == organization,
-                    t.certificates.c.number.in_([c.number for c in items]),
-                )
-            )
-        ).mappings()
-    }
+    existing = await _stored_certificates(conn, organization, [c.number for c in items])
     inserts: list[dict[str, Any]] = []
     new_certs: list[CertificateRecord] = []
     events: list[dict[str, Any]] = []
     for c in items:
         h = hash_id(c.id_number)
         result.people.setdefault(h, Person(h, mask_id(c.id_number), c.holder_name))
-        values = {
-            "certificate_code": c.certificate_code,
-            "certificate_name": c.certificate_name,
-            "level": int(c.level),
-            "id_hash": h,
-            "plan_code": c.plan_code,
-            "issued_on": c.issued_on,
-            "status": CertificateStatus(c.status).value,
-            "revoked_reason": c.revoked_reason,
-            "org_updated_at": c.updated_at,
-            "updated_at": now,
-        }
+        values = _certificate_values(c, h, now)
         old = existing.get(c.number)
         if old is None:
             inserts.append({"organization": organization, "number": c.number, **values})
             new_certs.append(c)
             result.new += 1
             continue
-        restored = old["status"] == WITHDRAWN  # listed again: current, whatever its stamp
-        stamp = _aware(old["org_updated_at"])
-        if not restored and (c.updated_at < stamp or _same_certificate(old, values)):
-            result.unchanged += 1
-            continue
-        if not restored and c.updated_at == stamp:
-            result.same_stamp += 1
-        await conn.execute(
-            t.certificates.update().where(t.certificates.c.id == old["id"]).values(**values)
-        )
-        result.changed += 1
-        result.restored += restored
-        if old["status"] != values["status"]:
-            events.append(
-                {
-                    "certificate_id": old["id"],
-                    "status": values["status"],
-                    "detail": "restored: listed again" if restored else c.revoked_reason,
-                    "run_id": run_id,
-                    "at": now,
-                }
-            )
-            hook = (
-                "xgate_certificate_revoked"
-                if values["status"] == CertificateStatus.REVOKED.value
-                else "xgate_certificate_recorded"
-            )
-            result.events.append((hook, {"organization": organization, "certificate": c}))
+        event = await _update_certificate(conn, organization, c, old, values, result)
+        if event is not None:
+            events.append({**event, "run_id": run_id, "at": now})
     if inserts:
-        returned = await conn.execute(
+        ids = await conn.execute(
             t.certificates.insert().returning(t.certificates.c.id, sort_by_parameter_order=True),
             inserts,
         )
-        for cert_id, c in zip(returned.scalars().all(), new_certs, strict=True):
-            events.append(
-                {
-                    "certificate_id": cert_id,
-                    "status": CertificateStatus(c.status).value,
-                    "detail": "recorded",
-                    "run_id": run_id,
-                    "at": now,
-                }
-            )
+        for cert_id, c in zip(ids.scalars().all(), new_certs, strict=True):
+            status = CertificateStatus(c.status).value
+            event = {"certificate_id": cert_id, "status": status, "detail": "recorded"}
+            events.append({**event, "run_id": run_id, "at": now})
             result.events.append(
                 ("xgate_certificate_recorded", {"organization": organization, "certificate": c})
             )
@@ -459,6 +428,73 @@ async def apply_certificates(
     result.records += len(certificates)
     result.unchanged += len(certificates) - len(items)
     _warn_same_stamp(organization, "certificates", result)
+
+
+async def _stored_certificates(
+    conn: AsyncConnection, organization: str, numbers: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The organization's stored certificates among ``numbers``, by number."""
+    rows = await conn.execute(
+        select(t.certificates).where(
+            t.certificates.c.organization == organization,
+            t.certificates.c.number.in_(numbers),
+        )
+    )
+    return {row["number"]: dict(row) for row in rows.mappings()}
+
+
+def _certificate_values(c: CertificateRecord, id_hash: str, now: datetime) -> dict[str, Any]:
+    """The stored columns a certificate record sets (everything but its natural key)."""
+    return {
+        "certificate_code": c.certificate_code,
+        "certificate_name": c.certificate_name,
+        "level": int(c.level),
+        "id_hash": id_hash,
+        "plan_code": c.plan_code,
+        "issued_on": c.issued_on,
+        "status": CertificateStatus(c.status).value,
+        "revoked_reason": c.revoked_reason,
+        "org_updated_at": c.updated_at,
+        "updated_at": now,
+    }
+
+
+async def _update_certificate(
+    conn: AsyncConnection,
+    organization: str,
+    c: CertificateRecord,
+    old: dict[str, Any],
+    values: dict[str, Any],
+    result: PageResult,
+) -> dict[str, Any] | None:
+    """Apply a listed certificate over its stored row; the history event it needs, if any.
+
+    A withdrawn certificate listed again is current whatever its stamp (restored); otherwise an
+    older stamp or the same values change nothing, and the same stamp with other values is a
+    correction counted in ``same_stamp``.
+    """
+    restored = old["status"] == WITHDRAWN
+    stamp = _aware(old["org_updated_at"])
+    if not restored and (c.updated_at < stamp or _same_certificate(old, values)):
+        result.unchanged += 1
+        return None
+    if not restored and c.updated_at == stamp:
+        result.same_stamp += 1
+    await conn.execute(
+        t.certificates.update().where(t.certificates.c.id == old["id"]).values(**values)
+    )
+    result.changed += 1
+    result.restored += restored
+    if old["status"] == values["status"]:
+        return None
+    hook = (
+        "xgate_certificate_revoked"
+        if values["status"] == CertificateStatus.REVOKED.value
+        else "xgate_certificate_recorded"
+    )
+    result.events.append((hook, {"organization": organization, "certificate": c}))
+    detail = "restored: listed again" if restored else c.revoked_reason
+    return {"certificate_id": old["id"], "status": values["status"], "detail": detail}
 
 
 _CERTIFICATE_VALUES = (
