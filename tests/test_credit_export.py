@@ -156,6 +156,10 @@ def test_cli_export_issue_revoke(db_target: Any, tmp_path: Path, monkeypatch: An
     assert code == 0 and json.loads(out)["outcomes"] == 1 and json.loads(out)["entries"] >= 1
     code, out = xgate("credits", "export", "-o", str(tmp_path / "e2.csv"), "--format", "csv")
     assert code == 0 and "0 outcome(s), 0 entries" in out
+    # an earlier export is never overwritten: its rows are in no later file
+    before = (tmp_path / "e.xlsx").read_bytes()
+    code, out = xgate("credits", "export", "-o", str(tmp_path / "e.xlsx"))
+    assert code == 2 and "earlier export" in out and (tmp_path / "e.xlsx").read_bytes() == before
     assert xgate("credits", "export", "-o", str(tmp_path / "x"), "--format", "pdf")[0] == 2
 
     code, out = xgate("credentials", "issue", "--learner", A, "-o", str(tmp_path / "b.json"))

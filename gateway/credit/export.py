@@ -178,7 +178,7 @@ def _write(
 ) -> list[Path]:
     """Write to temporary names, then rename: a failed export leaves no half-written file."""
     if fmt == "csv":
-        targets = [path.with_suffix(".outcomes.csv"), path.with_suffix(".entries.csv")]
+        targets = _targets(path, fmt)
         for target, columns, rows in zip(
             targets, (OUTCOME_COLUMNS, ENTRY_COLUMNS), (outcomes, entries), strict=True
         ):
@@ -208,6 +208,13 @@ def _write(
     return [path]
 
 
+def _targets(path: Path, fmt: str) -> list[Path]:
+    """The files an export to ``path`` writes (CSV: one per table, beside ``path``)."""
+    if fmt == "csv":
+        return [path.with_suffix(".outcomes.csv"), path.with_suffix(".entries.csv")]
+    return [path]
+
+
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, Decimal):
         return credits_text(value)
@@ -223,6 +230,11 @@ async def export_credit(
         raise InputError(f"export format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if not path.parent.is_dir():
         raise InputError(f"folder {path.parent} does not exist")
+    # Exports are incremental: an earlier file holds rows no later export repeats, so it is
+    # never replaced.
+    for target in _targets(path, fmt):
+        if target.exists():
+            raise InputError(f"{target} exists and holds an earlier export; choose a new file name")
     result = CreditExport()
     async with gw.db.begin() as conn:
         outcomes = await _outcomes(conn)
