@@ -251,6 +251,9 @@ async def test_the_console_dashboard_shows_the_job_queue(make_gateway, tmp_path:
         ("xgate.sync_stream", "certificates"),
     }
     assert 'id="jobs"' in page and "xgate.sync_stream" in page and "organization=beifang" in page
+    assert page.count('id="jobs"') == 1  # once, in the page body: never inside <title>
+    title = page[page.index("<title>") : page.index("</title>")]
+    assert "<h2>" not in title and "<table" not in title
 
 
 def test_a_schedule_that_is_not_a_cron_line_is_refused_naming_it(tmp_path: Any) -> None:
