@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -251,19 +252,40 @@ def transcript(
     if isinstance(tr, list):
         _choose(tr, raw, fmt is Format.JSON)
         return
+    written = _write_transcript(
+        fmt,
+        output,
+        json_document=lambda: transcript_json(tr),
+        default=Path(f"transcript-{tr.account.id_hash[:12]}.xlsx"),
+        write_workbook=lambda path: write_xlsx(tr, path),
+    )
+    if written is not None:
+        console.print(f"wrote {written}", highlight=False)
+
+
+def _write_transcript(
+    fmt: Format,
+    output: Path | None,
+    *,
+    json_document: Callable[[], Any],
+    default: Path,
+    write_workbook: Callable[[Path], object],
+) -> Path | None:
+    """JSON to standard output (None returned) or a private file; otherwise a workbook at
+    ``output`` or ``default``. An unwritable path is bad input naming it (exit 2)."""
     if fmt is Format.JSON:
-        text = dumps(transcript_json(tr)) + "\n"
+        text = dumps(json_document()) + "\n"
         if output is None:
             typer.echo(text, nl=False)
-            return
+            return None
         write_private(output, text)
-    else:
-        output = output or Path(f"transcript-{tr.account.id_hash[:12]}.xlsx")
-        try:
-            write_xlsx(tr, output)
-        except OSError as exc:
-            fail(f"cannot write {output}: {exc}", EXIT_INPUT)
-    console.print(f"wrote {output}", highlight=False)
+        return output
+    target = output or default
+    try:
+        write_workbook(target)
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc}", EXIT_INPUT)
+    return target
 
 
 def _class_transcripts(class_name: str, fmt: Format, output: Path | None) -> None:
@@ -288,19 +310,15 @@ def _class_transcripts(class_name: str, fmt: Format, output: Path | None) -> Non
     found = run_async(go)
     if not found.members:
         fail(f"no student in class {class_name!r} / 未找到该班级的学生", EXIT_INPUT)
-    if fmt is Format.JSON:
-        text = dumps(class_document(found)) + "\n"
-        if output is None:
-            typer.echo(text, nl=False)
-            return
-        write_private(output, text)
-    else:
-        output = output or Path(f"transcripts-{class_name.strip()}.xlsx")
-        try:
-            write_class_xlsx(found, output)
-        except OSError as exc:
-            fail(f"cannot write {output}: {exc}", EXIT_INPUT)
-    console.print(f"wrote {output} ({len(found.members)} students)", highlight=False)
+    written = _write_transcript(
+        fmt,
+        output,
+        json_document=lambda: class_document(found),
+        default=Path(f"transcripts-{class_name.strip()}.xlsx"),
+        write_workbook=lambda path: write_class_xlsx(found, path),
+    )
+    if written is not None:
+        console.print(f"wrote {written} ({len(found.members)} students)", highlight=False)
 
 
 @app.command("verify")
