@@ -6,7 +6,6 @@ import asyncio
 import re
 import shutil
 import stat
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -189,12 +188,19 @@ async def test_pg_dump_holds_no_id_number_or_mobile(db: Any, db_target: Any) -> 
     from tests.conftest import PG_DB, PG_HOST, PG_PORT, PG_USER
 
     command = ["pg_dump", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER]
-    dump = subprocess.run(
-        [*command, "-n", db_target.schema, PG_DB],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    ).stdout
+    # Run without blocking the event loop (this process's own connections stay served), and
+    # let a lock wait fail with pg_dump's message instead of hanging the suite.
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        "--lock-wait-timeout=20s",
+        "-n",
+        db_target.schema,
+        PG_DB,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    dump, errors = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, errors.decode(errors="replace")
     assert b"candidates" in dump and len(dump) > 1000
     assert leaks(dump, {c.id_number for c in people}) == []
     assert leaks(dump, {c.mobile for c in people if c.mobile}) == []
