@@ -111,7 +111,37 @@ def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DbTarg
     try:
         yield DbTarget("postgresql", PG_URL, schema)
     finally:
-        asyncio.run(_pg_exec(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        asyncio.run(drop_schema(schema))
+
+
+async def drop_schema(schema: str) -> None:
+    """Drop a test's schema without ever waiting forever.
+
+    A session the test left behind (a killed worker's, a subprocess still running) may hold a
+    lock in the schema; ``DROP SCHEMA`` would then wait for it for as long as it lives, and the
+    whole run with it (a CI run once hung here until its limit). So the drop waits at most a few
+    seconds, then ends the sessions that hold locks on the schema's objects and drops again.
+    """
+    import asyncpg
+
+    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database=PG_DB)
+    try:
+        await conn.execute("SET lock_timeout = '5s'")
+        for _ in range(3):
+            try:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                return
+            except asyncpg.exceptions.LockNotAvailableError:
+                await conn.execute(
+                    """SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+                       JOIN pg_class c ON c.oid = l.relation
+                       JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = $1 AND l.pid <> pg_backend_pid()""",
+                    schema,
+                )
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import stat
@@ -176,6 +177,22 @@ def test_keys_rotate_reencrypts_under_a_new_key(db_target: Any, tmp_path: Path) 
     assert sorted(c.id_number for c in asyncio.run(check())) == sorted(c.id_number for c in people)
 
 
+async def _locks(db: Any) -> list[dict[str, Any]]:
+    """Who holds or waits for which lock, for a failure message (no personal data in it)."""
+    from sqlalchemy import text
+
+    async with db.connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT a.pid, a.application_name, a.state, l.mode, l.granted,"
+                " l.relation::regclass::text AS relation, left(a.query, 80) AS query"
+                " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'relation' AND a.pid <> pg_backend_pid()"
+            )
+        )
+        return [dict(r._mapping) for r in rows]
+
+
 @pytest.mark.storage
 async def test_pg_dump_holds_no_id_number_or_mobile(db: Any, db_target: Any) -> None:
     if db_target.schema is None:
@@ -188,19 +205,27 @@ async def test_pg_dump_holds_no_id_number_or_mobile(db: Any, db_target: Any) -> 
     from tests.conftest import PG_DB, PG_HOST, PG_PORT, PG_USER
 
     command = ["pg_dump", "-h", PG_HOST, "-p", str(PG_PORT), "-U", PG_USER]
-    # Run without blocking the event loop (this process's own connections stay served), and
-    # let a lock wait fail with pg_dump's message instead of hanging the suite.
+    # Run without blocking the event loop (this process's own connections stay served), let a
+    # lock wait fail with pg_dump's message, and never wait for pg_dump without bound: on a
+    # timeout the message says which sessions held what (a CI run once hung after this test).
     process = await asyncio.create_subprocess_exec(
         *command,
-        "--lock-wait-timeout=20s",
+        "--lock-wait-timeout=10s",
         "-n",
         db_target.schema,
         PG_DB,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PGAPPNAME": "xgate-test-pg_dump", "PGCONNECT_TIMEOUT": "10"},
     )
-    dump, errors = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 0, errors.decode(errors="replace")
+    try:
+        dump, errors = await asyncio.wait_for(process.communicate(), timeout=60)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        pytest.fail(f"pg_dump did not finish in 60 s; locks: {await _locks(db)}")
+    if process.returncode != 0:
+        pytest.fail(f"pg_dump failed: {errors.decode(errors='replace')}; locks: {await _locks(db)}")
     assert b"candidates" in dump and len(dump) > 1000
     assert leaks(dump, {c.id_number for c in people}) == []
     assert leaks(dump, {c.mobile for c in people if c.mobile}) == []
