@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from gateway.clock import BEIJING as BEIJING  # re-exported: where models read dates
-from gateway.idnumber import IdNumberError, normalise, parse_resident_id
+from gateway.idnumber import IdNumberError, normalise, parse_resident_id, resident_number
 from gateway.masking import mask_id
 
 
@@ -350,11 +350,13 @@ def _reported_id(value: Any) -> Any:
     if value is None:
         return value
     text = normalise(str(value))
-    if _RESIDENT_LIKE.fullmatch(text):
-        try:
+    try:
+        if resident_number(text) is not None:  # the usual form, checked without a ResidentId
+            return text
+        if _RESIDENT_LIKE.fullmatch(text):
             return parse_resident_id(text).number
-        except IdNumberError as exc:
-            raise ValueError(exc.message) from None
+    except IdNumberError as exc:
+        raise ValueError(exc.message) from None
     if not _DOCUMENT_LIKE.fullmatch(text):
         raise ValueError("not an ID document number (5 to 32 letters and digits)")
     return text
