@@ -27,6 +27,7 @@ the working folder.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -57,7 +58,17 @@ LEGACY_META = ("id_salt", "id_salt_sha256")
 
 def lookup_hash(number: str, key: bytes) -> str:
     """HMAC-SHA256 of a normalised ID number: the keyed look-up hash (``id_hash``)."""
-    return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()
+    if key.__class__ is not bytes:  # a bytearray, say: not hashable, so not cached
+        return hmac.new(key, number.encode(), hashlib.sha256).hexdigest()
+    keyed = _keyed(key).copy()  # the key's pads are hashed once per key, not per number
+    keyed.update(number.encode())
+    return keyed.hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def _keyed(key: bytes) -> hmac.HMAC:
+    """An HMAC holding only the key; copied, never updated itself."""
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def legacy_hash(number: str, salt: str) -> str:

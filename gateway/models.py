@@ -79,9 +79,10 @@ class Level(IntEnum):
     def parse(cls, value: object) -> Level:
         """Accept 1/2/3, '初级'/'中级'/'高级', 'junior'/'intermediate'/'senior'."""
         text = _strip(str(value)).lower() if not isinstance(value, int) else str(value)
-        if text not in _LEVEL_ALIASES:
+        level = _LEVELS.get(text)
+        if level is None:
             raise ValueError(f"unknown level {value!r}; use 初级/中级/高级 or 1/2/3")
-        return cls(_LEVEL_ALIASES[text])
+        return level
 
 
 _LEVEL_ALIASES = {
@@ -102,7 +103,16 @@ _LEVEL_ALIASES = {
 }
 
 
+_LEVELS = {text: Level(number) for text, number in _LEVEL_ALIASES.items()}
+#: Levels by a plain int's value (never a bool's: ``True == 1``, but ``str(True)`` is no alias).
+_LEVELS_BY_INT = {int(level): level for level in Level}
+
+
 def _level(value: Any) -> Any:
+    if value.__class__ is int:  # the usual form, without Level.parse's text
+        level = _LEVELS_BY_INT.get(value)
+        if level is not None:
+            return level
     return value if isinstance(value, Level) else Level.parse(value)
 
 
@@ -320,7 +330,7 @@ class ScoreRecord(Record):
     schema_name: ClassVar[str] = "score_record"
     organization: str
     plan_code: CleanStr
-    id_number: CleanStr
+    id_number: str  # normalised by ``_id`` (to ASCII without spaces: nothing left to strip)
     name: CleanStr | None = None
     certificate_code: CleanStr | None = None
     level: LevelField | None = None
@@ -376,7 +386,7 @@ class CertificateRecord(Record):
     certificate_code: CleanStr
     certificate_name: CleanStr | None = None
     level: LevelField
-    id_number: CleanStr
+    id_number: str  # normalised by ``_id`` (to ASCII without spaces: nothing left to strip)
     holder_name: CleanStr | None = None
     plan_code: CleanStr | None = None
     issued_on: date

@@ -85,7 +85,7 @@ def registration_outcome(key: str, item: Mapping[str, Any]) -> RegistrationOutco
 
 def score(organization: str, item: Any) -> ScoreRecord | Invalid:
     try:
-        if not isinstance(item, Mapping):
+        if not (item.__class__ is dict or isinstance(item, Mapping)):
             raise WireError("a score must be an object")
         result = item.get("result")
         if result not in RESULTS:
@@ -93,6 +93,7 @@ def score(organization: str, item: Any) -> ScoreRecord | Invalid:
         passed, absent = RESULTS[result]
         cert = _obj(item, "certificate")
         person = _obj(item, "candidate")
+        record_id = item.get("id")
         return ScoreRecord(
             organization=organization,
             plan_code=_text(item, "plan"),
@@ -106,7 +107,7 @@ def score(organization: str, item: Any) -> ScoreRecord | Invalid:
             passed=passed,
             absent=absent,
             revised_at=_moment(item.get("updated_at")),
-            org_record_id=str(item["id"]) if item.get("id") is not None else None,
+            org_record_id=str(record_id) if record_id is not None else None,
         )
     except (ValidationError, WireError, InvalidOperation, TypeError) as exc:
         return Invalid(item, "score: " + describe(exc))
@@ -163,7 +164,7 @@ def _error(item: Mapping[str, Any]) -> tuple[str, str]:
 
 def _obj(item: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     value = item.get(key)
-    if not isinstance(value, Mapping):
+    if not (value.__class__ is dict or isinstance(value, Mapping)):  # dict: no ABC check
         raise WireError(f"{key}: must be an object")
     return value
 
@@ -181,6 +182,10 @@ def _decimal(item: Mapping[str, Any], key: str) -> Decimal | None:
     value = item.get(key)
     if value is None:
         return None
+    if value.__class__ is float:
+        known = _FLOATS.get(value)
+        if known is not None:
+            return known
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise WireError(f"{key}: not a number")
     try:
@@ -189,7 +194,18 @@ def _decimal(item: Mapping[str, Any], key: str) -> Decimal | None:
         raise WireError(f"{key}: not a number") from None
     if not number.is_finite():
         raise WireError(f"{key}: not a number")
+    if value.__class__ is float and value:  # 0.0 == -0.0, but Decimal("-0.0") is its own
+        if len(_FLOATS) >= _FLOATS_KEPT:
+            _FLOATS.clear()
+        _FLOATS[value] = number
     return number
+
+
+#: Decimals of the floats seen lately: a page repeats its scores (64.5, 80.0, ...), and a
+#: Decimal is immutable, so one instance serves every equal float (equal non-zero floats have
+#: one ``str``). Bounded; a memo of what ``_decimal`` computes, so the mapping stays pure.
+_FLOATS: dict[float, Decimal] = {}
+_FLOATS_KEPT = 4096
 
 
 def _moment(value: Any) -> datetime:
