@@ -91,10 +91,8 @@ def parse_resident_id(raw: object) -> ResidentId:
     """Validate a resident ID number; raise ``IdNumberError`` with a message staff can act on."""
     text = normalise(str(raw))  # once, for both checks; a number is judged as a number
     number = isinstance(raw, int | float)
-    if not number and _plain(text):
-        born = _checked_plain(text)
-    else:
-        born = _checked(raw, text, number)
+    plain = not number and _plain(text)  # the usual form: fewer tests, same outcome
+    born = _checked_plain(text) if plain else _checked(raw, text, number)
     sex = "M" if int(text[16]) % 2 == 1 else "F"
     return ResidentId(number=text, region=text[:6], birth_date=born, sex=sex)
 

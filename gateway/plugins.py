@@ -66,9 +66,12 @@ class PluginHost:
 
     def emit(self, hook: str, **kwargs: Any) -> None:
         """Broadcast an event: ``pm.hook.<hook>(**kwargs)``. Implementations are isolated
-        one by one (see the module docstring); this never raises either."""
+        one by one (see the module docstring); this never raises either. A hook no plugin
+        implements is not called at all (a sync emits one event per record)."""
         try:
-            getattr(self.pm.hook, hook)(**kwargs)
+            caller = getattr(self.pm.hook, hook)
+            if caller.get_hookimpls():
+                caller(**kwargs)
         except Exception as exc:  # pluggy itself (a wrong call): never the operation's problem
             _failed("xgate", hook, exc)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, processors
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -47,29 +47,45 @@ def _prepare(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Prepa
 
 
 def _processed(prepared: _Prepared, rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Rows with every value through its column's bind processor. A page repeats values (its
-    transaction time in every row, stamps, flags), so each column remembers what it processed,
-    keyed by type, value and time zone (equal instants in two zones are stored differently)."""
-    active: list[tuple[int, Callable[[Any], Any], dict[Any, Any]]] = [
-        (i, p, {}) for i, p in enumerate(prepared.processors) if p is not None
-    ]
-    if not active:
+    """Rows with every value through its column's bind processor, a column at a time. A page
+    repeats values (its transaction time in every row, stamps, flags), so each column
+    remembers what it processed, keyed by type, value and time zone (equal instants in two
+    zones are stored differently); a processor that is one C call is simply called."""
+    active = [(i, p) for i, p in enumerate(prepared.processors) if p is not None]
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not active or not rows:
         return list(rows)
-    params: list[tuple[Any, ...]] = []
-    for row in rows:
-        values = list(row)
-        for i, process, seen in active:
-            value = values[i]
-            if value is not None:
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    for i, process in active:
+        if process in _DIRECT:
+            columns[i] = [None if v is None else process(v) for v in columns[i]]
+        else:
+            columns[i] = _memoised(process, columns[i])
+    return list(zip(*columns, strict=True))
+
+
+def _memoised(process: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+    """``process`` of each value, once per distinct value. The same object (a page's ``now``,
+    ``True``) is found by identity first: every value is alive in ``values`` meanwhile."""
+    by_id: dict[int, Any] = {}
+    seen: dict[Any, Any] = {}
+    out: list[Any] = []
+    for value in values:
+        if value is not None:
+            done = by_id.get(id(value), _MISSING)
+            if done is _MISSING:
                 key = (value.__class__, value, getattr(value, "tzinfo", None))
                 done = seen.get(key, _MISSING)
                 if done is _MISSING:
                     done = seen[key] = process(value)
-                values[i] = done
-        params.append(tuple(values))
-    return params
+                by_id[id(value)] = done
+            value = done
+        out.append(value)
+    return out
 
 
+#: Processors cheaper to call than to look up (SQLite's decimals: ``float(value)`` in C).
+_DIRECT: frozenset[Callable[[Any], Any]] = frozenset({processors.to_float})
 _MISSING = object()
 
 
