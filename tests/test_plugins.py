@@ -91,3 +91,34 @@ def test_builtin_plugins_are_entry_points_with_distribution() -> None:
             dist = host.specs[name].distribution
             assert dist and dist.startswith("xgate ")
     assert {ep.name for ep in md.entry_points(group="xgate.plugins")} >= {"beifang", "liaohe"}
+
+
+def test_emit_reaches_implementations_registered_later_and_skips_unheard_hooks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    host = load_plugins(lambda: [])
+    host.emit("xgate_score_recorded", organization="o", score=None, revision=1, corrected=False)
+    heard: list[dict[str, object]] = []
+
+    class Late:
+        from gateway import hookimpl
+
+        @staticmethod
+        @hookimpl
+        def xgate_score_recorded(
+            organization: str, score: object, revision: int, corrected: bool
+        ) -> None:
+            heard.append(
+                {
+                    "organization": organization,
+                    "score": score,
+                    "revision": revision,
+                    "corrected": corrected,
+                }
+            )
+
+    host.pm.register(Late(), name="late")  # whether anyone listens is asked per event
+    host.emit("xgate_score_recorded", organization="o", score="s", revision=2, corrected=True)
+    assert heard == [{"organization": "o", "score": "s", "revision": 2, "corrected": True}]
+    host.emit("xgate_no_such_hook", organization="o")  # a wrong name is logged, never raised
+    assert "xgate_no_such_hook" in caplog.text
