@@ -347,7 +347,9 @@ async def apply_page(
     result = PageResult()
     converted: list[Any] = []
     reversed_: list[Any] = []
-    async with gw.db.begin() as conn:
+    # a pulled page commits with its cursor, so a commit lost in a crash is simply read again;
+    # a webhook's page (no cursor) must be durable before the organization hears "received"
+    async with gw.db.begin(replayable=page.next_cursor is not None) as conn:
         result.quarantined = await quarantine(conn, org.name, stream, run_id, bad, now, gw.keys)
         if model is ScoreRecord:
             await apply_scores(

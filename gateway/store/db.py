@@ -152,10 +152,21 @@ class Database:
             )
 
     @asynccontextmanager
-    async def begin(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: committed on success, rolled back on any exception."""
+    async def begin(self, *, replayable: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed on success, rolled back on any exception.
+
+        ``replayable``: losing this transaction in a crash of the database server is harmless
+        because what it writes is read again (a pulled page, stored with the cursor that
+        fetched it: a lost commit takes the cursor back with the records). PostgreSQL then
+        does not wait for the commit's WAL flush (``synchronous_commit = off`` for this
+        transaction only: the database stays consistent, the last commits may be lost), as
+        SQLite's ``synchronous=NORMAL`` already does for every commit. A later synchronous
+        commit flushes the WAL up to itself, so nothing durable can depend on a lost one.
+        """
         if not self.is_sqlite:
             async with self.engine.connect() as conn, conn.begin():
+                if replayable:
+                    await conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 yield conn
             return
         async with self._sqlite_writer(), self.engine.connect() as conn:
