@@ -6,12 +6,13 @@ from __future__ import annotations
 import contextlib
 import cProfile
 import io
+import os
 import pstats
 from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def profiled(enabled: bool, top: int = 45, sort: str = "tottime") -> Iterator[None]:
+def profiled(enabled: bool, top: int = 45, sort: str = os.environ.get("XGATE_PROFILE_SORT", "tottime")) -> Iterator[None]:
     if not enabled:
         yield
         return
