@@ -12,7 +12,10 @@ from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def profiled(enabled: bool, top: int = 45, sort: str = os.environ.get("XGATE_PROFILE_SORT", "tottime")) -> Iterator[None]:
+def profiled(enabled: bool, top: int = 45, sort: str | None = None) -> Iterator[None]:
+    """cProfile the block when ``enabled``; print the ``top`` entries by ``sort`` (default:
+    ``XGATE_PROFILE_SORT`` from the environment, else own time)."""
+    sort = sort or os.environ.get("XGATE_PROFILE_SORT", "tottime")
     if not enabled:
         yield
         return
