@@ -10,9 +10,9 @@ at once (``sync_concurrency`` = organizations; each organization's client allows
 Ratio = gateway time / (requests x latency / (organizations x concurrency)), requests being
 every HTTP request the gateway made (token, score pages, the empty certificate page). Target
 <= 1.2 (printed first, for reference). A cursor-paginated stream is sequential (page N+1 needs
-page N's cursor), and an organization's two streams run one after the other (certificates after scores, so credit is
-converted once, with the grade), so with the built-in plugins at most one request per
-organization is in flight: the best this design can reach is ``concurrency`` (4). The last
+page N's cursor), and an organization's two streams run one after the other (certificates
+after scores, so credit is converted once, with the grade), so with the built-in plugins at
+most one request per organization is in flight: the best this design can reach is ``concurrency`` (4). The last
 line is the ratio against that sequential-cursor bound (requests x latency / organizations),
 target 1.5 (issue 14); docs/benchmarks.md explains.
 """
