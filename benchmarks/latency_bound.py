@@ -12,9 +12,9 @@ every HTTP request the gateway made (token, score pages, the empty certificate p
 <= 1.2 (printed first, for reference). A cursor-paginated stream is sequential (page N+1 needs
 page N's cursor), and an organization's two streams run one after the other (certificates
 after scores, so credit is converted once, with the grade), so with the built-in plugins at
-most one request per organization is in flight: the best this design can reach is ``concurrency`` (4). The last
-line is the ratio against that sequential-cursor bound (requests x latency / organizations),
-target 1.5 (issue 14); docs/benchmarks.md explains.
+most one request per organization is in flight: the best this design can reach is
+``concurrency`` (4). The last line is the ratio against that sequential-cursor bound
+(requests x latency / organizations), target 1.5 (issue 14); docs/benchmarks.md explains.
 """
 
 from __future__ import annotations
