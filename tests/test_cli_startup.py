@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -173,3 +174,14 @@ def test_no_help_imports_what_only_running_needs(name: str) -> None:
     assert not heavy, f"`xgate {name} --help` imports {heavy}: import them in the command"
     own = sorted(m for m in mods if m.startswith(OWN_MODELS))
     assert not own, f"`xgate {name} --help` imports {own}: import them in the command"
+
+
+def test_reading_the_key_file_imports_no_database_library(tmp_path: Path) -> None:
+    """``xgate keys show`` reads a file: SQLAlchemy (0.3 s) is for binding a database only."""
+    from gateway.keys import generate, write
+
+    path = write(generate(), tmp_path / "xgate.keys")
+    mods, out = modules_after("keys", "show", "--file", str(path), "--json")
+    assert json.loads(out)["file"] == str(path)
+    assert not {m for m in mods if m.split(".")[0] in ("sqlalchemy", "aiosqlite", "asyncpg")}
+    assert not {m for m in mods if m.startswith(OWN_MODELS)}
