@@ -9,12 +9,12 @@ at once (``sync_concurrency`` = organizations; each organization's client allows
 
 Ratio = gateway time / (requests x latency / (organizations x concurrency)), requests being
 every HTTP request the gateway made (token, score pages, the empty certificate page). Target
-<= 1.2. A cursor-paginated stream is sequential (page N+1 needs page N's cursor), and an
-organization's two streams run one after the other (certificates after scores, so credit is
-converted once, with the grade), so with the built-in plugins at most one request per
-organization is in flight: the best this design can reach is ``concurrency`` (4). The line
-before the last prints the ratio against that sequential-cursor bound (requests x latency /
-organizations) too; docs/benchmarks.md explains.
+<= 1.2 (printed first, for reference). A cursor-paginated stream is sequential (page N+1 needs
+page N's cursor), and an organization's two streams run one after the other (certificates
+after scores, so credit is converted once, with the grade), so with the built-in plugins at
+most one request per organization is in flight: the best this design can reach is
+``concurrency`` (4). The last line is the ratio against that sequential-cursor bound
+(requests x latency / organizations), target 1.5 (issue 14); docs/benchmarks.md explains.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from gateway.settings import HttpPolicy
 from gateway.sync import run_sync
 
 TARGET = 1.2
+#: issue 14: within 1.5x of the sequential-cursor bound (what cursor pagination allows)
+SEQUENTIAL_TARGET = 1.5
 
 
 async def measure(
@@ -109,8 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"gateway={r['gateway']:.2f}s ideal={r['ideal']:.2f}s "
         f"sequential-cursor bound={r['sequential']:.2f}s"
     )
-    print(f"against the sequential-cursor bound: ratio={r['ratio_sequential']:.3f}")
-    print(ratio_line(r["ratio"], TARGET))
+    print(f"against the ideal (every client's {args.concurrency} slots busy):")
+    print(f"  {ratio_line(r['ratio'], TARGET)}")
+    print("against the sequential-cursor bound (issue 14: within 1.5x):")
+    print(ratio_line(r["ratio_sequential"], SEQUENTIAL_TARGET))
     return 0
 
 

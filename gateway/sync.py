@@ -36,6 +36,7 @@ from gateway.failures import Action, Decision, Operation, decide, log_failure
 from gateway.models import CertificateRecord, ScoreRecord
 from gateway.records import (
     PageResult,
+    PlanCertificates,
     Withdrawn,
     apply_certificates,
     apply_scores,
@@ -281,13 +282,16 @@ async def _run_stream(
     listed: set[str] | None = set() if model is CertificateRecord and since is None else None
     read_since = datetime.now(UTC)
     complete = False
+    plans = PlanCertificates(org.name)  # read once for the stream, not per page
     while True:
         try:
             reading = _read_ahead(_open_stream(org, stream, cursor))
             async with contextlib.aclosing(reading) as pages:
                 async for page in pages:
                     failures = 0
-                    await apply_page(gw, org, stream, model, page, run_id, report, credit, listed)
+                    await apply_page(
+                        gw, org, stream, model, page, run_id, report, credit, listed, plans
+                    )
                     complete = page.complete
                     if page.next_cursor is not None:
                         cursor = page.next_cursor
@@ -336,6 +340,7 @@ async def apply_page(
     report: StreamReport,
     credit: CreditHook | None,
     listed: set[str] | None = None,
+    plans: PlanCertificates | None = None,
 ) -> None:
     """Apply one page in one transaction (validate, upsert with history, credit, cursor), add
     its counts to ``report``, then emit the broadcast hooks. A webhook's records take exactly
@@ -347,7 +352,9 @@ async def apply_page(
     result = PageResult()
     converted: list[Any] = []
     reversed_: list[Any] = []
-    async with gw.db.begin() as conn:
+    # a pulled page commits with its cursor, so a commit lost in a crash is simply read again;
+    # a webhook's page (no cursor) must be durable before the organization hears "received"
+    async with gw.db.begin(replayable=page.next_cursor is not None) as conn:
         result.quarantined = await quarantine(conn, org.name, stream, run_id, bad, now, gw.keys)
         if model is ScoreRecord:
             await apply_scores(
@@ -359,6 +366,7 @@ async def apply_page(
                 run_id=run_id,
                 now=now,
                 result=result,
+                plans=plans,
             )
         else:
             await apply_certificates(

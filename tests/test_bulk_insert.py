@@ -66,3 +66,67 @@ async def test_bulk_rows_read_back_like_core_rows(db: Any) -> None:
     assert read(bulk_id) == read(core_id)
     assert read(bulk_id)[0]["theory"] == Decimal("88.50")
     assert read(bulk_id)[1]["org_passed"] is None
+
+
+async def test_insert_new_returning_adds_only_new_keys_and_stores_core_values(db: Any) -> None:
+    """The page path (``INSERT ... ON CONFLICT DO NOTHING RETURNING``; on PostgreSQL one array
+    per column through ``unnest``) returns exactly the rows it added and stores each value as
+    Core does, whatever the page size."""
+    from gateway.records import SCORE_KEY, SCORE_VALUES
+    from gateway.store.bulk import insert_new_returning
+
+    columns = (*SCORE_KEY, "revision", *SCORE_VALUES)
+
+    def row(id_hash: str, plan: str, theory: Decimal | None) -> tuple[Any, ...]:
+        values = ("C1", 2, theory, Decimal("61"), None, True, None, False, False)
+        return ("bf", plan, id_hash, 1, *values, STAMP, "r-1", STAMP)
+
+    async with db.begin() as conn:
+        core_id = await _score(conn, "c" * 64)  # taken: (bf, P1, ccc...)
+        first = [row(f"{i:064x}", "P2", Decimal(i) / 4) for i in range(700)]
+        added = await insert_new_returning(
+            conn, t.scores, columns, first, key=SCORE_KEY, returning=("id", "id_hash")
+        )
+        again = await insert_new_returning(
+            conn,
+            t.scores,
+            columns,
+            [*first[:3], row("c" * 64, "P1", None), row("d" * 64, "P2", Decimal("88.50"))],
+            key=SCORE_KEY,
+            returning=("id", "id_hash"),
+        )
+        assert (
+            await insert_new_returning(
+                conn, t.scores, columns, [], key=SCORE_KEY, returning=("id",)
+            )
+            == []
+        )
+    assert sorted(h for _, h in added) == sorted(f"{i:064x}" for i in range(700))
+    assert [h for _, h in again] == ["d" * 64]
+    async with db.connect() as conn:
+        stored = {r["id_hash"]: r for r in (await conn.execute(select(t.scores))).mappings()}
+    assert len(stored) == 702
+    assert stored["c" * 64]["id"] == core_id and stored["c" * 64]["theory"] is None
+    d = stored["d" * 64]
+    assert (d["theory"], d["practical"], d["total"], d["org_passed"]) == (
+        Decimal("88.50"),
+        Decimal("61"),
+        None,
+        True,
+    )
+    assert d["revised_at"].replace(tzinfo=d["revised_at"].tzinfo or UTC) == STAMP
+    assert dict(added)[stored[f"{5:064x}"]["id"]] == f"{5:064x}"
+
+
+async def test_a_replayable_transaction_skips_only_its_own_commit_flush(db: Any) -> None:
+    """``begin(replayable=True)`` (a pulled page with its cursor) lets PostgreSQL commit without
+    waiting for the WAL flush, for that transaction only; every other stays synchronous."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's synchronous_commit")
+    show = "SHOW synchronous_commit"
+    async with db.begin(replayable=True) as conn:
+        assert (await conn.exec_driver_sql(show)).scalar() == "off"
+    async with db.begin() as conn:
+        assert (await conn.exec_driver_sql(show)).scalar() == "on"
+    async with db.connect() as conn:
+        assert (await conn.exec_driver_sql(show)).scalar() == "on"

@@ -98,3 +98,39 @@ async def test_sqlite_uses_wal(db) -> None:
     async with db.connect() as conn:
         mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
     assert mode == "wal"
+
+
+async def test_sqlite_caches_and_checkpoints_for_bulk_syncs(db) -> None:
+    """Every connection gets the larger page cache and the longer checkpoint interval."""
+    if not db.is_sqlite:
+        pytest.skip("SQLite only")
+    async with db.connect() as conn:
+        cache = (await conn.exec_driver_sql("PRAGMA cache_size")).scalar()
+        checkpoint = (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar()
+    assert (cache, checkpoint) == (-32768, 10000)
+
+
+async def test_lookups_by_holder_use_an_index_after_the_redundant_ones_are_gone(db) -> None:
+    """Revision 0011 dropped indexes that were prefixes of others; the look-ups they served
+    (by holder, by score, by account) must still be index searches, never table scans."""
+    if not db.is_sqlite:
+        pytest.skip("SQLite's EXPLAIN QUERY PLAN")
+    queries = {
+        "scores": "SELECT * FROM scores WHERE id_hash IN ('a', 'b')",
+        "certificates": "SELECT * FROM certificates WHERE id_hash = 'a'",
+        "score_revisions": "SELECT * FROM score_revisions WHERE score_id = 1",
+        "learning_outcomes": "SELECT * FROM learning_outcomes WHERE account_id = 1",
+    }
+    async with db.connect() as conn:
+        for table, sql in queries.items():
+            plan = " ".join(
+                str(r[-1]) for r in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+            )
+            assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (table, plan)
+        names = {r[0] for r in await conn.exec_driver_sql("SELECT name FROM sqlite_master")}
+    assert not names & {
+        "ix_scores_id_hash",
+        "ix_score_revisions_score_id",
+        "ix_certificates_id_hash",
+        "ix_learning_outcomes_account_id",
+    }

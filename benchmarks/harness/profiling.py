@@ -6,12 +6,16 @@ from __future__ import annotations
 import contextlib
 import cProfile
 import io
+import os
 import pstats
 from collections.abc import Iterator
 
 
 @contextlib.contextmanager
-def profiled(enabled: bool, top: int = 45, sort: str = "tottime") -> Iterator[None]:
+def profiled(enabled: bool, top: int = 45, sort: str | None = None) -> Iterator[None]:
+    """cProfile the block when ``enabled``; print the ``top`` entries by ``sort`` (default:
+    ``XGATE_PROFILE_SORT`` from the environment, else own time)."""
+    sort = sort or os.environ.get("XGATE_PROFILE_SORT", "tottime")
     if not enabled:
         yield
         return

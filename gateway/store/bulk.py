@@ -18,6 +18,8 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.store import pgbulk
+
 
 @dataclass(frozen=True)
 class _Prepared:
@@ -79,6 +81,8 @@ async def insert_rows(
     """Insert ``rows`` (tuples in ``columns`` order) with one ``executemany``; the count."""
     prepared = _prepare(conn.dialect, table, tuple(columns))
     params = _processed(prepared, rows)
+    if conn.dialect.name == "postgresql":
+        return await pgbulk.copy_rows(conn, table, columns, params)
     if params:
         await conn.exec_driver_sql(prepared.sql, params)
     return len(params)
@@ -104,6 +108,10 @@ async def insert_new_returning(
     """
     prepared = _prepare(conn.dialect, table, tuple(columns))
     params = _processed(prepared, rows)
+    if conn.dialect.name == "postgresql":
+        return await pgbulk.insert_new_returning(
+            conn, table, columns, params, key=key, returning=returning
+        )
     quote = conn.dialect.identifier_preparer
     head, _, _ = prepared.sql.partition(" VALUES ")
     tail = (

@@ -210,15 +210,16 @@ scores = Table(
     Column("revised_at", TS, nullable=False),
     Column("org_record_id", String(128)),
     Column("updated_at", TS, nullable=False),
+    # looked up by holder through ix_scores_holder_passed (issue 14)
     UniqueConstraint("organization", "plan_code", "id_hash", name="uq_scores_natural"),
-    Index("ix_scores_id_hash", "id_hash"),
 )
 
 score_revisions = Table(
     "score_revisions",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("score_id", ForeignKey("scores.id"), nullable=False, index=True),
+    # looked up by score through uq (score_id, revision) (issue 14)
+    Column("score_id", ForeignKey("scores.id"), nullable=False),
     Column("revision", Integer, nullable=False),
     Column("theory", SCORE),
     Column("practical", SCORE),
@@ -240,7 +241,8 @@ certificates = Table(
     Column("certificate_code", String(64), nullable=False),
     Column("certificate_name", String(256)),
     Column("level", Integer, nullable=False),
-    Column("id_hash", String(64), nullable=False, index=True),
+    # looked up by holder through ix_certificates_holder_status (issue 14)
+    Column("id_hash", String(64), nullable=False),
     Column("plan_code", String(64)),
     Column("issued_on", Date, nullable=False),
     Column("status", String(16), nullable=False),
@@ -293,7 +295,8 @@ learning_outcomes = Table(
     "learning_outcomes",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("account_id", ForeignKey("learning_accounts.id"), nullable=False, index=True),
+    # looked up by account through uq (account_id, kind, ...): no index of its own (issue 14)
+    Column("account_id", ForeignKey("learning_accounts.id"), nullable=False),
     Column("kind", String(16), nullable=False),  # certificate, course, training
     Column("source_org", String(64)),
     Column("source_ref", String(128), nullable=False),
