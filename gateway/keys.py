@@ -37,15 +37,15 @@ import stat
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.errors import ConfigurationError
-from gateway.store import tables as t
+
+if TYPE_CHECKING:  # only binding touches a database: `xgate keys show` never imports SQLAlchemy
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 FORMAT = "xgate-keys/1"
 DEFAULT_FILE = "xgate.keys"
@@ -293,6 +293,10 @@ def write(keys: Keys, path: Path, *, overwrite: bool = False) -> Path:
 
 
 async def stored_fingerprints(conn: AsyncConnection) -> dict[str, str]:
+    from sqlalchemy import select
+
+    from gateway.store import tables as t
+
     rows = await conn.execute(
         select(t.meta.c.key, t.meta.c.value).where(t.meta.c.key.like(_META_PREFIX + "%"))
     )
@@ -318,6 +322,8 @@ async def bind(conn: AsyncConnection, keys: Keys) -> None:
     ``xgate_meta``) is refused too, naming ``xgate keys init --from-database``, which moves
     the salt into the key file.
     """
+    from gateway.store import tables as t
+
     stored = await stored_fingerprints(conn)
     where = f" ({keys.path})" if keys.path else ""
     problems = mismatches(keys, stored)
@@ -343,6 +349,10 @@ async def bind(conn: AsyncConnection, keys: Keys) -> None:
 
 async def legacy_salt(conn: AsyncConnection) -> str | None:
     """A milestone-1 database's salt, still stored inside it (None once moved out)."""
+    from sqlalchemy import select
+
+    from gateway.store import tables as t
+
     value = (
         await conn.execute(select(t.meta.c.value).where(t.meta.c.key == "id_salt"))
     ).scalar_one_or_none()

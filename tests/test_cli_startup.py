@@ -1,13 +1,17 @@
 """The command line starts at once: ``xgate --version`` imports nothing but the standard
-library and the version module, ``xgate --help`` imports no command module, and a command
-imports its own module only. Each check runs a fresh interpreter (``sys.modules`` of this test
-process says nothing about start-up)."""
+library and the version module, ``xgate --help`` imports no command module, a command imports
+its own module only, and no command's help (nor any sub-command's) imports the database, HTTP,
+spreadsheet or web libraries or the record models: those load when a command runs. Each check
+runs a fresh interpreter (``sys.modules`` of this test process says nothing about start-up);
+they check module names, never timings (docs/benchmarks.md has those)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -24,6 +28,24 @@ try:
     run()
 except SystemExit:
     pass
+print("\\nMODULES " + json.dumps(sorted(sys.modules)))
+"""
+
+
+#: what a command's help never needs: its module imports these inside the command that uses
+#: them. (pydantic itself is allowed: Typer converts option values with it.)
+NOT_FOR_HELP = (*(h for h in HEAVY if h != "pydantic"), "jinja2", "procrastinate", "cryptography")
+OWN_MODELS = ("gateway.models", "gateway.settings", "gateway.store", "gateway.runtime")
+HELPS = """
+import json, sys
+from gateway.cli.main import run
+for path in json.loads(sys.argv[1]):
+    sys.argv = ["xgate", *path, "--help"]
+    print("\\nHELP " + " ".join(path))
+    try:
+        run()
+    except SystemExit:
+        pass
 print("\\nMODULES " + json.dumps(sorted(sys.modules)))
 """
 
@@ -115,3 +137,51 @@ def test_bracketed_settings_sections_survive_the_help_markup() -> None:
         assert result.exit_code == 0 and "jobs and the [schedule] until" in result.output, args
     wide = CliRunner().invoke(app, ["worker", "--help"], env={"COLUMNS": "200"})
     assert "(default [worker])" in wide.output
+
+
+def command_paths(name: str) -> list[list[str]]:
+    """``[name]`` and the path of every sub-command under it, nested groups included."""
+    paths: list[list[str]] = []
+
+    def walk(command: Any, path: list[str]) -> None:
+        paths.append(path)
+        for sub_name, sub in sorted(getattr(command, "commands", {}).items()):
+            walk(sub, [*path, sub_name])
+
+    walk(load_command(name, dict(registry.COMMANDS)[name]), [name])
+    return paths
+
+
+@pytest.mark.parametrize("name", [name for name, _ in registry.COMMANDS])
+def test_no_help_imports_what_only_running_needs(name: str) -> None:
+    """``xgate check --help`` imported openpyxl, SQLAlchemy and the models (0.6 s of CPU):
+    every help, the command's and each sub-command's, is rendered in one fresh interpreter."""
+    paths = command_paths(name)
+    done = subprocess.run(
+        [sys.executable, "-c", HELPS, json.dumps(paths)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
+    )
+    out, _, listed = done.stdout.rpartition("\nMODULES ")
+    assert listed, done.stderr
+    shown = out.split("\nHELP ")[1:]
+    assert [text.split("\n", 1)[0] for text in shown] == [" ".join(p) for p in paths]
+    assert all("Usage: xgate " in text for text in shown), done.stderr
+    mods = set(json.loads(listed))
+    heavy = sorted({m.split(".")[0] for m in mods} & set(NOT_FOR_HELP))
+    assert not heavy, f"`xgate {name} --help` imports {heavy}: import them in the command"
+    own = sorted(m for m in mods if m.startswith(OWN_MODELS))
+    assert not own, f"`xgate {name} --help` imports {own}: import them in the command"
+
+
+def test_reading_the_key_file_imports_no_database_library(tmp_path: Path) -> None:
+    """``xgate keys show`` reads a file: SQLAlchemy (0.3 s) is for binding a database only."""
+    from gateway.keys import generate, write
+
+    path = write(generate(), tmp_path / "xgate.keys")
+    mods, out = modules_after("keys", "show", "--file", str(path), "--json")
+    assert json.loads(out)["file"] == str(path)
+    assert not {m for m in mods if m.split(".")[0] in ("sqlalchemy", "aiosqlite", "asyncpg")}
+    assert not {m for m in mods if m.startswith(OWN_MODELS)}

@@ -1,4 +1,8 @@
-"""Foundation commands: plugins, config, db, schemas."""
+"""Foundation commands: plugins, config, db, schemas.
+
+Their help needs Typer only: settings, plugins and the database are imported by the command
+that uses them (``tests/test_cli_startup.py``).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,7 @@ import typer
 from gateway.cli import plugins_new, state
 from gateway.cli.options import JsonOpt
 from gateway.cli.output import EXIT_FAILURES, console, fail, print_json, run_async, table
-from gateway.contract import PLUGIN_API_VERSION
 from gateway.errors import ConfigurationError, XgateError
-from gateway.plugins import load_plugins
-from gateway.settings import load_settings, masked_settings
 
 plugins_app = typer.Typer(help="Organization plugins: list, check, new.", no_args_is_help=True)
 plugins_app.command("new")(plugins_new.new)
@@ -23,6 +24,8 @@ schemas_app = typer.Typer(help="JSON Schemas of the records.", no_args_is_help=T
 
 
 def _plugin_rows() -> tuple[list[dict[str, Any]], list[str]]:
+    from gateway.plugins import load_plugins
+
     host = load_plugins()
     rows = [
         {
@@ -42,6 +45,8 @@ def _plugin_rows() -> tuple[list[dict[str, Any]], list[str]]:
 @plugins_app.command("list")
 def plugins_list(as_json: JsonOpt = False) -> None:
     """List organization adapters with their version, capabilities and distribution."""
+    from gateway.contract import PLUGIN_API_VERSION
+
     rows, errors = _plugin_rows()
     if as_json:
         print_json({"plugin_api_version": PLUGIN_API_VERSION, "plugins": rows, "errors": errors})
@@ -78,6 +83,8 @@ def plugins_check(as_json: JsonOpt = False) -> None:
 @config_app.command("show")
 def config_show(as_json: JsonOpt = False) -> None:
     """Print the effective settings (file + environment) with secrets masked."""
+    from gateway.settings import load_settings, masked_settings
+
     try:
         data = masked_settings(load_settings(state.CONFIG))
     except XgateError as exc:
@@ -95,6 +102,7 @@ def db_upgrade(as_json: JsonOpt = False) -> None:
 
     async def go() -> dict[str, Any]:
         from gateway.failures import describe
+        from gateway.settings import load_settings
         from gateway.store import open_database
 
         settings = load_settings(state.CONFIG)
@@ -124,6 +132,7 @@ def db_revision(as_json: JsonOpt = False) -> None:
     """Show the database's current and the code's head migration."""
 
     async def go() -> dict[str, Any]:
+        from gateway.settings import load_settings
         from gateway.store import open_database
         from gateway.store.db import head_revision
 

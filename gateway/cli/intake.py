@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -29,11 +29,10 @@ from gateway.cli.output import (
     table,
 )
 from gateway.errors import XgateError
-from gateway.intake import CheckedFile, IntakeFileError, Preview, build_preview
-from gateway.intake.audit import default_operator, file_sha256
-from gateway.intake.flow import check_for, results_or_error, submit_and_report, submit_options
-from gateway.intake.registered import mark_registered_if_possible
-from gateway.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # intake reads workbooks (openpyxl) and validates models: only a run needs it
+    from gateway.intake import CheckedFile, IntakeFileError, Preview
+    from gateway.settings import Settings
 
 FileArg = Annotated[Path, typer.Argument(help="candidate list (.xlsx or .csv)", show_default=False)]
 SKIPPED_SHOWN = 20  # skipped rows are not problems: the table shows the first few
@@ -49,6 +48,8 @@ IneligibleOpt = Annotated[
 
 
 def _settings() -> Settings:
+    from gateway.settings import load_settings
+
     try:
         return load_settings(state.CONFIG)
     except XgateError as exc:
@@ -64,6 +65,10 @@ def _file_error(exc: IntakeFileError, as_json: bool) -> NoReturn:
 def _check(
     path: Path, settings: Settings, plan: str | None, options: dict[str, Any], as_json: bool
 ) -> CheckedFile:
+    from gateway.intake import IntakeFileError
+    from gateway.intake.flow import check_for
+    from gateway.intake.registered import mark_registered_if_possible
+
     try:
         checked = check_for(path, settings, plan, options)
     except IntakeFileError as exc:
@@ -178,6 +183,8 @@ def check(
 ) -> None:
     """Check a candidate file: every row's problems, totals and fees. Sends and writes
     nothing. Exit 0 all rows valid, 1 some rows invalid, 2 the file itself is unusable."""
+    from gateway.intake import build_preview
+
     settings = _settings()
     options = {"allow_ineligible": allow_ineligible, "keep_candidates": False}
     checked = _check(file, settings, plan, options, as_json)
@@ -214,6 +221,10 @@ def submit(
     """Register a candidate file's valid rows with an organization, and write
     <file>.<org>.results.xlsx beside it. Exit 0 all accepted (or already registered), 1 some rows
     invalid, rejected or not settled, 2 the file itself is unusable."""
+    from gateway.intake import build_preview
+    from gateway.intake.audit import default_operator
+    from gateway.intake.flow import submit_options
+
     settings = _settings()
     if org not in settings.organizations:
         known = ", ".join(sorted(settings.organizations)) or "none"
@@ -283,6 +294,8 @@ def _confirmed(preview: Preview, org: str) -> bool:
 
 
 def _results(checked: CheckedFile, outcomes: dict[int, Any]) -> dict[str, Any]:
+    from gateway.intake.flow import results_or_error
+
     return results_or_error(checked, outcomes)
 
 
@@ -296,6 +309,9 @@ def _submit(
     show_progress: bool = False,
     total: int = 0,
 ) -> dict[str, Any]:
+    from gateway.intake.audit import file_sha256
+    from gateway.intake.flow import submit_and_report
+
     sha = file_sha256(checked.path)
 
     async def go(progress: Callable[[int], None] | None) -> Any:

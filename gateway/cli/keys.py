@@ -19,12 +19,12 @@ FileOpt = Annotated[
 
 
 def _path(file: Path | None) -> Path:
+    if file is not None:
+        return file
     from gateway.errors import ConfigurationError
     from gateway.keys import resolve_path
     from gateway.settings import load_settings
 
-    if file is not None:
-        return file
     try:
         return resolve_path(load_settings(state.CONFIG).keys_file)
     except ConfigurationError as exc:

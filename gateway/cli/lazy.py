@@ -1,7 +1,10 @@
 """A command group that imports a command's module only when that command runs.
 
 Invariant: ``xgate --help`` lists every command (name and summary) without importing any
-command module; ``xgate <command>`` imports that command's module and no other. A command whose
+command module; ``xgate <command>`` imports that command's module and no other, and a command
+module imports at its top only what its help needs (Typer, ``gateway.cli``): the database,
+HTTP, spreadsheet libraries and the models are imported inside the command that uses them, so
+``xgate <command> --help`` never loads them (``tests/test_cli_startup.py``). A command whose
 summary is not in ``registry.SUMMARIES`` is imported to show its help (correct, only slower),
 and ``tests/test_cli_startup.py`` checks that every summary equals the command's own help.
 """

@@ -10,14 +10,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gateway.cli import state
 from gateway.cli.output import EXIT_CONFIG, EXIT_INPUT, console, dumps, fail, run_async, table
 from gateway.errors import XgateError
-from gateway.reports.sheets import Sheet
+
+if TYPE_CHECKING:  # the reports import the models and the roster: only a report needs them
+    from gateway.reports.sheets import Sheet
 
 app = typer.Typer(
     help="Reports: coverage, weekly progress, fees and waivers.", no_args_is_help=True

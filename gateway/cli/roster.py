@@ -17,7 +17,6 @@ from gateway.cli import state
 from gateway.cli.options import JsonOpt
 from gateway.cli.output import EXIT_INPUT, console, fail, print_json, run_async, table
 from gateway.errors import XgateError
-from gateway.intake.problems import IntakeFileError
 
 app = typer.Typer(help="The registrar's student roster (学籍).", no_args_is_help=True)
 PROBLEMS_SHOWN = 50
@@ -42,6 +41,7 @@ def import_cmd(
 ) -> None:
     """Import (or re-import) the roster: all rows or none; changes are kept as history."""
     from gateway.intake.audit import default_operator, file_sha256
+    from gateway.intake.problems import IntakeFileError
     from gateway.roster import import_roster, read_roster
 
     try:
