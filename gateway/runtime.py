@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from gateway import heap
 from gateway.catalogue import Catalogue, load_catalogue
 from gateway.contract import (
     Adapter,
@@ -266,6 +267,7 @@ async def open_gateway(
         await db.dispose()
         raise
     gw = Gateway(settings=settings, host=host, db=db, keys=keys, sleep=sleep, transport=transport)
+    heap.working()  # what start-up loaded (plugins, database, models) is frozen from here
     try:
         yield gw
     finally:

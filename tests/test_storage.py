@@ -37,6 +37,13 @@ EXPECTED = {
 }
 
 
+def test_the_head_constant_is_alembics_head() -> None:
+    """``HEAD_REVISION`` saves every start Alembic's import; it must name the newest script."""
+    from gateway.store.db import alembic_head
+
+    assert head_revision() == alembic_head()
+
+
 async def test_empty_database_is_migrated_on_first_use(db, db_target) -> None:
     assert await db.revision() == head_revision()
     async with db.connect() as conn:

@@ -25,6 +25,9 @@ def run() -> None:
 
         print(f"xgate {__version__}")
         return
+    from gateway import heap
+
+    heap.starting()
     from gateway.cli.app import app
 
     app()

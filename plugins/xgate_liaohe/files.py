@@ -10,8 +10,6 @@ import csv
 import io
 from collections.abc import Sequence
 
-from openpyxl import Workbook
-
 from gateway import Candidate, ExamPlan
 from xgate_liaohe.wire import ID_TYPE_LABELS, LEVEL_LABELS, SEX_LABELS
 
@@ -83,6 +81,9 @@ def registration_file(
     which is how the platform's job results refer to them."""
     rows = [registration_row(plan, c) for c in candidates]
     if fmt == "xlsx":
+        # imported here: every command loads the plugins, few write an upload workbook
+        from openpyxl import Workbook
+
         book = Workbook()
         sheet = book.active
         assert sheet is not None
