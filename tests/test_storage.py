@@ -141,3 +141,92 @@ async def test_lookups_by_holder_use_an_index_after_the_redundant_ones_are_gone(
         "ix_certificates_id_hash",
         "ix_learning_outcomes_account_id",
     }
+
+
+async def test_revision_0012_rebuilds_the_scores_key_keeping_rows_and_references(
+    db_target,
+) -> None:
+    """A database at 0011 holding scores and their revisions: after 0012 the same rows with
+    the same ids, every revision still pointing at its score, the key (holder first) still
+    unique, and the holder look-up an index search."""
+    from alembic import command
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from gateway.store import open_database
+    from gateway.store.db import _alembic_config, postgresql_settings
+
+    args: dict = {}
+    if db_target.schema:
+        args["connect_args"] = {"server_settings": postgresql_settings(db_target.schema)}
+    engine = create_async_engine(db_target.url, **args)
+    stamp = datetime(2026, 6, 1, tzinfo=UTC)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(
+                lambda c: command.upgrade(_alembic_config(c, db_target.schema), "0011")
+            )
+            for n in range(3):
+                score_id = (
+                    await conn.execute(
+                        insert(t.scores).returning(t.scores.c.id),
+                        {
+                            "organization": "bf",
+                            "plan_code": f"P{n}",
+                            "id_hash": "h" * 64,
+                            "revision": 1,
+                            "revised_at": stamp,
+                            "updated_at": stamp,
+                            "rule_passed": n == 1,
+                        },
+                    )
+                ).scalar_one()
+                await conn.execute(
+                    insert(t.score_revisions),
+                    {
+                        "score_id": score_id,
+                        "revision": 1,
+                        "revised_at": stamp,
+                        "recorded_at": stamp,
+                    },
+                )
+            before = (await conn.execute(select(t.scores.c.id, t.scores.c.plan_code))).all()
+    finally:
+        await engine.dispose()
+    database = await open_database(db_target.url, schema=db_target.schema)  # 0011 -> head
+    try:
+        assert await database.revision() == head_revision()
+        async with database.connect() as conn:
+            after = (await conn.execute(select(t.scores.c.id, t.scores.c.plan_code))).all()
+            pointing = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(t.score_revisions)
+                    .join(t.scores, t.scores.c.id == t.score_revisions.c.score_id)
+                )
+            ).scalar()
+        assert sorted(after) == sorted(before) and pointing == 3
+        with pytest.raises(IntegrityError):
+            async with database.begin() as conn:
+                await conn.execute(
+                    insert(t.scores),
+                    {
+                        "organization": "bf",
+                        "plan_code": "P1",
+                        "id_hash": "h" * 64,
+                        "revision": 1,
+                        "revised_at": stamp,
+                        "updated_at": stamp,
+                    },
+                )
+        if database.is_sqlite:
+            async with database.connect() as conn:
+                plan = " ".join(
+                    str(r[-1])
+                    for r in await conn.exec_driver_sql(
+                        "EXPLAIN QUERY PLAN SELECT * FROM scores WHERE id_hash = 'h'"
+                    )
+                )
+                assert "USING INDEX" in plan, plan
+                assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        await database.dispose()

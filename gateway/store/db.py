@@ -199,9 +199,34 @@ class Database:
             yield conn
 
     async def upgrade(self) -> str | None:
-        """Apply every pending migration; returns the new head revision."""
-        async with self.begin() as conn:
-            return await conn.run_sync(_upgrade, self.schema)
+        """Apply every pending migration; returns the new head revision.
+
+        On SQLite a migration may rebuild a table other tables reference (SQLite cannot change
+        a table's constraints in place): its foreign keys are off for the migration's
+        connection, as SQLite's documented procedure asks (the pragma works only outside a
+        transaction), every reference is checked before the commit, and they are on again
+        before the connection goes back to the pool.
+        """
+        if not self.is_sqlite:
+            async with self.begin() as conn:
+                return await conn.run_sync(_upgrade, self.schema)
+        async with self._sqlite_writer(), self.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.execute("PRAGMA foreign_keys=OFF")
+            try:
+                conn = await conn.execution_options(xgate_write=True)
+                async with conn.begin():
+                    head = await conn.run_sync(_upgrade, self.schema)
+                    broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise ConfigurationError(
+                            f"migration left {len(broken)} broken reference(s), first in "
+                            f"table {broken[0][0]}; nothing was changed"
+                        )
+                return head
+            finally:
+                await driver.execute("PRAGMA foreign_keys=ON")
 
     async def revision(self) -> str | None:
         async with self.engine.connect() as conn:
@@ -236,7 +261,7 @@ def _upgrade(connection: Connection, schema: str | None) -> str | None:
 #: compares the database's revision with it; reading it from Alembic's script directory cost
 #: each start about 0.1 s (Alembic, Mako, pygments). ``tests/test_storage.py`` checks it equals
 #: Alembic's head, so a new revision that does not update it fails the suite.
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 
 
 def _current(connection: Connection) -> str | None:

@@ -210,8 +210,10 @@ scores = Table(
     Column("revised_at", TS, nullable=False),
     Column("org_record_id", String(128)),
     Column("updated_at", TS, nullable=False),
-    # looked up by holder through ix_scores_holder_passed (issue 14)
-    UniqueConstraint("organization", "plan_code", "id_hash", name="uq_scores_natural"),
+    # the holder first: the natural key also answers every look-up by holder (a page's scores,
+    # a learner's record, coverage), so no second index on a random key costs each insert
+    # (issue 14, revision 0012)
+    UniqueConstraint("id_hash", "organization", "plan_code", name="uq_scores_natural"),
 )
 
 score_revisions = Table(
@@ -495,10 +497,10 @@ roster_students = Table(
     Index("ix_roster_students_scope", "status", "cohort", "department", "major"),
 )
 
-# Covering indexes for coverage: "does this person hold a valid certificate / a pass / a live
-# registration" is answered from the index alone, one probe per roster student.
+# Covering indexes for coverage: "does this person hold a valid certificate / a live
+# registration" is answered from the index alone, one probe per roster student; "a pass" by
+# the scores' natural key (holder first) and the person's one to three score rows.
 Index("ix_certificates_holder_status", certificates.c.id_hash, certificates.c.status)
-Index("ix_scores_holder_passed", scores.c.id_hash, scores.c.rule_passed)
 Index("ix_registrations_candidate_status", registrations.c.candidate_id, registrations.c.status)
 
 # Every change a re-import made to a student (major, class, status, ...), oldest first.
