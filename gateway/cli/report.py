@@ -90,7 +90,6 @@ def coverage(
     from gateway.reports.coverage import Scope, coverage_report
     from gateway.reports.documents import coverage_document
     from gateway.reports.sheets import coverage_sheets
-    from gateway.reports.workbook import write_coverage_xlsx, write_csv
 
     scope = Scope(grade, department, major)
     report = _run(lambda gw, conn: coverage_report(conn, scope))
@@ -109,6 +108,8 @@ def coverage(
         if not report.total.enrolled:
             console.print("no enrolled students on the roster: run `xgate roster import FILE`")
         return
+    from gateway.reports.workbook import write_coverage_xlsx, write_csv  # openpyxl: files only
+
     target = output or _default_output("coverage", fmt)
     if fmt is Format.XLSX:
         _write(lambda: write_coverage_xlsx(report, target), target)
@@ -203,7 +204,6 @@ def fees(
     from gateway.reports.documents import fees_document
     from gateway.reports.fees import fees_report, plan_known
     from gateway.reports.sheets import fees_sheets
-    from gateway.reports.workbook import write_csv, write_fees_xlsx
 
     if plan is not None and not _run(lambda gw, conn: plan_known(conn, plan, org)):
         where = f" of {org}" if org else ""
@@ -218,6 +218,8 @@ def fees(
         _show(sheets[1])
         _show(sheets[2], SHOWN)
         return
+    from gateway.reports.workbook import write_csv, write_fees_xlsx  # openpyxl: files only
+
     target = output or _default_output("fees", fmt)
     if fmt is Format.XLSX:
         _write(lambda: write_fees_xlsx(report, target), target)
