@@ -50,9 +50,10 @@ print("\\nMODULES " + json.dumps(sorted(sys.modules)))
 """
 
 
-def modules_after(*argv: str) -> tuple[set[str], str]:
+def probe(script: str, argument: object, *flags: str) -> tuple[set[str], str, str]:
+    """Run ``script`` in a fresh interpreter: (modules it had imported, its output, stderr)."""
     done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", PROBE, json.dumps(list(argv))],
+        [sys.executable, *flags, "-c", script, json.dumps(argument)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -60,8 +61,13 @@ def modules_after(*argv: str) -> tuple[set[str], str]:
     )
     out, _, listed = done.stdout.rpartition("\nMODULES ")
     assert listed, done.stderr
-    assert "import time:" in done.stderr  # -X importtime really ran
-    return set(json.loads(listed)), out
+    return set(json.loads(listed)), out, done.stderr
+
+
+def modules_after(*argv: str) -> tuple[set[str], str]:
+    modules, out, errors = probe(PROBE, list(argv), "-X", "importtime")
+    assert "import time:" in errors  # -X importtime really ran
+    return modules, out
 
 
 def interpreter_start() -> set[str]:
@@ -79,7 +85,13 @@ def test_version_imports_only_the_standard_library_and_the_version() -> None:
     mods, out = modules_after("--version")
     assert out.strip().startswith("xgate ")
     ours = {m for m in mods if m == "gateway" or m.startswith("gateway.")}
-    assert ours == {"gateway", "gateway._version", "gateway.cli", "gateway.cli.main"}
+    assert ours == {
+        "gateway",
+        "gateway._exports",
+        "gateway._version",
+        "gateway.cli",
+        "gateway.cli.main",
+    }
     stdlib = set(sys.stdlib_module_names)
     bare = interpreter_start()  # site hooks (.pth files) load before any of our code
     foreign = {m for m in mods - bare if m.split(".")[0] not in stdlib and m not in ours}
@@ -157,19 +169,10 @@ def test_no_help_imports_what_only_running_needs(name: str) -> None:
     """``xgate check --help`` imported openpyxl, SQLAlchemy and the models (0.6 s of CPU):
     every help, the command's and each sub-command's, is rendered in one fresh interpreter."""
     paths = command_paths(name)
-    done = subprocess.run(
-        [sys.executable, "-c", HELPS, json.dumps(paths)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"COLUMNS": "120", "PATH": "/usr/bin:/bin"},
-    )
-    out, _, listed = done.stdout.rpartition("\nMODULES ")
-    assert listed, done.stderr
+    mods, out, errors = probe(HELPS, paths)
     shown = out.split("\nHELP ")[1:]
     assert [text.split("\n", 1)[0] for text in shown] == [" ".join(p) for p in paths]
-    assert all("Usage: xgate " in text for text in shown), done.stderr
-    mods = set(json.loads(listed))
+    assert all("Usage: xgate " in text for text in shown), errors
     heavy = sorted({m.split(".")[0] for m in mods} & set(NOT_FOR_HELP))
     assert not heavy, f"`xgate {name} --help` imports {heavy}: import them in the command"
     own = sorted(m for m in mods if m.startswith(OWN_MODELS))

@@ -11,8 +11,9 @@ reader (openpyxl) with it (a report's start, issue 14).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from gateway._exports import lazy_getattr
 
 if TYPE_CHECKING:
     from gateway.roster.model import STATUS_LABELS, WAIVER_BASES, RosterRow
@@ -30,13 +31,7 @@ _MODULE_OF = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module 'gateway.roster' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _MODULE_OF)
 
 
 __all__ = [
