@@ -114,7 +114,7 @@ def _plain(text: str) -> bool:
 def _checked_plain(text: str) -> date:
     """``_checked`` of a ``_plain`` text, in the same order with the same errors: of the
     Excel tests only the trailing zeros can apply, the format test always passes."""
-    valid = CHECK_CHARS[2 * int(text[:17], 13) % 11] == text[17]  # check_char, inlined
+    valid = _valid_checksum(text)
     if not valid and text.endswith("000"):
         raise _excel_error()
     born = _birth_date(text)

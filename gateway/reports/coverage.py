@@ -106,8 +106,10 @@ class CoverageReport:
 def category_expression() -> Any:
     """The SQL CASE putting a roster student in their one category (see the docstring).
 
-    Correlated EXISTS, each answered from a covering index (see ``tables.py``, issue 13), so
-    a student costs three index probes at most and no list of every certificate is built."""
+    Correlated EXISTS, each answered from an index led by the ID hash (see ``tables.py``:
+    covering for certificates and registrations, the scores' natural key then the person's few
+    score rows), so a student costs three index probes at most and no list of every
+    certificate is built."""
     s, c, sc = t.roster_students, t.certificates, t.scores
     r, p = t.registrations, t.candidates
     certified = exists().where(c.c.id_hash == s.c.id_hash, c.c.status == "valid")

@@ -1,4 +1,5 @@
-"""Bulk inserts handed straight to the driver's ``executemany`` as prebuilt parameter tuples.
+"""Bulk inserts handed straight to the driver as prebuilt parameter tuples (SQLite:
+``executemany`` and multi-row ``VALUES``; PostgreSQL: ``COPY`` and arrays, ``pgbulk``).
 
 Invariant: a row written here is stored exactly as SQLAlchemy Core's ``insert()`` would store
 it: every value goes through its column type's own bind processor for the dialect (on SQLite
@@ -35,10 +36,7 @@ def _prepare(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Prepa
     found = _PREPARED.get(key)
     if found is None:
         quote = dialect.identifier_preparer
-        if dialect.paramstyle in ("numeric_dollar", "numeric"):
-            marks = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-        else:
-            marks = ", ".join("?" for _ in columns)
+        marks = ", ".join("?" for _ in columns)  # SQLite's statement: PostgreSQL's are pgbulk's
         names = ", ".join(quote.quote(c) for c in columns)
         found = _Prepared(
             f"INSERT INTO {quote.format_table(table)} ({names}) VALUES ({marks})",
@@ -49,21 +47,27 @@ def _prepare(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> _Prepa
 
 
 def _processed(prepared: _Prepared, rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Rows with every value through its column's bind processor, a column at a time. A page
-    repeats values (its transaction time in every row, stamps, flags), so each column
-    remembers what it processed, keyed by type, value and time zone (equal instants in two
-    zones are stored differently); a processor that is one C call is simply called."""
-    active = [(i, p) for i, p in enumerate(prepared.processors) if p is not None]
+    """Rows with every value through its column's bind processor (``_bound_columns``)."""
     rows = rows if isinstance(rows, list) else list(rows)
-    if not active or not rows:
-        return list(rows)
+    if not rows or all(p is None for p in prepared.processors):
+        return rows
+    return list(zip(*_bound_columns(prepared, rows), strict=True))
+
+
+def _bound_columns(prepared: _Prepared, rows: Sequence[tuple[Any, ...]]) -> list[Sequence[Any]]:
+    """The rows' columns, each through its column's bind processor. A page repeats values (its
+    transaction time in every row, stamps, flags), so each column remembers what it processed,
+    keyed by type, value and time zone (equal instants in two zones are stored differently); a
+    processor that is one C call is simply called. Rows of another width are a ``ValueError``."""
     columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-    for i, process in active:
+    for i, process in enumerate(prepared.processors):
+        if process is None:
+            continue
         if process in _DIRECT:
             columns[i] = [None if v is None else process(v) for v in columns[i]]
         else:
             columns[i] = _memoised(process, columns[i])
-    return list(zip(*columns, strict=True))
+    return columns
 
 
 def _memoised(process: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
@@ -104,7 +108,7 @@ async def insert_rows(
     return len(params)
 
 
-# both drivers take up to 32,767 parameters in one statement
+# SQLite takes up to 32,766 parameters in one statement
 MAX_PARAMETERS = 32_000
 
 
@@ -119,36 +123,32 @@ async def insert_new_returning(
 ) -> list[tuple[Any, ...]]:
     """Insert the rows whose ``key`` is not taken; ``returning`` of the rows inserted.
 
-    One multi-row ``INSERT ... VALUES (...), (...) ON CONFLICT (key) DO NOTHING RETURNING`` per
-    chunk of rows (SQLite and PostgreSQL); rows already stored return nothing.
+    SQLite: one multi-row ``INSERT ... VALUES (...), (...) ON CONFLICT (key) DO NOTHING
+    RETURNING`` per chunk of rows. PostgreSQL: the same statement over one array per column
+    (``gateway.store.pgbulk``). Rows already stored return nothing.
     """
+    if not rows:
+        return []
     prepared = _prepare(conn.dialect, table, tuple(columns))
-    params = _processed(prepared, rows)
     if conn.dialect.name == "postgresql":
-        return await pgbulk.insert_new_returning(
-            conn, table, columns, params, key=key, returning=returning
+        arrays = _bound_columns(prepared, rows)
+        return await pgbulk.insert_arrays_returning(
+            conn, table, columns, arrays, key=key, returning=returning
         )
+    params = _processed(prepared, rows)
     quote = conn.dialect.identifier_preparer
     head, _, _ = prepared.sql.partition(" VALUES ")
     tail = (
         f" ON CONFLICT ({', '.join(quote.quote(k) for k in key)}) DO NOTHING"
         f" RETURNING {', '.join(quote.quote(c) for c in returning)}"
     )
-    numbered = conn.dialect.paramstyle in ("numeric_dollar", "numeric")
     width = len(columns)
     step = max(1, MAX_PARAMETERS // width)
+    one = "(" + ", ".join("?" * width) + ")"
     out: list[tuple[Any, ...]] = []
     for start in range(0, len(params), step):
         chunk = params[start : start + step]
-        if numbered:
-            groups = (
-                "(" + ", ".join(f"${r * width + i + 1}" for i in range(width)) + ")"
-                for r in range(len(chunk))
-            )
-        else:
-            one = "(" + ", ".join("?" * width) + ")"
-            groups = (one for _ in chunk)
-        sql = f"{head} VALUES {', '.join(groups)}{tail}"
+        sql = f"{head} VALUES {', '.join(one for _ in chunk)}{tail}"
         flat = tuple(value for row in chunk for value in row)
         result = await conn.exec_driver_sql(sql, flat)
         out.extend(tuple(r) for r in result)

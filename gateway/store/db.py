@@ -169,10 +169,14 @@ class Database:
                     await conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 yield conn
             return
+        async with self._sqlite_write_connection() as conn, conn.begin():
+            yield conn
+
+    @asynccontextmanager
+    async def _sqlite_write_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection whose transactions begin ``IMMEDIATE``, this process's writer lock held."""
         async with self._sqlite_writer(), self.engine.connect() as conn:
-            conn = await conn.execution_options(xgate_write=True)
-            async with conn.begin():
-                yield conn
+            yield await conn.execution_options(xgate_write=True)
 
     @asynccontextmanager
     async def _sqlite_writer(self) -> AsyncIterator[None]:
@@ -210,12 +214,11 @@ class Database:
         if not self.is_sqlite:
             async with self.begin() as conn:
                 return await conn.run_sync(_upgrade, self.schema)
-        async with self._sqlite_writer(), self.engine.connect() as conn:
+        async with self._sqlite_write_connection() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
             assert driver is not None
             await driver.execute("PRAGMA foreign_keys=OFF")
             try:
-                conn = await conn.execution_options(xgate_write=True)
                 async with conn.begin():
                     head = await conn.run_sync(_upgrade, self.schema)
                     broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()

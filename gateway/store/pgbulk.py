@@ -62,19 +62,17 @@ def _unnest_sql(
     return sql
 
 
-async def insert_new_returning(
+async def insert_arrays_returning(
     conn: AsyncConnection,
     table: Table,
     columns: Sequence[str],
-    rows: Sequence[tuple[Any, ...]],
+    arrays: Sequence[Sequence[Any]],
     *,
     key: Sequence[str],
     returning: Sequence[str],
 ) -> list[tuple[Any, ...]]:
-    """Insert the rows whose ``key`` is not taken; ``returning`` of the rows inserted."""
-    if not rows:
-        return []
+    """Insert the rows given as one array per column (in ``columns`` order) whose ``key`` is
+    not taken; ``returning`` of the rows inserted."""
     sql = _unnest_sql(conn, table, tuple(columns), tuple(key), tuple(returning))
-    arrays = tuple(list(column) for column in zip(*rows, strict=True))
-    result = await conn.exec_driver_sql(sql, arrays)
+    result = await conn.exec_driver_sql(sql, tuple(list(array) for array in arrays))
     return [tuple(r) for r in result]
