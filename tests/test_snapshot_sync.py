@@ -279,3 +279,33 @@ async def test_a_certificate_stored_while_the_snapshot_was_read_is_not_withdrawn
         report = await run_sync(gw)
         assert report.totals()["withdrawn"] == 0
         assert (await statuses(gw))["FK-00008"] == "valid"
+
+
+async def test_pulled_pages_commit_replayable_and_webhook_pages_durable(
+    make_gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pulled page commits with its cursor (a commit lost in a server crash is read again),
+    so it may skip the WAL flush; a webhook's page has no cursor and must be durable."""
+    from gateway.contract import Page
+    from gateway.sync import StreamReport, apply_page
+
+    ids = make_ids(6, seed=31)
+    async with make_gateway(orgs=ORGS) as gw:
+        fakeorg.org("fake").certificates = [cert(i, n) for i, n in enumerate(ids[:5])]
+        flags: list[bool] = []
+        begin = type(gw.db).begin
+
+        def recording(db: Any, *, replayable: bool = False) -> Any:
+            flags.append(replayable)
+            return begin(db, replayable=replayable)
+
+        monkeypatch.setattr(type(gw.db), "begin", recording)
+        await run_sync(gw)
+        assert True in flags  # the pages read with a cursor
+        flags.clear()
+        page = Page(records=[cert(5, ids[5])], next_cursor=None)
+        report = StreamReport("fake", "webhook")
+        await apply_page(
+            gw, gw.organization("fake"), "certificates", CertificateRecord, page, 0, report, None
+        )
+        assert flags == [False]
