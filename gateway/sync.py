@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -36,6 +36,7 @@ from gateway.failures import Action, Decision, Operation, decide, log_failure
 from gateway.models import CertificateRecord, ScoreRecord
 from gateway.records import (
     PageResult,
+    Person,
     PlanCertificates,
     Withdrawn,
     apply_certificates,
@@ -125,14 +126,15 @@ class CreditHook:
         self.rules: RuleSet | None = load_rules(path) if path else None
 
     async def apply(
-        self, conn: AsyncConnection, result: PageResult, run_id: int, now: datetime
+        self, conn: AsyncConnection, people: Mapping[str, Person], run_id: int, now: datetime
     ) -> tuple[list[Any], list[Any]]:
-        if not result.people:
+        """Accounts for ``people`` (by id hash), then their credit reconciled."""
+        if not people:
             return [], []
-        people = [(p.id_hash, p.id_masked, p.name, "student") for p in result.people.values()]
+        rows = [(p.id_hash, p.id_masked, p.name, "student") for p in people.values()]
         created: set[str] = set()
-        await ensure_accounts(conn, people, now=now, created=created)
-        return await self.reconcile(conn, list(result.people), run_id, now, fresh=created)
+        await ensure_accounts(conn, rows, now=now, created=created)
+        return await self.reconcile(conn, list(people), run_id, now, fresh=created)
 
     async def reconcile(
         self,
@@ -196,47 +198,95 @@ def _open_stream(org: Organization, stream: str, cursor: str | None) -> AsyncIte
     return org.reader(stream)(cursor)
 
 
-async def _read_ahead(pages: AsyncIterator[Page[Any]]) -> AsyncGenerator[Page[Any], None]:
-    """The same pages, in the same order, with the next one fetched while this one is applied.
+#: Pages applied in one transaction at most (see ``_page_groups``).
+GROUP_PAGES = 8
+
+
+class _End:
+    """The stream's end, queued after its last page."""
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """A fetch that failed, queued where its page would have been."""
+
+    error: BaseException
+
+
+async def _page_groups(
+    pages: AsyncIterator[Page[Any]], most: int = GROUP_PAGES
+) -> AsyncGenerator[list[Page[Any]], None]:
+    """The same pages, in the same order, in groups to apply in one transaction each, fetched
+    ahead while the previous group is applied.
 
     A stream's requests stay one at a time (a page's cursor comes from the page before); what
-    overlaps is the organization's answer time and the page's transaction. Nothing about
-    checkpoints changes: a cursor is still stored only with its page's records, so a page
-    fetched ahead and then lost (a crash, a failed page) is simply read again on resume. An
-    error while fetching ahead surfaces where it would have without read-ahead: after every
-    earlier page has been applied. Close it (``aclosing``) so an abandoned fetch is cancelled.
+    overlaps is the fetching and mapping of the next pages (in a task of their own, at most
+    ``most`` pages ahead) and the current group's transaction. A group is the pages already
+    fetched when the previous transaction ended, up to ``most``: a slow organization's pages
+    go one per transaction as they arrive (no transaction is held open waiting for the
+    network, which would keep other writers out), a fast one's share a transaction, its WAL
+    writes and its commit. Nothing about checkpoints changes: a group's cursor is stored only
+    with its records, so pages fetched ahead and then lost (a crash, a failed page) are simply
+    read again on resume. An error while fetching ahead surfaces where it would have without
+    read-ahead: after every earlier page has been applied. Close it (``aclosing``) so an
+    abandoned fetch is cancelled.
 
-    The first page is applied before anything is fetched ahead, so a run cut short at its
-    second request has always committed a page: a job that keeps being killed early (a tight
-    timeout) still makes progress from one run to the next.
+    The first page is applied alone, before anything is fetched ahead, so a run cut short at
+    its second request has always committed a page: a job that keeps being killed early (a
+    tight timeout) still makes progress from one run to the next.
     """
     source = aiter(pages)
-    ahead: asyncio.Future[Page[Any]] | None = None
     try:
-        for applied_alone in (True, False):  # the first page alone, then read-ahead begins
-            try:
-                page = await anext(source)
-            except StopAsyncIteration:
-                return
-            if applied_alone:
-                yield page
+        first = await anext(source)
+    except StopAsyncIteration:
+        await _close(source)
+        return
+    queue: asyncio.Queue[Page[Any] | _End | _Failed] = asyncio.Queue(maxsize=most)
+
+    async def fetch_ahead() -> None:
+        try:
+            while True:
+                try:
+                    page = await anext(source)
+                except StopAsyncIteration:
+                    await queue.put(_End())
+                    return
+                await queue.put(page)
+        except Exception as exc:  # surfaces when the pages before it are applied
+            await queue.put(_Failed(exc))
+
+    ahead: asyncio.Task[None] | None = None
+    try:
+        yield [first]
+        ahead = asyncio.ensure_future(fetch_ahead())
         while True:
-            ahead = asyncio.ensure_future(anext(source))
-            yield page
-            try:
-                page = await ahead
-            except StopAsyncIteration:
+            item = await queue.get()
+            group: list[Page[Any]] = []
+            while isinstance(item, Page):
+                group.append(item)  # at most ``most``: the queue holds no more
+                if queue.empty():
+                    break
+                item = queue.get_nowait()
+            if group:
+                yield group
+            if isinstance(item, _End):
                 return
+            if isinstance(item, _Failed):
+                raise item.error
     finally:
         if ahead is not None:
             if not ahead.done():
                 ahead.cancel()
                 await asyncio.wait([ahead])  # our own cancellation still propagates
             if not ahead.cancelled():
-                ahead.exception()  # an error fetched ahead of a failed page is moot
-        closer = getattr(source, "aclose", None)
-        if closer is not None:
-            await closer()
+                ahead.exception()  # its errors went through the queue
+        await _close(source)
+
+
+async def _close(source: AsyncIterator[Page[Any]]) -> None:
+    closer = getattr(source, "aclose", None)
+    if closer is not None:
+        await closer()
 
 
 async def sync_stream(
@@ -285,18 +335,19 @@ async def _run_stream(
     plans = PlanCertificates(org.name)  # read once for the stream, not per page
     while True:
         try:
-            reading = _read_ahead(_open_stream(org, stream, cursor))
-            async with contextlib.aclosing(reading) as pages:
-                async for page in pages:
+            reading = _page_groups(_open_stream(org, stream, cursor))
+            async with contextlib.aclosing(reading) as groups:
+                async for group in groups:
                     failures = 0
-                    await apply_page(
-                        gw, org, stream, model, page, run_id, report, credit, listed, plans
+                    await apply_pages(
+                        gw, org, stream, model, group, run_id, report, credit, listed, plans
                     )
-                    complete = page.complete
-                    if page.next_cursor is not None:
-                        cursor = page.next_cursor
-                    if progress is not None:
-                        progress(org.name, stream, len(page.records))
+                    for page in group:
+                        complete = page.complete
+                        if page.next_cursor is not None:
+                            cursor = page.next_cursor
+                        if progress is not None:
+                            progress(org.name, stream, len(page.records))
             if complete and listed is not None and not report.quarantined:
                 await _withdraw(gw, org, listed, read_since, run_id, report, credit)
             report.status = "ok"
@@ -342,60 +393,110 @@ async def apply_page(
     listed: set[str] | None = None,
     plans: PlanCertificates | None = None,
 ) -> None:
-    """Apply one page in one transaction (validate, upsert with history, credit, cursor), add
-    its counts to ``report``, then emit the broadcast hooks. A webhook's records take exactly
-    this path (``gateway.server``), with ``next_cursor=None`` so no cursor moves."""
+    """Apply one page in one transaction (``apply_pages`` of one page). A webhook's records
+    take exactly this path (``gateway.server``), with ``next_cursor=None`` so no cursor moves."""
+    await apply_pages(gw, org, stream, model, [page], run_id, report, credit, listed, plans)
+
+
+async def apply_pages(
+    gw: Gateway,
+    org: Organization,
+    stream: str,
+    model: type[ScoreRecord] | type[CertificateRecord],
+    pages: Sequence[Page[Any]],
+    run_id: int,
+    report: StreamReport,
+    credit: CreditHook | None,
+    listed: set[str] | None = None,
+    plans: PlanCertificates | None = None,
+) -> None:
+    """Apply consecutive pages of one stream in one transaction: each page validated and
+    upserted with history in turn, then credit reconciled once for everyone they touched, and
+    the last cursor stored. Then add their counts to ``report`` and emit the broadcast hooks.
+
+    Credit once per transaction is desired-state conversion over the pages' final state: the
+    same outcome as per page, without converting and reversing in between (which the
+    append-only ledger would keep).
+    """
     now = datetime.now(UTC)
+    results: list[PageResult] = []
+    people: dict[str, Person] = {}
+    converted: list[Any] = []
+    reversed_: list[Any] = []
+    cursor = next((p.next_cursor for p in reversed(pages) if p.next_cursor is not None), None)
+    # pulled pages commit with their cursor, so a commit lost in a crash is simply read again;
+    # a webhook's page (no cursor) must be durable before the organization hears "received"
+    replayable = all(p.next_cursor is not None for p in pages)
+    async with gw.db.begin(replayable=replayable) as conn:
+        for page in pages:
+            result = await _apply_records(
+                gw, org, stream, model, page, run_id, now, conn, listed, plans
+            )
+            people.update(result.people)
+            results.append(result)
+        if credit is not None and people:
+            converted, reversed_ = await credit.apply(conn, people, run_id, now)
+        if cursor is not None:
+            await _save_cursor(conn, org.name, stream, cursor, run_id, now)
+    for result in results:
+        report.pages += 1
+        report.records += result.records + result.quarantined
+        report.new += result.new
+        report.changed += result.changed
+        report.unchanged += result.unchanged
+        report.quarantined += result.quarantined
+        report.restored += result.restored
+    report.credits_converted += len(converted)
+    report.credits_reversed += len(reversed_)
+    # broadcast hooks only after the commit: observers never see what was rolled back
+    for result in results:
+        for hook, kwargs in result.events:
+            gw.host.emit(hook, **kwargs)
+    _emit_credit(gw, "xgate_credit_converted", converted)
+    _emit_credit(gw, "xgate_credit_reversed", reversed_)
+
+
+async def _apply_records(
+    gw: Gateway,
+    org: Organization,
+    stream: str,
+    model: type[ScoreRecord] | type[CertificateRecord],
+    page: Page[Any],
+    run_id: int,
+    now: datetime,
+    conn: AsyncConnection,
+    listed: set[str] | None,
+    plans: PlanCertificates | None,
+) -> PageResult:
+    """One page's records, validated and upserted inside the caller's transaction."""
     good, bad = validate_items(model, org.name, page.records)
     if listed is not None:
         listed.update(r.number for r in good if isinstance(r, CertificateRecord))
     result = PageResult()
-    converted: list[Any] = []
-    reversed_: list[Any] = []
-    # a pulled page commits with its cursor, so a commit lost in a crash is simply read again;
-    # a webhook's page (no cursor) must be durable before the organization hears "received"
-    async with gw.db.begin(replayable=page.next_cursor is not None) as conn:
-        result.quarantined = await quarantine(conn, org.name, stream, run_id, bad, now, gw.keys)
-        if model is ScoreRecord:
-            await apply_scores(
-                conn,
-                org.name,
-                [r for r in good if isinstance(r, ScoreRecord)],
-                hash_id=gw.hash_id,
-                catalogue=gw.catalogue,
-                run_id=run_id,
-                now=now,
-                result=result,
-                plans=plans,
-            )
-        else:
-            await apply_certificates(
-                conn,
-                org.name,
-                [r for r in good if isinstance(r, CertificateRecord)],
-                hash_id=gw.hash_id,
-                run_id=run_id,
-                now=now,
-                result=result,
-            )
-        if credit is not None:
-            converted, reversed_ = await credit.apply(conn, result, run_id, now)
-        if page.next_cursor is not None:
-            await _save_cursor(conn, org.name, stream, page.next_cursor, run_id, now)
-    report.pages += 1
-    report.records += result.records + result.quarantined
-    report.new += result.new
-    report.changed += result.changed
-    report.unchanged += result.unchanged
-    report.quarantined += result.quarantined
-    report.restored += result.restored
-    report.credits_converted += len(converted)
-    report.credits_reversed += len(reversed_)
-    # broadcast hooks only after the commit: observers never see what was rolled back
-    for hook, kwargs in result.events:
-        gw.host.emit(hook, **kwargs)
-    _emit_credit(gw, "xgate_credit_converted", converted)
-    _emit_credit(gw, "xgate_credit_reversed", reversed_)
+    result.quarantined = await quarantine(conn, org.name, stream, run_id, bad, now, gw.keys)
+    if model is ScoreRecord:
+        await apply_scores(
+            conn,
+            org.name,
+            [r for r in good if isinstance(r, ScoreRecord)],
+            hash_id=gw.hash_id,
+            catalogue=gw.catalogue,
+            run_id=run_id,
+            now=now,
+            result=result,
+            plans=plans,
+        )
+    else:
+        await apply_certificates(
+            conn,
+            org.name,
+            [r for r in good if isinstance(r, CertificateRecord)],
+            hash_id=gw.hash_id,
+            run_id=run_id,
+            now=now,
+            result=result,
+        )
+    return result
 
 
 async def _withdraw(
