@@ -196,16 +196,18 @@ async def _registrations(conn: AsyncConnection, id_hash: str) -> list[dict[str, 
 
 
 async def _scores(conn: AsyncConnection, id_hash: str) -> list[dict[str, Any]]:
+    """A learner's scores, each with every revision, oldest first: the superseded ones from
+    ``score_revisions``, then the current one, which is the score's own row."""
     sc, rev = t.scores.c, t.score_revisions.c
+    values = ("revision", "theory", "practical", "total", "org_passed", "absent")
     out = []
     for s in await conn.execute(select(t.scores).where(sc.id_hash == id_hash).order_by(sc.id)):
-        item = {k: v for k, v in s._mapping.items() if k != "id_hash"}
+        item = {k: v for k, v in s._mapping.items() if k not in ("id_hash", "run_id")}
         revisions = await conn.execute(
-            select(rev.revision, rev.theory, rev.practical, rev.total, rev.org_passed, rev.absent)
-            .where(rev.score_id == s.id)
-            .order_by(rev.revision)
+            select(*(rev[v] for v in values)).where(rev.score_id == s.id).order_by(rev.revision)
         )
         item["revisions"] = [dict(r._mapping) for r in revisions]
+        item["revisions"].append({v: s._mapping[v] for v in values})
         out.append(item)
     return out
 

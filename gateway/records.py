@@ -220,15 +220,14 @@ async def apply_scores(
         result.people.setdefault(h, Person(h, mask_id(s.id_number), s.name))
         prepared.append((s, h, _score_columns(s, by_plan, catalogue, now)))
     # Insert first: in the common case (a record seen for the first time) that is the only
-    # statement; only the records already here are read back and compared.
-    inserted = await _insert_scores(conn, organization, prepared)
+    # statement, and its row is the whole record (revision 1 needs no history row); only the
+    # records already here are read back and compared.
+    inserted = await _insert_scores(conn, organization, prepared, run_id, now)
     known = {h for s, h, _ in prepared if (s.plan_code, h) not in inserted}
     existing = await _existing_scores(conn, organization, known) if known else {}
-    revisions: list[tuple[Any, ...]] = []
+    superseded: list[tuple[Any, ...]] = []
     for s, h, values in prepared:
-        new_id = inserted.get((s.plan_code, h))
-        if new_id is not None:
-            revisions.append(_revision(new_id, 1, s, run_id, now))
+        if (s.plan_code, h) in inserted:
             result.new += 1
             result.events.append(
                 (
@@ -237,21 +236,22 @@ async def apply_scores(
                 )
             )
             continue
-        revision = await _correct_score(conn, s, existing[(s.plan_code, h)], values, result)
+        old = existing[(s.plan_code, h)]
+        revision = await _correct_score(conn, s, old, values, run_id, result)
         if revision is not None:
-            revisions.append(_revision(revision[0], revision[1], s, run_id, now))
+            superseded.append(_superseded(old))
             result.events.append(
                 (
                     "xgate_score_recorded",
                     {
                         "organization": organization,
                         "score": s,
-                        "revision": revision[1],
+                        "revision": revision,
                         "corrected": True,
                     },
                 )
             )
-    await insert_rows(conn, t.score_revisions, REVISION_COLUMNS, revisions)
+    await insert_rows(conn, t.score_revisions, REVISION_COLUMNS, superseded)
     result.records += len(scores)
     result.unchanged += len(scores) - len(items)  # duplicates within the page
     _warn_same_stamp(organization, "scores", result)
@@ -262,9 +262,10 @@ async def _correct_score(
     s: ScoreRecord,
     old: Mapping[str, Any],
     values: tuple[Any, ...],
+    run_id: int | None,
     result: PageResult,
-) -> tuple[int, int] | None:
-    """Apply a score over its stored row: ``(score id, new revision)``, or None if unchanged.
+) -> int | None:
+    """Apply a score over its stored row: the new revision, or None if unchanged.
 
     An older stamp or the same values change nothing; the same stamp with other values is a
     correction (counted in ``same_stamp``: the organization did not advance its stamp).
@@ -279,10 +280,10 @@ async def _correct_score(
     await conn.execute(
         t.scores.update()
         .where(t.scores.c.id == old["id"])
-        .values(revision=revision, **dict(zip(SCORE_VALUES, values, strict=True)))
+        .values(revision=revision, run_id=run_id, **dict(zip(SCORE_VALUES, values, strict=True)))
     )
     result.changed += 1
-    return old["id"], revision
+    return revision
 
 
 SCORE_KEY = ("organization", "plan_code", "id_hash")
@@ -357,6 +358,8 @@ async def _insert_scores(
     conn: AsyncConnection,
     organization: str,
     prepared: Sequence[tuple[ScoreRecord, str, tuple[Any, ...]]],
+    run_id: int | None,
+    now: datetime,
 ) -> dict[tuple[str, str], int]:
     """Insert the scores not stored yet; the new rows' ids by (plan, id hash).
 
@@ -364,11 +367,11 @@ async def _insert_scores(
     ``gateway.store.bulk``): rows already stored are skipped by the natural key and return
     nothing, so no look-up runs before it and no read-back after it.
     """
-    rows = [(organization, s.plan_code, h, 1, *values) for s, h, values in prepared]
+    rows = [(organization, s.plan_code, h, 1, run_id, now, *values) for s, h, values in prepared]
     found = await insert_new_returning(
         conn,
         t.scores,
-        (*SCORE_KEY, "revision", *SCORE_VALUES),
+        (*SCORE_KEY, "revision", "run_id", "recorded_at", *SCORE_VALUES),
         rows,
         key=SCORE_KEY,
         returning=("id", "plan_code", "id_hash"),
@@ -390,21 +393,21 @@ REVISION_COLUMNS = (
 )
 
 
-def _revision(
-    score_id: int, revision: int, s: ScoreRecord, run_id: int | None, now: datetime
-) -> tuple[Any, ...]:
-    """A ``score_revisions`` row in ``REVISION_COLUMNS`` order."""
+def _superseded(old: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The ``score_revisions`` row of a stored score a correction replaces, in
+    ``REVISION_COLUMNS`` order: its values, the run that recorded them and when (its
+    ``updated_at``: a score's row changes only with its revision)."""
     return (
-        score_id,
-        revision,
-        s.theory,
-        s.practical,
-        s.total,
-        s.passed,
-        s.absent,
-        s.revised_at,
-        run_id,
-        now,
+        old["id"],
+        old["revision"],
+        old["theory"],
+        old["practical"],
+        old["total"],
+        old["org_passed"],
+        old["absent"],
+        old["revised_at"],
+        old["run_id"],
+        old["updated_at"],
     )
 
 

@@ -115,6 +115,7 @@ async def add_score(
             revision=1,
             revised_at=NOW,
             updated_at=NOW,
+            recorded_at=NOW,
         )
     )
 

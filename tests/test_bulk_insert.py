@@ -28,6 +28,7 @@ async def _score(conn: Any, id_hash: str) -> int:
         "revision": 1,
         "revised_at": STAMP,
         "updated_at": STAMP,
+        "recorded_at": STAMP,
     }
     result = await conn.execute(t.scores.insert().returning(t.scores.c.id), row)
     return int(result.scalar_one())
@@ -75,11 +76,11 @@ async def test_insert_new_returning_adds_only_new_keys_and_stores_core_values(db
     from gateway.records import SCORE_KEY, SCORE_VALUES
     from gateway.store.bulk import insert_new_returning
 
-    columns = (*SCORE_KEY, "revision", *SCORE_VALUES)
+    columns = (*SCORE_KEY, "revision", "run_id", "recorded_at", *SCORE_VALUES)
 
     def row(id_hash: str, plan: str, theory: Decimal | None) -> tuple[Any, ...]:
         values = ("C1", 2, theory, Decimal("61"), None, True, None, False, False)
-        return ("bf", plan, id_hash, 1, *values, STAMP, "r-1", STAMP)
+        return ("bf", plan, id_hash, 1, 3, STAMP, *values, STAMP, "r-1", STAMP)
 
     async with db.begin() as conn:
         core_id = await _score(conn, "c" * 64)  # taken: (bf, P1, ccc...)

@@ -166,11 +166,8 @@ def brute_week(data: dict[str, list[dict[str, Any]]], first: date, last: date) -
             money["fees_charged"] += r["fee"]
     for e in data["registration_events"]:
         out["withdrawn"] += e["status"] == "cancelled" and inside(local(e["at"]))
-    first_seen = {
-        v["score_id"]: v["recorded_at"] for v in data["score_revisions"] if v["revision"] == 1
-    }
     for s in data["scores"]:
-        if inside(local(first_seen[s["id"]])):
+        if inside(local(s["recorded_at"])):
             out["sat"] += not s["absent"]
             out["absent"] += bool(s["absent"])
             out["passed"] += (not s["absent"]) and bool(s["rule_passed"])

@@ -223,13 +223,18 @@ async def test_a_correction_under_the_same_stamp_is_a_new_revision(make_gateway,
         assert "did not advance" in caplog.text
         async with gw.db.connect() as conn:
             revs = (
+                await conn.execute(select(t.score_revisions.c.revision, t.score_revisions.c.theory))
+            ).all()
+            current = (
                 await conn.execute(
-                    select(t.score_revisions.c.revision, t.score_revisions.c.theory).order_by(
-                        t.score_revisions.c.id
+                    select(t.scores.c.revision, t.scores.c.theory).where(
+                        t.scores.c.id_hash == gw.hash_id(ids[0])
                     )
                 )
-            ).all()
-        assert [(r.revision, float(r.theory)) for r in revs][-1] == (2, 55.0)
+            ).one()
+        # revision 1 superseded and kept; revision 2 is the score's row
+        assert [(r.revision, float(r.theory)) for r in revs] == [(1, 70.0)]
+        assert (current.revision, float(current.theory)) == (2, 55.0)
         # an older stamp never overwrites a newer one
         org.scores = [score(ids[0], 70).model_copy(update={"revised_at": T0 - timedelta(days=1)})]
         again = await run_sync(gw, full=True)

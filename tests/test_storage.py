@@ -143,12 +143,13 @@ async def test_lookups_by_holder_use_an_index_after_the_redundant_ones_are_gone(
     }
 
 
-async def test_revision_0012_rebuilds_the_scores_key_keeping_rows_and_references(
+async def test_revisions_0012_and_0013_keep_rows_references_and_history(
     db_target,
 ) -> None:
-    """A database at 0011 holding scores and their revisions: after 0012 the same rows with
-    the same ids, every revision still pointing at its score, the key (holder first) still
-    unique, and the holder look-up an index search."""
+    """A database at 0011 holding scores at revision 2 and both their revision rows: after
+    0012 the same rows with the same ids, the key (holder first) still unique, and the holder
+    look-up an index search; after 0013 only the superseded revision rows remain (each still
+    pointing at its score) and the score carries its run and when revision 1 was recorded."""
     from alembic import command
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -160,6 +161,7 @@ async def test_revision_0012_rebuilds_the_scores_key_keeping_rows_and_references
         args["connect_args"] = {"server_settings": postgresql_settings(db_target.schema)}
     engine = create_async_engine(db_target.url, **args)
     stamp = datetime(2026, 6, 1, tzinfo=UTC)
+    corrected = datetime(2026, 6, 3, tzinfo=UTC)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(
@@ -173,21 +175,25 @@ async def test_revision_0012_rebuilds_the_scores_key_keeping_rows_and_references
                             "organization": "bf",
                             "plan_code": f"P{n}",
                             "id_hash": "h" * 64,
-                            "revision": 1,
-                            "revised_at": stamp,
-                            "updated_at": stamp,
+                            "revision": 2,
+                            "revised_at": corrected,
+                            "updated_at": corrected,
                             "rule_passed": n == 1,
                         },
                     )
                 ).scalar_one()
                 await conn.execute(
                     insert(t.score_revisions),
-                    {
-                        "score_id": score_id,
-                        "revision": 1,
-                        "revised_at": stamp,
-                        "recorded_at": stamp,
-                    },
+                    [
+                        {
+                            "score_id": score_id,
+                            "revision": revision,
+                            "revised_at": at,
+                            "recorded_at": at,
+                            "run_id": run,
+                        }
+                        for revision, at, run in ((1, stamp, 7), (2, corrected, 8))
+                    ],
                 )
             before = (await conn.execute(select(t.scores.c.id, t.scores.c.plan_code))).all()
     finally:
@@ -204,7 +210,13 @@ async def test_revision_0012_rebuilds_the_scores_key_keeping_rows_and_references
                     .join(t.scores, t.scores.c.id == t.score_revisions.c.score_id)
                 )
             ).scalar()
+            history = (
+                await conn.execute(select(t.score_revisions.c.revision, t.score_revisions.c.run_id))
+            ).all()
+            current = (await conn.execute(select(t.scores.c.run_id, t.scores.c.recorded_at))).all()
         assert sorted(after) == sorted(before) and pointing == 3
+        assert sorted(history) == [(1, 7)] * 3  # revision 2 is the scores row itself
+        assert {(run, at.replace(tzinfo=at.tzinfo or UTC)) for run, at in current} == {(8, stamp)}
         with pytest.raises(IntegrityError):
             async with database.begin() as conn:
                 await conn.execute(
@@ -216,6 +228,7 @@ async def test_revision_0012_rebuilds_the_scores_key_keeping_rows_and_references
                         "revision": 1,
                         "revised_at": stamp,
                         "updated_at": stamp,
+                        "recorded_at": stamp,
                     },
                 )
         if database.is_sqlite:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.contract import Invalid
+from gateway.learners import learner_detail
 from gateway.models import CertificateRecord, ScoreRecord
 from gateway.store import tables as t
 from gateway.sync import run_sync
@@ -47,10 +48,11 @@ async def test_full_sync_then_nothing_new(make_gateway) -> None:
         assert report.ok
         s = {r.stream: r for r in report.streams}
         assert (s["scores"].pages, s["scores"].new) == (3, 20)
-        assert await count(gw, t.scores) == 20 and await count(gw, t.score_revisions) == 20
+        # one row per new score: its current revision is the row (no history row yet)
+        assert await count(gw, t.scores) == 20 and await count(gw, t.score_revisions) == 0
         again = await run_sync(gw)
         assert again.totals()["new"] == 0 and again.totals()["pages"] == 0
-        assert await count(gw, t.score_revisions) == 20
+        assert await count(gw, t.score_revisions) == 0
         assert await count(gw, t.sync_runs) == 2
 
 
@@ -59,11 +61,12 @@ async def test_correction_adds_a_revision_and_duplicates_change_nothing(make_gat
     async with make_gateway(orgs=ORGS) as gw:
         org = fakeorg.org("fake")
         org.scores = [score(n, 70, 80) for n in ids]
-        await run_sync(gw)
+        first = await run_sync(gw)
         # the organization corrects one score and re-sends an unchanged one (a duplicate)
         org.scores += [score(ids[0], 55, 80, minutes=30), score(ids[1], 70, 80)]
         report = await run_sync(gw)
         assert report.totals()["changed"] == 1
+        assert await count(gw, t.score_revisions) == 1  # only the superseded revision
         async with gw.db.connect() as conn:
             row = (
                 (
@@ -77,16 +80,38 @@ async def test_correction_adds_a_revision_and_duplicates_change_nothing(make_gat
             revs = (
                 (
                     await conn.execute(
-                        select(t.score_revisions.c.theory)
+                        select(t.score_revisions)
                         .where(t.score_revisions.c.score_id == row["id"])
                         .order_by(t.score_revisions.c.revision)
                     )
                 )
-                .scalars()
+                .mappings()
                 .all()
             )
         assert row["revision"] == 2 and not row["rule_passed"] and not row["org_passed"]
-        assert [float(v) for v in revs] == [70.0, 55.0]
+        assert float(row["theory"]) == 55.0 and row["run_id"] == report.run_id
+        # revision 1 kept as it was: its values, its run, when it was recorded
+        assert [(r["revision"], float(r["theory"]), r["run_id"]) for r in revs] == [
+            (1, 70.0, first.run_id)
+        ]
+        assert revs[0]["recorded_at"] == row["recorded_at"]  # first reached the college then
+        assert row["updated_at"] > row["recorded_at"]  # the correction's time
+        # a learner's record shows every revision, oldest first, the current one last
+        async with gw.db.connect() as conn:
+            account = (
+                await conn.execute(
+                    select(t.learning_accounts.c.id).where(
+                        t.learning_accounts.c.id_hash == gw.hash_id(ids[0])
+                    )
+                )
+            ).scalar_one()
+            detail = await learner_detail(conn, f"a{account}")
+        assert detail is not None
+        [shown] = detail.scores
+        assert [(v["revision"], float(v["theory"])) for v in shown["revisions"]] == [
+            (1, 70.0),
+            (2, 55.0),
+        ]
 
 
 async def test_invalid_records_are_quarantined_not_dropped(make_gateway) -> None:

@@ -165,7 +165,6 @@ async def _exams(
     regs: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
     sc: list[dict[str, Any]] = []
-    revs: list[dict[str, Any]] = []
     certs: list[dict[str, Any]] = []
     cert_events: list[dict[str, Any]] = []
     n = len(candidates)
@@ -206,10 +205,9 @@ async def _exams(
         recorded = min(now - timedelta(minutes=1), created + timedelta(days=rng.randint(7, 30)))
         absent = rng.random() < 0.05
         passed = not absent and rng.random() < 0.65
-        score_id = len(sc) + 1
         sc.append(
             {
-                "id": score_id,
+                "id": len(sc) + 1,
                 "organization": org,
                 "plan_code": plan,
                 "id_hash": cand["id_hash"],
@@ -222,14 +220,6 @@ async def _exams(
                 "revision": 1,
                 "revised_at": recorded,
                 "updated_at": recorded,
-            }
-        )
-        revs.append(
-            {
-                "score_id": score_id,
-                "revision": 1,
-                "absent": absent,
-                "revised_at": recorded,
                 "recorded_at": recorded,
             }
         )
@@ -258,7 +248,6 @@ async def _exams(
     await _insert(conn, t.registrations, regs)
     await _insert(conn, t.registration_events, events)
     await _insert(conn, t.scores, sc)
-    await _insert(conn, t.score_revisions, revs)
     await _insert(conn, t.certificates, certs)
     await _insert(conn, t.certificate_events, cert_events)
     await _ledger(conn, certs, cert_events, now)

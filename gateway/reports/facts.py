@@ -158,10 +158,10 @@ def _withdrawn(dialect: str, start: datetime, end: datetime) -> tuple[Any, tuple
 def _scores(dialect: str, start: datetime, end: datetime) -> tuple[Any, tuple[str, ...]]:
     """A score counts in the period its first revision was recorded (when the result reached
     the college), with its current values (corrections included)."""
-    sc, sr = t.scores, t.score_revisions
+    sc = t.scores
     department, major, joins = _person(sc.c.id_hash)
-    day = local_day(sr.c.recorded_at, dialect)
-    base = sc.join(sr, and_(sr.c.score_id == sc.c.id, sr.c.revision == 1))
+    day = local_day(sc.c.recorded_at, dialect)
+    base = sc
     keys = (day, sc.c.organization, sc.c.certificate_code, department, major)
     query = (
         select(
@@ -171,7 +171,7 @@ def _scores(dialect: str, start: datetime, end: datetime) -> tuple[Any, tuple[st
             _sum_if(and_(sc.c.absent.is_(False), sc.c.rule_passed.is_(True))),
         )
         .select_from(_joined(base, joins))
-        .where(sr.c.recorded_at >= start, sr.c.recorded_at < end)
+        .where(sc.c.recorded_at >= start, sc.c.recorded_at < end)
         .group_by(*keys)
     )
     return query, ("sat", "absent", "passed")

@@ -210,12 +210,18 @@ scores = Table(
     Column("revised_at", TS, nullable=False),
     Column("org_record_id", String(128)),
     Column("updated_at", TS, nullable=False),
+    # the current revision's run, and when revision 1 reached the college (revision 0013:
+    # ``score_revisions`` holds only superseded revisions, so a new score is one row)
+    Column("run_id", Integer),
+    Column("recorded_at", TS, nullable=False),
     # the holder first: the natural key also answers every look-up by holder (a page's scores,
     # a learner's record, coverage), so no second index on a random key costs each insert
     # (issue 14, revision 0012)
     UniqueConstraint("id_hash", "organization", "plan_code", name="uq_scores_natural"),
 )
 
+# The revisions a correction superseded (revision 0013): the current one is the ``scores``
+# row, so a score's history is these rows, oldest first, then the score itself.
 score_revisions = Table(
     "score_revisions",
     metadata,
