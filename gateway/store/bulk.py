@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Table
@@ -149,7 +150,7 @@ async def insert_new_returning(
     for start in range(0, len(params), step):
         chunk = params[start : start + step]
         sql = f"{head} VALUES {', '.join(one for _ in chunk)}{tail}"
-        flat = tuple(value for row in chunk for value in row)
+        flat = tuple(chain.from_iterable(chunk))
         result = await conn.exec_driver_sql(sql, flat)
         out.extend(tuple(r) for r in result)
     return out
