@@ -1,7 +1,9 @@
 """Exam records: applying one validated page of scores or certificates, with history.
 
-Everything here runs inside the caller's transaction (one per page), so a page's records, their
-history rows and the stream's cursor commit together or not at all. Applying the same page twice
+Everything here runs inside the caller's transaction (a page, or a few pages of one stream), so
+a page's records, their history rows and the stream's cursor commit together or not at all.
+A score's current revision is its ``scores`` row; ``score_revisions`` keeps the revisions a
+correction superseded (a new score is one row). Applying the same page twice
 changes nothing: rows are matched by natural key and a record counts as a change only when its
 values differ from the stored ones and its stamp is not older. A change under the same stamp is
 still a new revision (organizations that stamp in whole seconds correct within one), with a

@@ -1,10 +1,11 @@
 """The nightly sync: every organization's scores and certificates, page by page, exactly once
 in effect.
 
-For each page, one transaction: validate, upsert by natural key (with history), convert to
-credit for the people the page touched, and store the stream's new cursor. A killed run resumes
-from the last committed page; a page delivered twice changes nothing. Organizations run
-concurrently (bounded); one failing organization is reported and never stops the others.
+Pages are applied in transactions of one or a few pages (those already fetched, see
+``_page_groups``): validate, upsert by natural key (with history), convert to credit for the
+people the pages touched, and store the stream's newest cursor, all or nothing. A killed run
+resumes from the last committed cursor; a page delivered twice changes nothing. Organizations
+run concurrently (bounded); one failing organization is reported and never stops the others.
 
 A certificates read the adapter marks complete (``Page.complete`` on its last page) is a
 snapshot: once it ended with no failed page, no quarantined record and no ``--since`` window,
