@@ -4,9 +4,9 @@
 
 Each size: a Beifang simulator (a process of its own) holding N score records, and a real
 ``xgate sync --json`` (a process of its own, fresh SQLite database) whose peak RSS the kernel
-reports through ``wait4``. A sync holds one page at a time (plus the one read ahead), so its
-memory must not grow with the stream. Ratio = peak RSS (large) / peak RSS (small). Target
-<= 1.2.
+reports through ``wait4``. A sync holds at most a transaction's pages and the pages read
+ahead (8 each, ``gateway.sync.GROUP_PAGES``), so its memory must not grow with the stream.
+Ratio = peak RSS (large) / peak RSS (small). Target <= 1.2.
 """
 
 from __future__ import annotations
