@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import statistics
 import sys
 import tempfile
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,22 @@ from gateway.sync import run_sync
 
 TARGET = 0.5  # xgate's time / dlt's
 FETCH_TARGET = 3.0  # xgate's time / the bare fetch of the same pages
+
+
+@contextlib.contextmanager
+def python_defaults() -> Iterator[None]:
+    """The bare reference and dlt run as they would in a process of their own: with CPython's
+    collector thresholds, not the ones an xgate gateway set for this process on opening
+    (``gateway.heap.working``); xgate's rounds keep xgate's."""
+    kept = gc.get_threshold()
+    gc.set_threshold(*CPYTHON_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*kept)
+
+
+CPYTHON_GC_THRESHOLD = (700, 10, 10)
 
 
 async def reference_round(
@@ -143,12 +161,14 @@ async def measure(
     with simulators(records=records) as served:
         url = served.urls[0]
         for i in range(rounds):
-            ref, n_pages = await reference_round(url, page_size, backend, folder)
+            with python_defaults():
+                ref, n_pages = await reference_round(url, page_size, backend, folder)
             refs.append(ref)
             order = ("xgate", "dlt") if i % 2 == 0 else ("dlt", "xgate")
             for who in order:
                 if who == "dlt" and with_dlt:
-                    wall, used = await dlt_round(url, records, page_size, backend, folder)
+                    with python_defaults():
+                        wall, used = await dlt_round(url, records, page_size, backend, folder)
                     dlts.append(wall)
                     cpu["dlt"].append(used)
                 elif who == "xgate":

@@ -26,9 +26,10 @@ def collector(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(heap.threading, "Timer", FakeTimer)
     monkeypatch.setattr(heap, "_frozen", False)
     FakeTimer.made.clear()
-    was = gc.isenabled()
+    was, threshold = gc.isenabled(), gc.get_threshold()
     yield
     gc.enable() if was else gc.disable()
+    gc.set_threshold(*threshold)
 
 
 def test_starting_disables_collection_with_a_timer_that_turns_it_back_on(collector: Any) -> None:
@@ -50,9 +51,11 @@ def test_working_freezes_once_and_collects_from_then_on(
 ) -> None:
     freezes: list[int] = []
     monkeypatch.setattr(heap.gc, "freeze", lambda: freezes.append(1))
+    gc.set_threshold(700, 10, 10)
     heap.starting()
     heap.working()
     assert gc.isenabled() and freezes == [1]
+    assert gc.get_threshold() == (heap.WORK_THRESHOLD, 10, 10)  # young objects die by refcount
     gc.disable()
     heap.working()  # a worker's second job: collection on again, no second freeze
     assert gc.isenabled() and freezes == [1]
