@@ -48,7 +48,7 @@ from gateway.sync import (
     CreditHook,
     StreamReport,
     SyncReport,
-    apply_page,
+    apply_pages,
     finish_run,
     start_run,
 )
@@ -184,7 +184,7 @@ async def _apply(gw: Gateway, org: Organization, records: Sequence[Any]) -> Webh
     ):
         if items:
             page: Page[Any] = Page(records=items, next_cursor=None)
-            await apply_page(gw, org, stream, model, page, run_id, report, credit)
+            await apply_pages(gw, org, stream, model, [page], run_id, report, credit)
     report.status = "ok"
     await finish_run(gw, SyncReport(run_id=run_id, streams=[report]))
     return WebhookResult(

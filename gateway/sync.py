@@ -382,23 +382,6 @@ def _final(decision: Decision) -> Decision:
     return Decision(Action.FAIL_ORGANIZATION, decision.kind, False, decision.reason)
 
 
-async def apply_page(
-    gw: Gateway,
-    org: Organization,
-    stream: str,
-    model: type[ScoreRecord] | type[CertificateRecord],
-    page: Page[Any],
-    run_id: int,
-    report: StreamReport,
-    credit: CreditHook | None,
-    listed: set[str] | None = None,
-    plans: PlanCertificates | None = None,
-) -> None:
-    """Apply one page in one transaction (``apply_pages`` of one page). A webhook's records
-    take exactly this path (``gateway.server``), with ``next_cursor=None`` so no cursor moves."""
-    await apply_pages(gw, org, stream, model, [page], run_id, report, credit, listed, plans)
-
-
 async def apply_pages(
     gw: Gateway,
     org: Organization,
@@ -411,9 +394,11 @@ async def apply_pages(
     listed: set[str] | None = None,
     plans: PlanCertificates | None = None,
 ) -> None:
-    """Apply consecutive pages of one stream in one transaction: each page validated and
-    upserted with history in turn, then credit reconciled once for everyone they touched, and
-    the last cursor stored. Then add their counts to ``report`` and emit the broadcast hooks.
+    """Apply consecutive pages of one stream in one transaction (a webhook's page, alone and
+    with ``next_cursor=None`` so no cursor moves, takes exactly this path: ``gateway.server``):
+    each page validated and upserted with history in turn, then credit reconciled once for
+    everyone they touched, and the last cursor stored. Then add their counts to ``report``
+    and emit the broadcast hooks.
 
     Credit once per transaction is desired-state conversion over the pages' final state: the
     same outcome as per page, without converting and reversing in between (which the

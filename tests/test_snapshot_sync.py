@@ -248,7 +248,7 @@ async def test_a_certificate_stored_while_the_snapshot_was_read_is_not_withdrawn
     read does not list it (the list lags, or the read had passed its place): it is current all
     the same. Only the next complete read decides."""
     from gateway.contract import Page
-    from gateway.sync import StreamReport, apply_page
+    from gateway.sync import StreamReport, apply_pages
 
     ids = make_ids(9, seed=26)
     async with make_gateway(orgs=ORGS) as gw:
@@ -269,12 +269,12 @@ async def test_a_certificate_stored_while_the_snapshot_was_read_is_not_withdrawn
                     done.append(True)
                     report = StreamReport("fake", "webhook")
                     pg = Page(records=[pushed], next_cursor=None)
-                    await apply_page(
+                    await apply_pages(
                         gw,
                         gw.organization("fake"),
                         "certificates",
                         CertificateRecord,
-                        pg,
+                        [pg],
                         0,
                         report,
                         None,
@@ -292,7 +292,7 @@ async def test_pulled_pages_commit_replayable_and_webhook_pages_durable(
     """A pulled page commits with its cursor (a commit lost in a server crash is read again),
     so it may skip the WAL flush; a webhook's page has no cursor and must be durable."""
     from gateway.contract import Page
-    from gateway.sync import StreamReport, apply_page
+    from gateway.sync import StreamReport, apply_pages
 
     ids = make_ids(6, seed=31)
     async with make_gateway(orgs=ORGS) as gw:
@@ -310,7 +310,7 @@ async def test_pulled_pages_commit_replayable_and_webhook_pages_durable(
         flags.clear()
         page = Page(records=[cert(5, ids[5])], next_cursor=None)
         report = StreamReport("fake", "webhook")
-        await apply_page(
-            gw, gw.organization("fake"), "certificates", CertificateRecord, page, 0, report, None
+        await apply_pages(
+            gw, gw.organization("fake"), "certificates", CertificateRecord, [page], 0, report, None
         )
         assert flags == [False]

@@ -18,7 +18,7 @@ from gateway.contract import Page
 from gateway.errors import XgateError
 from gateway.models import CertificateRecord
 from gateway.runtime import Gateway
-from gateway.sync import CreditHook, StreamReport, SyncReport, apply_page, finish_run, start_run
+from gateway.sync import CreditHook, StreamReport, SyncReport, apply_pages, finish_run, start_run
 from gateway.verification import Answer, ask
 
 
@@ -65,8 +65,8 @@ async def recognise(
     run_id = await start_run(gw, {"recognition": answer.organization, "operator": operator})
     report = StreamReport(answer.organization, "recognition")
     page: Page[Any] = Page(records=[answer.certificate], next_cursor=None)
-    await apply_page(
-        gw, org, "certificates", CertificateRecord, page, run_id, report, CreditHook(gw)
+    await apply_pages(
+        gw, org, "certificates", CertificateRecord, [page], run_id, report, CreditHook(gw)
     )
     report.status = "ok"
     await finish_run(gw, SyncReport(run_id=run_id, streams=[report]))
