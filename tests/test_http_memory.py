@@ -39,6 +39,8 @@ async def test_a_read_response_is_freed_without_the_collector(no_sleep, no_colle
 
 async def test_a_streamed_response_is_left_to_httpx(no_sleep, no_collector) -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=BODY))
-    async with client_for(transport, no_sleep) as client:
-        async with client.stream("GET", "/v1/file") as response:
-            assert b"".join([chunk async for chunk in response.aiter_bytes()]) == BODY
+    async with (
+        client_for(transport, no_sleep) as client,
+        client.stream("GET", "/v1/file") as response,
+    ):
+        assert b"".join([chunk async for chunk in response.aiter_bytes()]) == BODY
