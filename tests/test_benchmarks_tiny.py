@@ -17,6 +17,7 @@ from benchmarks import (
     latency_bound,
     memory,
     no_change,
+    reader_process_probe,
     reports,
     snapshot_withdrawal,
     sync_throughput,
@@ -56,6 +57,11 @@ CASES: list[tuple[str, Main, list[str]]] = [
     ("fault_soak", fault_soak.main, ["--people", "30", "--nights", "2"]),
     ("crash_harness", crash_harness.main, ["--trials", "1", "--people", "10"]),
     ("webhook_flood", webhook_flood.main, ["--posts", "40", "--size", "65536"]),
+    (
+        "reader_process_probe",
+        reader_process_probe.main,
+        ["--records", "600", "--page-size", "100", "--rounds", "1"],
+    ),
 ]
 
 
