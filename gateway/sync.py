@@ -211,7 +211,7 @@ class _End:
 class _Failed:
     """A fetch that failed, queued where its page would have been."""
 
-    error: BaseException
+    error: Exception
 
 
 async def _page_groups(
@@ -340,14 +340,14 @@ async def _run_stream(
             async with contextlib.aclosing(reading) as groups:
                 async for group in groups:
                     failures = 0
-                    await apply_pages(
+                    stored = await apply_pages(
                         gw, org, stream, model, group, run_id, report, credit, listed, plans
                     )
-                    for page in group:
-                        complete = page.complete
-                        if page.next_cursor is not None:
-                            cursor = page.next_cursor
-                        if progress is not None:
+                    if stored is not None:
+                        cursor = stored
+                    complete = group[-1].complete
+                    if progress is not None:
+                        for page in group:
                             progress(org.name, stream, len(page.records))
             if complete and listed is not None and not report.quarantined:
                 await _withdraw(gw, org, listed, read_since, run_id, report, credit)
@@ -393,12 +393,12 @@ async def apply_pages(
     credit: CreditHook | None,
     listed: set[str] | None = None,
     plans: PlanCertificates | None = None,
-) -> None:
+) -> str | None:
     """Apply consecutive pages of one stream in one transaction (a webhook's page, alone and
     with ``next_cursor=None`` so no cursor moves, takes exactly this path: ``gateway.server``):
     each page validated and upserted with history in turn, then credit reconciled once for
     everyone they touched, and the last cursor stored. Then add their counts to ``report``
-    and emit the broadcast hooks.
+    and emit the broadcast hooks. Returns the cursor stored (None: none of the pages had one).
 
     Credit once per transaction is desired-state conversion over the pages' final state: the
     same outcome as per page, without converting and reversing in between (which the
@@ -424,6 +424,8 @@ async def apply_pages(
             converted, reversed_ = await credit.apply(conn, people, run_id, now)
         if cursor is not None:
             await _save_cursor(conn, org.name, stream, cursor, run_id, now)
+    report.credits_converted += len(converted)
+    report.credits_reversed += len(reversed_)
     for result in results:
         report.pages += 1
         report.records += result.records + result.quarantined
@@ -432,14 +434,12 @@ async def apply_pages(
         report.unchanged += result.unchanged
         report.quarantined += result.quarantined
         report.restored += result.restored
-    report.credits_converted += len(converted)
-    report.credits_reversed += len(reversed_)
-    # broadcast hooks only after the commit: observers never see what was rolled back
-    for result in results:
+        # broadcast hooks only after the commit: observers never see what was rolled back
         for hook, kwargs in result.events:
             gw.host.emit(hook, **kwargs)
     _emit_credit(gw, "xgate_credit_converted", converted)
     _emit_credit(gw, "xgate_credit_reversed", reversed_)
+    return cursor
 
 
 async def _apply_records(

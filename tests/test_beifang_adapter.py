@@ -46,6 +46,7 @@ from gateway.runtime import open_gateway
 from gateway.settings import HttpPolicy, Settings
 from gateway.testing.sleep import RecordingSleep
 from tests.idgen import make_ids
+from tests.wire_support import beifang_score
 
 HGJL2 = ExamPlan(code="BF-2026-HGJL-2", organization="beifang", certificate_code="HGJL", level=2)
 HGJL3 = ExamPlan(code="BF-2026-HGJL-3", organization="beifang", certificate_code="HGJL", level=3)
@@ -316,17 +317,9 @@ def test_unmappable_records_become_invalid_without_leaking_the_id() -> None:
     from xgate_beifang import wire
 
     number = make_ids(1)[0]
-    bad = {
-        "id": 3,
-        "plan": "P",
-        "certificate": {"code": "HGJL", "level": 9},
-        "candidate": {"name": "甲", "id_number": number},
-        "theory": 120,
-        "practical": 80,
-        "total": 90,
-        "result": "pass",
-        "updated_at": "2026-12-20T10:00:00+08:00",
-    }
+    bad = beifang_score(
+        number, id=3, certificate={"code": "HGJL", "level": 9}, theory=120, total=90
+    )
     mapped = wire.score("beifang", bad)
     assert isinstance(mapped, Invalid) and mapped.payload is bad
     assert "level" in mapped.reason and "theory" in mapped.reason
@@ -639,17 +632,7 @@ def test_a_score_that_is_not_a_number_is_quarantined_naming_the_field(
     from xgate_beifang import wire
 
     number = make_ids(1)[0]
-    item = {
-        "id": 3,
-        "plan": "P",
-        "certificate": {"code": "HGJL", "level": 2},
-        "candidate": {"name": "甲", "id_number": number},
-        "theory": 78.5,
-        "practical": 66,
-        "total": 72.25,
-        "result": "pass",
-        "updated_at": "2026-12-20T10:00:00+08:00",
-    }
+    item = beifang_score(number, id=3, theory=78.5, practical=66, total=72.25)
     assert isinstance(wire.score("beifang", item), ScoreRecord)
     mapped = wire.score("beifang", {**item, field: value})
     assert isinstance(mapped, Invalid)

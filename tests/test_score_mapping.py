@@ -21,6 +21,7 @@ from gateway import Invalid, ScoreRecord
 from gateway.keys import lookup_hash
 from gateway.models import CertificateRecord, ExamPlan, Level
 from tests.idgen import make_ids
+from tests.wire_support import beifang_score
 
 NUMBER = make_ids(1)[0]
 
@@ -111,18 +112,7 @@ def test_unknown_levels_are_refused(raw: object) -> None:
 
 
 def _item(**scores: Any) -> dict[str, Any]:
-    return {
-        "id": 7,
-        "plan": "P",
-        "certificate": {"code": "HGJL", "level": 2},
-        "candidate": {"name": "甲", "id_number": NUMBER},
-        "theory": 60.5,
-        "practical": 80,
-        "total": 70.25,
-        "result": "pass",
-        "updated_at": "2026-12-20T10:00:00+08:00",
-        **scores,
-    }
+    return beifang_score(NUMBER, **scores)
 
 
 def _scores(**scores: Any) -> tuple[Any, ...] | str:

@@ -161,7 +161,6 @@ def _scores(dialect: str, start: datetime, end: datetime) -> tuple[Any, tuple[st
     sc = t.scores
     department, major, joins = _person(sc.c.id_hash)
     day = local_day(sc.c.recorded_at, dialect)
-    base = sc
     keys = (day, sc.c.organization, sc.c.certificate_code, department, major)
     query = (
         select(
@@ -170,7 +169,7 @@ def _scores(dialect: str, start: datetime, end: datetime) -> tuple[Any, tuple[st
             _sum_if(sc.c.absent.is_(True)),
             _sum_if(and_(sc.c.absent.is_(False), sc.c.rule_passed.is_(True))),
         )
-        .select_from(_joined(base, joins))
+        .select_from(_joined(sc, joins))
         .where(sc.c.recorded_at >= start, sc.c.recorded_at < end)
         .group_by(*keys)
     )
