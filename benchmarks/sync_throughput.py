@@ -1,7 +1,7 @@
 """Sync throughput: xgate against dlt, the general loader, and against a bare fetch.
 
     .venv/bin/python -m benchmarks.sync_throughput --records 200000 [--db postgresql]
-        [--rounds 3] [--no-dlt] [--explain] [--profile]
+        [--rounds 3] [--no-dlt] [--explain] [--profile] [--reader process|inline]
 
 One Beifang simulator (in its own process) holds N graded candidates. Every round, against the
 same simulator and each into a fresh database of the same kind:
@@ -9,7 +9,9 @@ same simulator and each into a fresh database of the same kind:
 * the bare reference: an httpx fetch of every page (``bare-fetch``), one ``validate_json`` pass
   and a bare ``executemany`` upsert per page (``benchmarks.harness.reference``);
 * xgate: a full ``run_sync`` (every page validated, upserted with history, learning accounts
-  created and credit reconciled with the demo rules, the cursor checkpointed);
+  created and credit reconciled with the demo rules, the cursor checkpointed), its pages read
+  by a reader process (``sync_reader = "process"``; ``--reader inline`` reads them in the
+  gateway's process); its CPU includes the reader process's;
 * dlt 1.31's ``rest_api`` source, merge on the natural key (``benchmarks.harness.dlt_contender``;
   needs the ``bench`` extra, left out with ``--no-dlt`` or when not installed).
 
@@ -28,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import os
 import statistics
 import sys
 import tempfile
@@ -105,14 +108,23 @@ async def gateway_round(
     credit: bool,
     profile: bool,
     explain: bool = False,
+    reader: str = "process",
 ) -> tuple[float, float]:
-    """One full sync into a fresh database; wall and CPU seconds."""
+    """One full sync into a fresh database; wall and CPU seconds (the gateway's process and
+    its reader processes, ``gateway.reader_process``)."""
     async with (
         database(backend, folder) as (db_url, schema),
-        gateway(db_url, schema, beifang_orgs([url], page_size=page_size), credit=credit) as gw,
+        gateway(
+            db_url,
+            schema,
+            beifang_orgs([url], page_size=page_size),
+            credit=credit,
+            sync_reader=reader,
+        ) as gw,
     ):
         with profiled(profile), Timer() as gateway_t:
             report = await run_sync(gw)
+            children = children_cpu(gw.reader_pids())
         async with gw.db.connect() as conn:
             stored = (await conn.execute(select(func.count()).select_from(t.scores))).scalar()
         if explain and schema is not None:
@@ -121,7 +133,19 @@ async def gateway_round(
         raise RuntimeError(
             f"the sync did not store every record: {stored} of {records}; {report.as_dict()}"
         )
-    return gateway_t.seconds, gateway_t.cpu
+    return gateway_t.seconds, gateway_t.cpu + children
+
+
+def children_cpu(pids: Sequence[int]) -> float:
+    """CPU seconds the reader processes used so far (Linux ``/proc``; 0 elsewhere)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 async def dlt_round(
@@ -149,6 +173,7 @@ async def measure(
     rounds: int = 1,
     with_dlt: bool = True,
     explain: bool = False,
+    reader: str = "process",
 ) -> dict[str, Any]:
     """The bare reference, dlt and xgate against one simulator (its order cache warm for all),
     ``rounds`` times; the two contenders swap places every round. Minimum and median count."""
@@ -181,6 +206,7 @@ async def measure(
                         credit,
                         profile,
                         explain and i == 0,
+                        reader,
                     )
                     runs.append(wall)
                     cpu["xgate"].append(used)
@@ -228,9 +254,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="PostgreSQL: EXPLAIN (ANALYZE) a page's score look-up, generic and custom plan",
     )
+    parser.add_argument(
+        "--reader",
+        choices=("process", "inline"),
+        default="process",
+        help="xgate's sync_reader: pages read by a reader process (default) or in-process",
+    )
     args = parser.parse_args(argv)
     with_dlt = not args.no_dlt and dlt_contender.available()
-    print(f"# sync throughput on {args.db}; {machine()}")
+    print(f"# sync throughput on {args.db}, sync_reader={args.reader}; {machine()}")
     if not with_dlt and not args.no_dlt:
         print('# dlt is not installed (pip install -e ".[bench]"): compared with bare parts only')
     with tempfile.TemporaryDirectory(prefix="xgate-bench-") as tmp:
@@ -245,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rounds=args.rounds,
                 with_dlt=with_dlt,
                 explain=args.explain,
+                reader=args.reader,
             )
         )
     _print(r)
@@ -275,7 +308,8 @@ def _print(r: dict[str, Any]) -> None:
     if cpu["dlt"]:
         line += (
             f" dlt={min(cpu['dlt']):.2f}s "
-            f"(xgate/dlt={min(cpu['xgate']) / min(cpu['dlt']):.3f}; server CPU not included)"
+            f"(xgate/dlt={min(cpu['xgate']) / min(cpu['dlt']):.3f}; xgate's reader included, "
+            "the simulator's CPU not)"
         )
     print(line)
     for i, (ref, run) in enumerate(zip(r["rounds"], r["runs"], strict=True), 1):

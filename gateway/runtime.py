@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from gateway.keys import Keys, bind, load, resolve_path
 from gateway.masking import add_secrets
 from gateway.plugins import LoadedSpec, PluginHost, load_plugins
 from gateway.privacy import seal_pending
+from gateway.reader_process import ReaderProcess
 from gateway.settings import (
     OrganizationSettings,
     Settings,
@@ -171,6 +173,7 @@ class Gateway:
     transport: httpx.AsyncBaseTransport | None = None
     _orgs: dict[str, Organization] = field(default_factory=dict)
     _catalogue: Catalogue | None = None
+    _readers: dict[str, ReaderProcess] = field(default_factory=dict)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -214,7 +217,40 @@ class Gateway:
         self._orgs[name] = org
         return org
 
+    def stream(
+        self, org: Organization, stream: str, cursor: str | None
+    ) -> AsyncIterator[Page[Any]]:
+        """``stream``'s pages after ``cursor``: read here, or by the organization's reader
+        process when ``sync_reader = "process"`` (``gateway.reader_process``). A gateway given
+        its own transport or sleep (tests, benchmarks' fault injection) always reads here: a
+        child process would not share them."""
+        read = org.reader(stream)  # the capability is checked here either way
+        if not self.reads_in_process:
+            return read(cursor)
+        reader = self._readers.get(org.name)
+        if reader is None:
+            loaded = self.host.spec(org.settings.plugin)
+            reader = self._readers[org.name] = ReaderProcess(org.name, loaded, org.settings)
+        return reader.read(stream, cursor, org.client.stats)
+
+    def reader_pids(self) -> list[int]:
+        """The reader processes running now (for operators' tools and benchmarks)."""
+        return [pid for r in self._readers.values() if (pid := r.pid) is not None]
+
+    @property
+    def reads_in_process(self) -> bool:
+        """Whether streams are read by reader processes (see ``stream``)."""
+        return (
+            self.settings.sync_reader == "process"
+            and self.transport is None
+            and self.sleep is asyncio.sleep
+            and hasattr(os, "fork")
+        )
+
     async def aclose(self) -> None:
+        for reader in self._readers.values():
+            reader.stop()
+        self._readers.clear()
         for org in self._orgs.values():
             if isinstance(org.adapter, ClosableAdapter):
                 try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -206,6 +206,11 @@ class Settings(BaseSettings):
     )
     organizations: dict[str, OrganizationSettings] = Field(default_factory=dict)
     sync_concurrency: int = Field(4, ge=1, le=64)
+    sync_reader: Literal["inline", "process"] = Field(
+        "inline",
+        description="where a sync reads organizations' pages: in the gateway's process, or in "
+        "a process per organization (gateway.reader_process; Linux/macOS, uses a second core)",
+    )
     rules_file: Path | None = None
     catalogue_file: Path | None = None
     fees_file: Path | None = None

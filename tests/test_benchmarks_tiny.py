@@ -17,7 +17,6 @@ from benchmarks import (
     latency_bound,
     memory,
     no_change,
-    reader_process_probe,
     reports,
     snapshot_withdrawal,
     sync_throughput,
@@ -58,9 +57,9 @@ CASES: list[tuple[str, Main, list[str]]] = [
     ("crash_harness", crash_harness.main, ["--trials", "1", "--people", "10"]),
     ("webhook_flood", webhook_flood.main, ["--posts", "40", "--size", "65536"]),
     (
-        "reader_process_probe",
-        reader_process_probe.main,
-        ["--records", "600", "--page-size", "100", "--rounds", "1"],
+        "sync_throughput_inline",
+        sync_throughput.main,
+        ["--records", "600", "--page-size", "100", "--rounds", "1", "--reader", "inline"],
     ),
 ]
 

@@ -1,0 +1,287 @@
+"""An organization's streams read in a process of its own (``sync_reader = "process"``).
+
+Invariant: the child only reads. It builds its own adapter and HTTP client for the
+organization, from the same plugin and settings the gateway loaded, fetches and maps the pages
+of the stream it is asked for, and sends each page, pickled, to the gateway's process. There
+they are applied exactly as pages read in-process (``gateway.sync``): transactions, cursors,
+credit, counters and the failure policy's decisions all stay in the process that owns the
+database. The child never opens the database and never uses the keys.
+
+Why: at tens of thousands of records a sync is two halves of about one core each, reading
+(HTTP, JSON, the wire mapping, model validation) and storing (SQL, the driver, credit). In one
+Python process they add up, whatever the threads (the interpreter's lock serializes them);
+in two processes they overlap (issue 14, docs/benchmarks.md).
+
+Lifetime: one child per organization, forked when its first stream is read and kept while the
+gateway is open, so the organization's token is fetched once per gateway, as in-process. The
+gateway's ``aclose`` stops it. It dies with the gateway's process (Linux: the parent-death
+signal; elsewhere at its next write to the closed pipe). A read the gateway abandons (a failed
+transaction, a cancelled run) kills the child, since it may be in the middle of a page: the
+next read forks a fresh one. A child that dies is a transient failure of the read
+(``ReaderGone``): the failure policy retries it like a dropped connection.
+
+What a child's failure looks like in the gateway: the same exception type with the same
+message and attributes (rebuilt without calling its ``__init__``, see ``_rebuild``), so
+``gateway.failures.decide`` classifies it as it would in-process. Its counters (requests,
+retries, failures, backoff) are added to the organization's client after every message, so
+run reports count what the child did. Not shared: the child's rate limiter and circuit
+breaker are its own, as in another worker process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import gc
+import importlib
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from gateway.contract import ClosableAdapter, Page
+from gateway.errors import TransientError
+from gateway.http.transport import RequestStats
+from gateway.plugins import LoadedSpec
+from gateway.settings import OrganizationSettings
+
+log = logging.getLogger("xgate.reader")
+
+#: Linux ``prctl`` option: the signal a process gets when the thread that forked it ends
+_PR_SET_PDEATHSIG = 1
+
+
+class ReaderGone(TransientError):
+    """The reader process ended without finishing the read (killed, crashed)."""
+
+
+@dataclass(frozen=True)
+class _Read:
+    stream: str
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """An exception as state: importable class, ``args`` and the picklable attributes."""
+
+    module: str
+    qualname: str
+    args: tuple[Any, ...]
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Message:
+    kind: str  # page, end, error
+    payload: Page[Any] | _Failure | None
+    stats: tuple[int, int, int, float]
+
+
+def _state(exc: BaseException) -> _Failure:
+    """What rebuilds ``exc`` in the gateway: attributes that do not pickle are left out."""
+    attributes: dict[str, Any] = {}
+    for key, value in vars(exc).items():
+        try:
+            pickle.dumps(value)
+        except Exception:
+            continue
+        attributes[key] = value
+    args: tuple[Any, ...] = ()
+    with contextlib.suppress(Exception):
+        pickle.dumps(exc.args)
+        args = exc.args
+    cls = type(exc)
+    return _Failure(cls.__module__, cls.__qualname__, args, attributes)
+
+
+def _rebuild(failure: _Failure) -> BaseException:
+    """The child's exception, without calling its ``__init__`` (an exception whose constructor
+    takes keyword-only arguments does not unpickle). A class that cannot be found is reported
+    as a ``ReaderGone`` naming it."""
+    try:
+        found: Any = importlib.import_module(failure.module)
+        for part in failure.qualname.split("."):
+            found = getattr(found, part)
+        if not (isinstance(found, type) and issubclass(found, BaseException)):
+            raise TypeError(failure.qualname)
+        exc = found.__new__(found)
+        exc.args = failure.args
+        vars(exc).update(failure.attributes)
+        return exc
+    except Exception:
+        text = str(failure.args[0]) if failure.args else failure.qualname
+        return ReaderGone(f"the reader failed: {failure.qualname}: {text}")
+
+
+def _stats(stats: RequestStats) -> tuple[int, int, int, float]:
+    return (stats.requests, stats.retries, stats.failures, stats.waited)
+
+
+class ReaderProcess:
+    """The gateway's side of one organization's reader process."""
+
+    def __init__(self, name: str, loaded: LoadedSpec, settings: OrganizationSettings) -> None:
+        self.name = name
+        self._loaded = loaded
+        self._settings = settings
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._seen = (0, 0, 0, 0.0)
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        process = self._process
+        return process.pid if process is not None and process.is_alive() else None
+
+    def read(self, stream: str, cursor: str | None, into: RequestStats) -> AsyncIterator[Page[Any]]:
+        """The stream's pages after ``cursor``, read by the child; its counters go to ``into``."""
+        return self._read(stream, cursor, into)
+
+    async def _read(
+        self, stream: str, cursor: str | None, into: RequestStats
+    ) -> AsyncIterator[Page[Any]]:
+        conn = self._start()
+        finished = False
+        try:
+            conn.send_bytes(pickle.dumps(_Read(stream, cursor)))
+            loop = asyncio.get_running_loop()
+            while True:
+                try:
+                    data = await loop.run_in_executor(None, conn.recv_bytes)
+                except (EOFError, OSError):
+                    raise ReaderGone(
+                        f"{self.name}: the reader process of {stream} ended mid-read",
+                        organization=self.name,
+                    ) from None
+                message: _Message = pickle.loads(data)
+                self._count(message.stats, into)
+                if message.kind == "page":
+                    assert isinstance(message.payload, Page)
+                    yield message.payload
+                elif message.kind == "end":
+                    finished = True
+                    return
+                else:
+                    assert isinstance(message.payload, _Failure)
+                    finished = True
+                    raise _rebuild(message.payload)
+        finally:
+            if not finished:  # the child may be mid-page, its pages unread: start afresh
+                self.stop(kill=True)
+
+    def _count(self, stats: tuple[int, int, int, float], into: RequestStats) -> None:
+        seen, self._seen = self._seen, stats
+        into.requests += stats[0] - seen[0]
+        into.retries += stats[1] - seen[1]
+        into.failures += stats[2] - seen[2]
+        into.waited += stats[3] - seen[3]
+
+    def _start(self) -> Connection:
+        if self._conn is not None and self._process is not None and self._process.is_alive():
+            return self._conn
+        self.stop(kill=True)
+        fork = multiprocessing.get_context("fork")
+        ours, theirs = fork.Pipe(duplex=True)
+        process = fork.Process(
+            target=_child,
+            args=(theirs, self.name, self._loaded, self._settings, os.getpid()),
+            name=f"xgate-reader-{self.name}",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        self._process, self._conn, self._seen = process, ours, (0, 0, 0, 0.0)
+        log.debug("%s: reader process %s started", self.name, process.pid)
+        return ours
+
+    def stop(self, *, kill: bool = False) -> None:
+        """End the child: asked to (it closes its client), or killed."""
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if conn is not None:
+            if not kill:
+                with contextlib.suppress(OSError):
+                    conn.send_bytes(pickle.dumps(None))
+            conn.close()
+        if process is not None:
+            if kill:
+                process.kill()
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+def _die_with(parent: int) -> None:
+    """Linux: SIGKILL this process when the gateway's process ends, even by ``kill -9``."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it ended before the signal was asked for
+        os._exit(1)
+
+
+def _child(
+    conn: Connection,
+    name: str,
+    loaded: LoadedSpec,
+    settings: OrganizationSettings,
+    parent: int,
+) -> None:
+    """The reader process: serve reads until the gateway says stop or goes away."""
+    _die_with(parent)
+    gc.freeze()  # what was inherited is the gateway's: never traverse (and copy) it here
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the gateway's to handle
+    asyncio.run(_serve(conn, name, loaded, settings))
+
+
+async def _serve(
+    conn: Connection, name: str, loaded: LoadedSpec, settings: OrganizationSettings
+) -> None:
+    from gateway.runtime import build_organization
+
+    org = build_organization(name, loaded, settings)
+    try:
+        while True:
+            try:
+                request: _Read | None = pickle.loads(conn.recv_bytes())
+            except (EOFError, OSError):
+                return
+            if request is None:
+                return
+            await _serve_read(conn, org.reader(request.stream), request.cursor, org.client.stats)
+    finally:
+        if isinstance(org.adapter, ClosableAdapter):
+            with contextlib.suppress(Exception):
+                await org.adapter.aclose()
+        await org.client.aclose()
+
+
+async def _serve_read(conn: Connection, reader: Any, cursor: str | None, stats: Any) -> None:
+    def send(kind: str, payload: Page[Any] | _Failure | None) -> None:
+        message = _Message(kind, payload, _stats(stats))
+        conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    pages = reader(cursor)
+    try:
+        async for page in pages:
+            send("page", page)
+    except Exception as exc:  # the gateway's failure policy decides, as in-process
+        send("error", _state(exc))
+        return
+    finally:
+        closer = getattr(pages, "aclose", None)
+        if closer is not None:
+            await closer()
+    send("end", None)
