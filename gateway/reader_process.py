@@ -242,7 +242,12 @@ def _child(
     """The reader process: serve reads until the gateway says stop or goes away."""
     _die_with(parent)
     gc.freeze()  # what was inherited is the gateway's: never traverse (and copy) it here
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the gateway's to handle
+    with contextlib.suppress(ValueError):  # only the main thread may (it is, after a fork)
+        # a signal here must not reach the gateway's event loop through its inherited
+        # wake-up descriptor (asyncio's signal handlers write the signal number to it)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the gateway's to handle
     asyncio.run(_serve(conn, name, loaded, settings))
 
 

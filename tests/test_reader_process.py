@@ -5,8 +5,10 @@ the child ends with the gateway, is replaced after an abandoned read, and dies w
 
 from __future__ import annotations
 
+import asyncio
 import os
 import select
+import signal
 import subprocess
 import sys
 import textwrap
@@ -22,7 +24,10 @@ from xgate_simulators.faults import FaultPlan
 
 from gateway import sync as sync_module
 from gateway.errors import ContractError, TransientError
-from gateway.reader_process import ReaderGone, _rebuild, _state
+from gateway.http.transport import RequestStats
+from gateway.plugins import load_plugins
+from gateway.reader_process import ReaderGone, ReaderProcess, _rebuild, _state
+from gateway.settings import OrganizationSettings
 from gateway.store import tables as t
 from gateway.sync import run_sync
 from tests.idgen import make_ids
@@ -201,3 +206,35 @@ def test_the_child_dies_with_its_parent(tmp_path: Path) -> None:
         assert ready == [watch]
     finally:
         os.close(watch)
+
+
+async def test_a_signal_to_the_child_is_not_the_gateways() -> None:
+    """The gateway's own signal handling (asyncio's, for SIGTERM) stays the gateway's: a
+    SIGTERM to the child ends the child and wakes nothing in the gateway."""
+    loop = asyncio.get_running_loop()
+    fired: list[str] = []
+    loop.add_signal_handler(signal.SIGTERM, fired.append, "gateway")
+    sim = simulator()
+    try:
+        async with sim.running() as url:
+            settings = OrganizationSettings.model_validate(orgs(url)["beifang"])
+            reader = ReaderProcess("bf", load_plugins().spec("beifang"), settings)
+            try:
+                pages = [p async for p in reader.read("scores", None, RequestStats())]
+                assert sum(len(p.records) for p in pages) == len(sim.truth.scores)
+                child = reader.pid  # set up, and waiting for the next read
+                assert child is not None
+                watch = os.pidfd_open(child)
+                try:
+                    os.kill(child, signal.SIGTERM)
+                    ready, _, _ = select.select([watch], [], [], 30)
+                    assert ready == [watch]  # ended by it: no inherited handler caught it
+                finally:
+                    os.close(watch)
+                for _ in range(3):  # a wake-up byte in the loop's pipe would be read by now
+                    await asyncio.sleep(0)
+                assert fired == []
+            finally:
+                reader.stop(kill=True)
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
