@@ -35,6 +35,7 @@ from gateway.keys import Keys
 from gateway.masking import mask_id, mask_text
 from gateway.models import CertificateRecord, CertificateStatus, ScoreRecord
 from gateway.store import tables as t
+from gateway.store.among import among
 from gateway.store.bulk import insert_new_returning, insert_rows
 
 M = TypeVar("M", bound=BaseModel)
@@ -337,7 +338,9 @@ async def _existing_scores(
     SQLite picks the natural-key index for that one column and scans every score of the
     organization, once per page (a sync of N records then costs N squared).
     """
-    rows = await conn.execute(select(t.scores).where(t.scores.c.id_hash.in_(id_hashes)))
+    rows = await conn.execute(
+        select(t.scores).where(among(conn.dialect, t.scores.c.id_hash, id_hashes))
+    )
     return {
         (row["plan_code"], row["id_hash"]): dict(row)
         for row in rows.mappings()

@@ -202,7 +202,7 @@ def _open_stream(
 
 
 #: Pages applied in one transaction at most (see ``_page_groups``).
-GROUP_PAGES = 8
+GROUP_PAGES = 32
 
 
 class _End:

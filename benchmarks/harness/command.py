@@ -29,8 +29,13 @@ def write_config(
     page_size: int = 500,
     credit: bool = True,
     schema: str | None = None,
+    reader: str = "inline",
 ) -> Path:
-    lines = [f'database_url = "{db_url}"', f'catalogue_file = "{DATA / "catalogue.toml"}"']
+    lines = [
+        f'database_url = "{db_url}"',
+        f'catalogue_file = "{DATA / "catalogue.toml"}"',
+        f'sync_reader = "{reader}"',
+    ]
     if schema:
         lines.append(f'database_schema = "{schema}"')
     if credit:

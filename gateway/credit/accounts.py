@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.credit.ledger import chunks
 from gateway.store import tables as t
+from gateway.store.among import among
 from gateway.store.bulk import insert_new_returning
 
 KINDS = ("student", "staff", "public")
@@ -76,7 +77,7 @@ async def ensure_accounts(
             r.id_hash: (r.id, r.name)
             for r in await conn.execute(
                 select(accounts.c.id, accounts.c.id_hash, accounts.c.name).where(
-                    accounts.c.id_hash.in_(others)
+                    among(conn.dialect, accounts.c.id_hash, others)
                 )
             )
         }
@@ -99,7 +100,8 @@ async def ensure_accounts(
 async def accounts_by_hash(conn: AsyncConnection, id_hashes: Iterable[str]) -> dict[str, Account]:
     found: dict[str, Account] = {}
     for part in chunks(sorted(set(id_hashes))):
-        for r in await conn.execute(select(accounts).where(accounts.c.id_hash.in_(part))):
+        query = select(accounts).where(among(conn.dialect, accounts.c.id_hash, part))
+        for r in await conn.execute(query):
             found[r.id_hash] = Account(
                 r.id, r.id_hash, r.id_masked, r.name, r.kind, r.created_at, r.head_seq or 0
             )

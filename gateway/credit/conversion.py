@@ -44,6 +44,7 @@ from gateway.credit.rules import Rule, RuleSet
 from gateway.models import BEIJING, CreditEntry, CreditEntryKind, Level
 from gateway.store import Database
 from gateway.store import tables as t
+from gateway.store.among import among
 
 __all__ = [
     "ConversionResult",
@@ -245,7 +246,7 @@ async def _certificates(conn: AsyncConnection, hashes: Sequence[str]) -> dict[st
                 c.c.status,
                 c.c.plan_code,
             )
-            .where(c.c.id_hash.in_(part))
+            .where(among(conn.dialect, c.c.id_hash, part))
             .order_by(c.c.id)
         )
         for r in rows:
@@ -279,7 +280,7 @@ async def _scores(conn: AsyncConnection, hashes: Sequence[str]) -> dict[str, lis
                 s.c.revision,
                 s.c.absent,
                 s.c.revised_at,
-            ).where(s.c.id_hash.in_(part))
+            ).where(among(conn.dialect, s.c.id_hash, part))
         )
         for r in rows:
             total = Decimal(credits_text(r.total)) if r.total is not None else None
