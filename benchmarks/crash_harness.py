@@ -52,6 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=0, help="N xgate worker processes (PostgreSQL)"
     )
+    parser.add_argument(
+        "--reader",
+        choices=("inline", "process"),
+        default="inline",
+        help="the syncs' sync_reader: pages read in-process or by a reader process",
+    )
     args = parser.parse_args(argv)
     if args.workers:
         args.db = "postgresql"
@@ -59,8 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     logging.basicConfig(level=logging.ERROR)
     workers = f", {args.workers} workers" if args.workers else ""
-    print(f"# crash harness on {args.db}{workers}; {machine()}")
-    config: CrashConfig = CrashConfig(trials=args.trials, seed=args.seed, people=args.people)
+    print(f"# crash harness on {args.db}{workers}, sync_reader={args.reader}; {machine()}")
+    config: CrashConfig = CrashConfig(
+        trials=args.trials, seed=args.seed, people=args.people, reader=args.reader
+    )
     if args.workers:
         config = WorkersConfig(
             trials=args.trials, seed=args.seed, people=args.people, workers=args.workers

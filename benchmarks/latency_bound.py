@@ -47,6 +47,7 @@ async def measure(
     folder: Path,
     profile: bool = False,
     backend: str = "sqlite",
+    reader: str = "inline",
 ) -> dict[str, float]:
     policy = HttpPolicy(max_concurrency=concurrency)
     with simulators(orgs=orgs, records=pages * page_size, latency=latency) as served:
@@ -57,6 +58,7 @@ async def measure(
                 schema,
                 beifang_orgs(served.urls, page_size=page_size, policy=policy),
                 sync_concurrency=min(64, orgs),
+                sync_reader=reader,
             ) as gw,
         ):
             # open every organization's client before the clock starts (plugin set-up is
@@ -91,8 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--reader",
+        choices=("inline", "process"),
+        default="inline",
+        help="sync_reader: pages read in-process or by a reader process per organization",
+    )
     args = parser.parse_args(argv)
-    print(f"# latency bound on {args.db}; {machine()}")
+    print(f"# latency bound on {args.db}, sync_reader={args.reader}; {machine()}")
     with tempfile.TemporaryDirectory(prefix="xgate-bench-") as tmp:
         r = asyncio.run(
             measure(
@@ -104,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 Path(tmp),
                 args.profile,
                 args.db,
+                args.reader,
             )
         )
     print(

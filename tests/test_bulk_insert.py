@@ -102,11 +102,20 @@ async def test_insert_new_returning_adds_only_new_keys_and_stores_core_values(db
             )
             == []
         )
+        single = await insert_new_returning(  # one row: every column is "shared"
+            conn,
+            t.scores,
+            columns,
+            [row("e" * 64, "P3", Decimal("1"))],
+            key=SCORE_KEY,
+            returning=("id_hash", "theory", "run_id"),
+        )
+        assert [(h, Decimal(v), r) for h, v, r in single] == [("e" * 64, Decimal("1"), 3)]
     assert sorted(h for _, h in added) == sorted(f"{i:064x}" for i in range(700))
     assert [h for _, h in again] == ["d" * 64]
     async with db.connect() as conn:
         stored = {r["id_hash"]: r for r in (await conn.execute(select(t.scores))).mappings()}
-    assert len(stored) == 702
+    assert len(stored) == 703
     assert stored["c" * 64]["id"] == core_id and stored["c" * 64]["theory"] is None
     d = stored["d" * 64]
     assert (d["theory"], d["practical"], d["total"], d["org_passed"]) == (

@@ -72,6 +72,7 @@ class CrashConfig:
     people: int = 120  # candidates per submission trial
     page_size: int = 25
     reruns: int = 6
+    reader: str = "inline"  # the syncs' sync_reader (gateway.reader_process)
 
 
 @dataclass
@@ -109,9 +110,12 @@ def write_config(
     schema: str | None,
     page_size: int,
     extra: tuple[str, ...] = (),
+    *,
+    reader: str = "inline",
 ) -> Path:
     lines = [
         f'database_url = "{db_url}"',
+        f'sync_reader = "{reader}"',
         f'catalogue_file = "{DATA / "catalogue.toml"}"',
         f'rules_file = "{DATA / "credit-rules.toml"}"',
         f'fees_file = "{DATA / "fees.toml"}"',
@@ -188,7 +192,9 @@ async def run_trials(
     submitted: dict[str, list[str]] = {name: [] for name in sims}
     people_seed = config.seed * 100
     async with sims["beifang"].running(), sims["liaohe"].running():
-        xgate_toml = write_config(folder, sims, db_url, schema, config.page_size)
+        xgate_toml = write_config(
+            folder, sims, db_url, schema, config.page_size, reader=config.reader
+        )
         await _run(xgate_toml, ["db", "upgrade"], {}, None, None)  # commands never create one
         for number in range(1, config.trials + 1):
             # the organizations move on; what the trial runs follows from what is there
