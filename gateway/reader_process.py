@@ -40,6 +40,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import struct
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -134,7 +135,8 @@ class ReaderProcess:
         self._loaded = loaded
         self._settings = settings
         self._process: BaseProcess | None = None
-        self._conn: Connection | None = None
+        self._requests: Connection | None = None  # to the child: what to read
+        self._pages: _Pages | None = None  # from the child: its messages
         self._seen = (0, 0, 0, 0.0)
 
     @property
@@ -150,19 +152,17 @@ class ReaderProcess:
     async def _read(
         self, stream: str, cursor: str | None, into: RequestStats
     ) -> AsyncIterator[Page[Any]]:
-        conn = self._start()
+        requests, pages = await self._start()
         finished = False
         try:
-            conn.send_bytes(pickle.dumps(_Read(stream, cursor)))
-            loop = asyncio.get_running_loop()
+            requests.send_bytes(pickle.dumps(_Read(stream, cursor)))
             while True:
-                try:
-                    data = await loop.run_in_executor(None, conn.recv_bytes)
-                except (EOFError, OSError):
+                data = await pages.receive()
+                if data is None:
                     raise ReaderGone(
                         f"{self.name}: the reader process of {stream} ended mid-read",
                         organization=self.name,
-                    ) from None
+                    )
                 message: _Message = pickle.loads(data)
                 self._count(message.stats, into)
                 if message.kind == "page":
@@ -186,33 +186,45 @@ class ReaderProcess:
         into.failures += stats[2] - seen[2]
         into.waited += stats[3] - seen[3]
 
-    def _start(self) -> Connection:
-        if self._conn is not None and self._process is not None and self._process.is_alive():
-            return self._conn
+    async def _start(self) -> tuple[Connection, _Pages]:
+        process, requests, pages = self._process, self._requests, self._pages
+        if (
+            requests is not None
+            and pages is not None
+            and process is not None
+            and process.is_alive()
+        ):
+            return requests, pages
         self.stop(kill=True)
         fork = multiprocessing.get_context("fork")
-        ours, theirs = fork.Pipe(duplex=True)
+        requests_in, requests_out = fork.Pipe(duplex=False)
+        pages_in, pages_out = fork.Pipe(duplex=False)
         process = fork.Process(
             target=_child,
-            args=(theirs, self.name, self._loaded, self._settings, os.getpid()),
+            args=(requests_in, pages_out, self.name, self._loaded, self._settings, os.getpid()),
             name=f"xgate-reader-{self.name}",
             daemon=True,
         )
         process.start()
-        theirs.close()
-        self._process, self._conn, self._seen = process, ours, (0, 0, 0, 0.0)
+        requests_in.close()
+        pages_out.close()
+        pages = await _Pages.open(pages_in)
+        self._process, self._requests, self._pages = process, requests_out, pages
+        self._seen = (0, 0, 0, 0.0)
         log.debug("%s: reader process %s started", self.name, process.pid)
-        return ours
+        return requests_out, pages
 
     def stop(self, *, kill: bool = False) -> None:
         """End the child: asked to (it closes its client), or killed."""
-        process, conn = self._process, self._conn
-        self._process = self._conn = None
-        if conn is not None:
+        process, requests, pages = self._process, self._requests, self._pages
+        self._process = self._requests = self._pages = None
+        if requests is not None:
             if not kill:
                 with contextlib.suppress(OSError):
-                    conn.send_bytes(pickle.dumps(None))
-            conn.close()
+                    requests.send_bytes(pickle.dumps(None))
+            requests.close()
+        if pages is not None:
+            pages.close()
         if process is not None:
             if kill:
                 process.kill()
@@ -220,6 +232,46 @@ class ReaderProcess:
             if process.is_alive():
                 process.kill()
                 process.join()
+
+
+class _Pages:
+    """The child's messages, read by the event loop: no thread waits on the pipe (a pool of
+    them would queue one organization's pages behind another's silence), and a cancelled
+    read leaves nothing blocked. The framing is ``multiprocessing.Connection``'s, which the
+    child writes with: a 4-byte signed big-endian length, or -1 and an 8-byte one."""
+
+    def __init__(self, reader: asyncio.StreamReader, transport: asyncio.ReadTransport) -> None:
+        self._reader = reader
+        self._transport = transport
+
+    @classmethod
+    async def open(cls, conn: Connection) -> _Pages:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=_READ_LIMIT)
+        pipe = os.fdopen(os.dup(conn.fileno()), "rb", buffering=0)  # the transport closes it
+        conn.close()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), pipe
+        )
+        return cls(reader, transport)
+
+    async def receive(self) -> bytes | None:
+        """The next message, or None when the child is gone (the pipe closed mid-message
+        or before one)."""
+        try:
+            (size,) = struct.unpack("!i", await self._reader.readexactly(4))
+            if size == -1:
+                (size,) = struct.unpack("!Q", await self._reader.readexactly(8))
+            return await self._reader.readexactly(size)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return None
+
+    def close(self) -> None:
+        self._transport.close()
+
+
+#: the stream reader's buffer bound (a page is read whole with ``readexactly`` regardless)
+_READ_LIMIT = 1 << 20
 
 
 def _die_with(parent: int) -> None:
@@ -233,7 +285,8 @@ def _die_with(parent: int) -> None:
 
 
 def _child(
-    conn: Connection,
+    requests: Connection,
+    pages: Connection,
     name: str,
     loaded: LoadedSpec,
     settings: OrganizationSettings,
@@ -248,11 +301,15 @@ def _child(
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the gateway's to handle
-    asyncio.run(_serve(conn, name, loaded, settings))
+    asyncio.run(_serve(requests, pages, name, loaded, settings))
 
 
 async def _serve(
-    conn: Connection, name: str, loaded: LoadedSpec, settings: OrganizationSettings
+    requests: Connection,
+    pages: Connection,
+    name: str,
+    loaded: LoadedSpec,
+    settings: OrganizationSettings,
 ) -> None:
     from gateway.runtime import build_organization
 
@@ -260,12 +317,12 @@ async def _serve(
     try:
         while True:
             try:
-                request: _Read | None = pickle.loads(conn.recv_bytes())
+                request: _Read | None = pickle.loads(requests.recv_bytes())
             except (EOFError, OSError):
                 return
             if request is None:
                 return
-            await _serve_read(conn, org.reader(request.stream), request.cursor, org.client.stats)
+            await _serve_read(pages, org.reader(request.stream), request.cursor, org.client.stats)
     finally:
         if isinstance(org.adapter, ClosableAdapter):
             with contextlib.suppress(Exception):

@@ -37,21 +37,22 @@ PLAN = "BF-2026-HGJL-2"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def orgs(url: str) -> dict[str, Any]:
+def orgs(url: str, page_size: int = 7) -> dict[str, Any]:
     return {
         "beifang": {
             "plugin": "beifang",
             "base_url": url,
             "client_id": DEFAULT_CLIENT_ID,
             "client_secret": DEFAULT_CLIENT_SECRET,
-            "page_size": 7,
+            "page_size": page_size,
         }
     }
 
 
-def simulator(**kw: Any) -> BeifangSimulator:
+def simulator(people: int = 30, **kw: Any) -> BeifangSimulator:
     sim = BeifangSimulator(seed=5, **kw)
-    sim.add_registrations(PLAN, [(n, f"学生{i}") for i, n in enumerate(make_ids(30, seed=41))])
+    ids = make_ids(people, seed=41)
+    sim.add_registrations(PLAN, [(n, f"学生{i}") for i, n in enumerate(ids)])
     sim.grade_all()
     sim.issue_passed()
     return sim
@@ -119,8 +120,10 @@ async def test_an_abandoned_read_kills_the_child_and_the_next_read_forks_another
     make_gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A transaction that fails mid-stream abandons the read: the child, perhaps mid-page, is
-    killed; the stream's retry reads from the last committed cursor through a new child."""
-    sim = simulator()
+    killed; the stream's retry reads from the last committed cursor through a new child.
+    (150 pages of 2: more than the pipe and the read-ahead hold, so the read is unfinished
+    when its second transaction fails.)"""
+    sim = simulator(people=300)
     applied = sync_module.apply_pages
     calls = {"n": 0}
     children: list[list[int]] = []
@@ -133,7 +136,10 @@ async def test_an_abandoned_read_kills_the_child_and_the_next_read_forks_another
         return await applied(gw, *args, **kw)
 
     monkeypatch.setattr(sync_module, "apply_pages", failing_once)
-    async with sim.running() as url, make_gateway(orgs=orgs(url), sync_reader="process") as gw:
+    async with (
+        sim.running() as url,
+        make_gateway(orgs=orgs(url, page_size=2), sync_reader="process") as gw,
+    ):
         report = await run_sync(gw)
         async with gw.db.connect() as conn:
             stored = (await conn.execute(sql_select(func.count()).select_from(t.scores))).scalar()
@@ -179,7 +185,7 @@ def test_the_child_dies_with_its_parent(tmp_path: Path) -> None:
                   "client_id": "a", "client_secret": "b"}}
             )
             reader = ReaderProcess("bf", load_plugins().spec("beifang"), settings)
-            reader._start()
+            await reader._start()
             print(reader.pid, flush=True)
             sys.stdin.readline()
             os.kill(os.getpid(), signal.SIGKILL)
