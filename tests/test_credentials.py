@@ -20,7 +20,7 @@ from aiohttp import web
 from joserfc.jwk import OKPKey
 from jsonschema import Draft201909Validator
 from sqlalchemy import select
-from xgate_simulators.beifang import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, BeifangSimulator
+from xgate_simulators.beifang import BeifangSimulator
 
 from gateway.credentials import status
 from gateway.credentials.check import verify_file
@@ -29,6 +29,7 @@ from gateway.credentials.signing import college_key, did_document
 from gateway.server import build_app
 from gateway.store import tables as t
 from gateway.sync import run_sync
+from tests.beifang_support import beifang_orgs
 from tests.idgen import make_ids
 
 pytestmark = pytest.mark.storage
@@ -41,14 +42,7 @@ PLAN = "BF-2026-HGJL-2"
 
 
 def orgs(url: str) -> dict[str, Any]:
-    return {
-        "beifang": {
-            "plugin": "beifang",
-            "base_url": url,
-            "client_id": DEFAULT_CLIENT_ID,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-        }
-    }
+    return beifang_orgs(url)
 
 
 @asynccontextmanager

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from xgate_simulators.beifang import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, BeifangSimulator
+from xgate_simulators.beifang import BeifangSimulator
 
 from gateway.credit.verify import verify_report
 from gateway.store import tables as t
 from gateway.sync import run_sync
+from tests.beifang_support import beifang_orgs
 from tests.idgen import make_ids
 
 pytestmark = pytest.mark.storage
@@ -21,15 +22,7 @@ PLAN = "BF-2026-HGJL-2"
 
 
 def orgs(url: str) -> dict[str, Any]:
-    return {
-        "beifang": {
-            "plugin": "beifang",
-            "base_url": url,
-            "client_id": DEFAULT_CLIENT_ID,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-            "page_size": 9,
-        }
-    }
+    return beifang_orgs(url, page_size=9)
 
 
 def dec(value: Any) -> Decimal | None:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func
 from sqlalchemy import select as sql_select
-from xgate_simulators.beifang import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, BeifangSimulator
+from xgate_simulators.beifang import BeifangSimulator
 from xgate_simulators.faults import FaultPlan
 
 from gateway import sync as sync_module
@@ -30,6 +30,7 @@ from gateway.reader_process import ReaderGone, ReaderProcess, _rebuild, _state
 from gateway.settings import OrganizationSettings
 from gateway.store import tables as t
 from gateway.sync import run_sync
+from tests.beifang_support import beifang_orgs
 from tests.idgen import make_ids
 
 pytestmark = pytest.mark.storage
@@ -38,15 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def orgs(url: str, page_size: int = 7) -> dict[str, Any]:
-    return {
-        "beifang": {
-            "plugin": "beifang",
-            "base_url": url,
-            "client_id": DEFAULT_CLIENT_ID,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-            "page_size": page_size,
-        }
-    }
+    return beifang_orgs(url, page_size=page_size)
 
 
 def simulator(people: int = 30, **kw: Any) -> BeifangSimulator:

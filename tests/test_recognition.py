@@ -22,6 +22,7 @@ from gateway.credit.recognition import RecognitionRefused, recognise
 from gateway.store import tables as t
 from gateway.sync import run_sync
 from gateway.verification import ask
+from tests.beifang_support import beifang_orgs
 from tests.idgen import make_ids
 
 pytestmark = pytest.mark.storage
@@ -30,14 +31,7 @@ PLAN = "BF-2026-HGJL-2"
 
 
 def orgs(url: str) -> dict[str, Any]:
-    return {
-        "beifang": {
-            "plugin": "beifang",
-            "base_url": url,
-            "client_id": DEFAULT_CLIENT_ID,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-        }
-    }
+    return beifang_orgs(url)
 
 
 async def rows(gw: Any, table: Any) -> list[dict[str, Any]]:

@@ -11,8 +11,6 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 from xgate_simulators.beifang import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
     DEFAULT_WEBHOOK_SECRET,
     BeifangSimulator,
 )
@@ -20,6 +18,7 @@ from xgate_simulators.beifang import (
 from gateway.server import build_app
 from gateway.store import tables as t
 from gateway.sync import run_sync
+from tests.beifang_support import beifang_orgs
 from tests.idgen import make_ids
 
 pytestmark = pytest.mark.storage
@@ -27,16 +26,7 @@ DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
 
 
 def orgs(url: str) -> dict[str, Any]:
-    return {
-        "beifang": {
-            "plugin": "beifang",
-            "base_url": url,
-            "client_id": DEFAULT_CLIENT_ID,
-            "client_secret": DEFAULT_CLIENT_SECRET,
-            "webhook_secret": DEFAULT_WEBHOOK_SECRET,
-        },
-        "fake": {"plugin": "fake"},
-    }
+    return {**beifang_orgs(url, webhook_secret=DEFAULT_WEBHOOK_SECRET), "fake": {"plugin": "fake"}}
 
 
 async def count(gw: Any, table: Any) -> int:
