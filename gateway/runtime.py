@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -244,7 +244,7 @@ class Gateway:
             self.settings.sync_reader == "process"
             and self.transport is None
             and self.sleep is asyncio.sleep
-            and hasattr(os, "fork")
+            and sys.platform.startswith("linux")  # fork without surprises, the death signal
         )
 
     async def aclose(self) -> None:

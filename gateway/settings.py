@@ -209,7 +209,8 @@ class Settings(BaseSettings):
     sync_reader: Literal["inline", "process"] = Field(
         "inline",
         description="where a sync reads organizations' pages: in the gateway's process, or in "
-        "a process per organization (gateway.reader_process; Linux/macOS, uses a second core)",
+        "a process per organization (gateway.reader_process; Linux only, elsewhere inline; "
+        "uses a second core)",
     )
     rules_file: Path | None = None
     catalogue_file: Path | None = None
