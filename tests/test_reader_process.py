@@ -6,6 +6,7 @@ the child ends with the gateway, is replaced after an abandoned read, and dies w
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import select
 import signal
@@ -221,6 +222,8 @@ async def test_a_signal_to_the_child_is_not_the_gateways() -> None:
             try:
                 pages = [p async for p in reader.read("scores", None, RequestStats())]
                 assert sum(len(p.records) for p in pages) == len(sim.truth.scores)
+                pipe = reader._pages._transport.get_extra_info("pipe")  # type: ignore[union-attr]
+                assert fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ) >= 1 << 20  # a page fits
                 child = reader.pid  # set up, and waiting for the next read
                 assert child is not None
                 watch = os.pidfd_open(child)
