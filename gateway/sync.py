@@ -195,12 +195,6 @@ async def _save_cursor(
         )
 
 
-def _open_stream(
-    gw: Gateway, org: Organization, stream: str, cursor: str | None
-) -> AsyncIterator[Page[Any]]:
-    return gw.stream(org, stream, cursor)
-
-
 #: Pages applied in one transaction at most (see ``_page_groups``).
 GROUP_PAGES = 32
 
@@ -338,7 +332,7 @@ async def _run_stream(
     plans = PlanCertificates(org.name)  # read once for the stream, not per page
     while True:
         try:
-            reading = _page_groups(_open_stream(gw, org, stream, cursor))
+            reading = _page_groups(gw.stream(org, stream, cursor))
             async with contextlib.aclosing(reading) as groups:
                 async for group in groups:
                     failures = 0
