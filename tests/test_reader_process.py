@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,13 @@ from gateway import sync as sync_module
 from gateway.errors import ContractError, TransientError
 from gateway.http.transport import RequestStats
 from gateway.plugins import load_plugins
-from gateway.reader_process import ReaderGone, ReaderProcess, _rebuild, _state
+from gateway.reader_process import (
+    SWITCH_INTERVAL,
+    ReaderGone,
+    ReaderProcess,
+    _rebuild,
+    _state,
+)
 from gateway.settings import OrganizationSettings
 from gateway.store import tables as t
 from gateway.sync import run_sync
@@ -52,6 +59,14 @@ def simulator(people: int = 30, **kw: Any) -> BeifangSimulator:
     return sim
 
 
+@pytest.fixture(autouse=True)
+def _switch_interval() -> Iterator[None]:
+    """A reader shortens the process's switch interval: every test here gets it back."""
+    kept = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(kept)
+
+
 def gone(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -62,6 +77,8 @@ def gone(pid: int) -> bool:
 
 @pytest.mark.parametrize("reader", ["inline", "process"])
 async def test_a_sync_stores_the_same_and_counts_the_same(make_gateway, reader: str) -> None:
+    sys.setswitchinterval(0.005)
+    switch = {"inline": 0.005, "process": SWITCH_INTERVAL}
     sim = simulator()
     async with sim.running() as url:
         async with make_gateway(orgs=orgs(url), sync_reader=reader) as gw:
@@ -81,6 +98,8 @@ async def test_a_sync_stores_the_same_and_counts_the_same(make_gateway, reader: 
             }
         # read by another process (one per organization), which ended with the gateway
         assert len(children) == (1 if reader == "process" else 0)
+        # and only a gateway with readers hands the interpreter lock over sooner
+        assert sys.getswitchinterval() == pytest.approx(switch[reader])
         assert os.getpid() not in children
         assert all(gone(c) for c in children)
     assert report.ok, report.as_dict()
