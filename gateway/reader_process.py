@@ -51,7 +51,7 @@ import signal
 import struct
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -92,7 +92,7 @@ class _Failure:
 class _Message:
     kind: str  # page, end, error
     payload: Page[Any] | _Failure | None
-    stats: tuple[int, int, int, float]
+    stats: RequestStats  # the child's client's counters so far
 
 
 def _state(exc: BaseException) -> _Failure:
@@ -131,10 +131,6 @@ def _rebuild(failure: _Failure) -> BaseException:
         return ReaderGone(f"the reader failed: {failure.qualname}: {text}")
 
 
-def _stats(stats: RequestStats) -> tuple[int, int, int, float]:
-    return (stats.requests, stats.retries, stats.failures, stats.waited)
-
-
 class ReaderProcess:
     """The gateway's side of one organization's reader process."""
 
@@ -145,7 +141,7 @@ class ReaderProcess:
         self._process: BaseProcess | None = None
         self._requests: Connection | None = None  # to the child: what to read
         self._pages: _Pages | None = None  # from the child: its messages
-        self._seen = (0, 0, 0, 0.0)
+        self._seen = RequestStats()
 
     @property
     def pid(self) -> int | None:
@@ -153,13 +149,10 @@ class ReaderProcess:
         process = self._process
         return process.pid if process is not None and process.is_alive() else None
 
-    def read(self, stream: str, cursor: str | None, into: RequestStats) -> AsyncIterator[Page[Any]]:
-        """The stream's pages after ``cursor``, read by the child; its counters go to ``into``."""
-        return self._read(stream, cursor, into)
-
-    async def _read(
+    async def read(
         self, stream: str, cursor: str | None, into: RequestStats
     ) -> AsyncIterator[Page[Any]]:
+        """The stream's pages after ``cursor``, read by the child; its counters go to ``into``."""
         requests, pages = await self._start()
         finished = False
         try:
@@ -187,12 +180,12 @@ class ReaderProcess:
             if not finished:  # the child may be mid-page, its pages unread: start afresh
                 self.stop(kill=True)
 
-    def _count(self, stats: tuple[int, int, int, float], into: RequestStats) -> None:
+    def _count(self, stats: RequestStats, into: RequestStats) -> None:
+        """Add what the child did since its last message to ``into``."""
         seen, self._seen = self._seen, stats
-        into.requests += stats[0] - seen[0]
-        into.retries += stats[1] - seen[1]
-        into.failures += stats[2] - seen[2]
-        into.waited += stats[3] - seen[3]
+        for counter in fields(RequestStats):
+            name = counter.name
+            setattr(into, name, getattr(into, name) + getattr(stats, name) - getattr(seen, name))
 
     async def _start(self) -> tuple[Connection, _Pages]:
         process, requests, pages = self._process, self._requests, self._pages
@@ -220,7 +213,7 @@ class ReaderProcess:
         pages_out.close()
         pages = await _Pages.open(pages_in)
         self._process, self._requests, self._pages = process, requests_out, pages
-        self._seen = (0, 0, 0, 0.0)
+        self._seen = RequestStats()
         log.debug("%s: reader process %s started", self.name, process.pid)
         return requests_out, pages
 
@@ -365,9 +358,11 @@ async def _serve(
         await org.client.aclose()
 
 
-async def _serve_read(conn: Connection, reader: Any, cursor: str | None, stats: Any) -> None:
+async def _serve_read(
+    conn: Connection, reader: Any, cursor: str | None, stats: RequestStats
+) -> None:
     def send(kind: str, payload: Page[Any] | _Failure | None) -> None:
-        message = _Message(kind, payload, _stats(stats))
+        message = _Message(kind, payload, stats)  # pickled now: a snapshot
         conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
     pages = reader(cursor)
